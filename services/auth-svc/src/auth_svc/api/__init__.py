@@ -1,0 +1,1 @@
+"""auth_svc.api."""

@@ -1,0 +1,1 @@
+"""taskhub_common."""

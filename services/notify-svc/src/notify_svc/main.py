@@ -1,0 +1,33 @@
+"""ASGI entry point of TaskHub notify-svc: `uvicorn notify_svc.main:app`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from notify_svc.api.routers import ROUTERS
+from notify_svc.core.config import get_settings
+from notify_svc.db.session import database, redis
+from taskhub_common.app import create_app
+
+
+@asynccontextmanager
+async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    yield
+    await redis.aclose()
+    await database.dispose()
+
+
+app = create_app(
+    get_settings(),
+    prefix="/notify",
+    title="TaskHub notify-svc",
+    description=(
+        "E-mail and webhook notification jobs, delivered by workers with retries and dead letters."
+    ),
+    routers=ROUTERS,
+    readiness={"database": database.ping, "redis": redis.ping},
+    lifespan=lifespan,
+)
