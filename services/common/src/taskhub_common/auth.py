@@ -163,6 +163,34 @@ def _checked_kid(header: dict[str, Any], expected_type: str) -> str:
     return kid
 
 
+def sign_token(key: RSAKey, claims: dict[str, Any], *, token_type: str) -> str:
+    """A compact RS256 JWS with `kid` and explicit `typ` headers (auth-svc issues with it)."""
+    header = {"alg": ALGORITHM, "kid": key.kid, "typ": token_type}
+    return jwt.encode(header, claims, key, algorithms=[ALGORITHM], default_type=None)
+
+
+def access_token_claims(
+    *,
+    user_id: uuid.UUID,
+    role: Role,
+    issuer: str,
+    audience: str,
+    lifetime_seconds: int,
+    now: int | None = None,
+) -> dict[str, Any]:
+    """The claims of an access token: iss, aud, sub, role, iat, exp, jti."""
+    issued_at = int(time.time()) if now is None else now
+    return {
+        "iss": issuer,
+        "aud": audience,
+        "sub": str(user_id),
+        "role": role.value,
+        "iat": issued_at,
+        "exp": issued_at + lifetime_seconds,
+        "jti": uuid.uuid4().hex,
+    }
+
+
 class TokenVerifier:
     """Checks signature, `typ`, `iss`, `aud`, `exp`, `iat`, `nbf`, `sub`, `jti` and `role`."""
 

@@ -7,6 +7,7 @@ works inside one outer transaction that is rolled back, so tests never see each 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -14,8 +15,17 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from joserfc.jwk import KeySet, RSAKey
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from taskhub_common.auth import (
+    ACCESS_TOKEN_TYPE,
+    Role,
+    StaticKeySource,
+    TokenVerifier,
+    access_token_claims,
+    sign_token,
+)
 from taskhub_common.migrations import upgrade_to_head
 
 
@@ -60,3 +70,31 @@ async def api_client(
             yield client
     finally:
         app.dependency_overrides.pop(session_dependency, None)
+
+
+class TokenMinter:
+    """Mints access tokens with a throwaway RSA key, and a verifier that trusts only it.
+
+    For services other than auth-svc: their tests need callers, not auth-svc itself.
+    """
+
+    def __init__(self, *, issuer: str, audience: str) -> None:
+        self.key = RSAKey.generate_key(2048, auto_kid=True)
+        self.issuer = issuer
+        self.audience = audience
+        self.verifier = TokenVerifier(
+            StaticKeySource(KeySet([self.key])), issuer=issuer, audience=audience
+        )
+
+    def access_token(self, user_id: uuid.UUID, role: Role = Role.USER, lifetime: int = 900) -> str:
+        claims = access_token_claims(
+            user_id=user_id,
+            role=role,
+            issuer=self.issuer,
+            audience=self.audience,
+            lifetime_seconds=lifetime,
+        )
+        return sign_token(self.key, claims, token_type=ACCESS_TOKEN_TYPE)
+
+    def headers(self, user_id: uuid.UUID, role: Role = Role.USER) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token(user_id, role)}"}
