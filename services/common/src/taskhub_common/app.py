@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
+import swagger_ui
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.types import Lifespan
 
 from taskhub_common.errors import install_error_handlers
@@ -17,6 +22,24 @@ from taskhub_common.settings import ServiceSettings
 
 CORS_ALLOWED_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"]
 CORS_EXPOSED_HEADERS = ["X-Request-ID", "Location", "Retry-After", "RateLimit", "RateLimit-Policy"]
+# Swagger UI's assets, shipped in a wheel: the docs pages work without reaching a CDN.
+SWAGGER_UI_STATIC = Path(swagger_ui.__file__).parent / "static"
+
+
+def _mount_docs(app: FastAPI, prefix: str, title: str) -> None:
+    """Swagger UI at `{prefix}/docs`, its assets served by the service itself."""
+    static_url = f"{prefix}/docs/static"
+    app.mount(static_url, StaticFiles(directory=SWAGGER_UI_STATIC), name=f"{prefix}-docs-static")
+
+    @app.get(f"{prefix}/docs", include_in_schema=False)
+    async def swagger_ui_page() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=f"{prefix}/openapi.json",
+            title=f"{title} - API docs",
+            swagger_js_url=f"{static_url}/swagger-ui-bundle.js",
+            swagger_css_url=f"{static_url}/swagger-ui.css",
+            swagger_favicon_url=f"{static_url}/favicon-32x32.png",
+        )
 
 
 def create_app(
@@ -40,12 +63,13 @@ def create_app(
         title=title,
         description=description,
         version=version,
-        docs_url=f"{prefix}/docs",
+        docs_url=None,
         openapi_url=f"{prefix}/openapi.json",
         redoc_url=None,
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    _mount_docs(app, prefix, title)
     app.include_router(health_router(prefix, readiness))
     app.add_route(f"{prefix}/metrics", metrics_endpoint, include_in_schema=False)
     for router in routers:
