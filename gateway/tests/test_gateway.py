@@ -1,0 +1,626 @@
+"""Gateway tests: render nginx.conf.template, run the real nginx in front of stub upstreams.
+
+The stubs stand in for the three services: tiny HTTP servers that answer with what they
+received (path, headers, body size) and, on request, a chosen status, size or delay.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+
+from taskhub_e2e.stack.render import render_file
+
+GATEWAY_DIR = Path(__file__).resolve().parents[1]
+TEMPLATE = GATEWAY_DIR / "nginx.conf.template"
+README = GATEWAY_DIR / "README.md"
+PLACEHOLDER = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
+GENERATED_ID = re.compile(r"^[0-9a-f]{32}$")
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+SPAN_ID = "00f067aa0ba902b7"
+TRACEPARENT = f"00-{TRACE_ID}-{SPAN_ID}-01"
+API_CSP = "frame-ancestors 'none'"
+# The networks API.md allows to read /{svc}/metrics: loopback and RFC 1918.
+PRIVATE_NETWORKS = "127.0.0.0/8 1; ::1 1; 10.0.0.0/8 1; 172.16.0.0/12 1; 192.168.0.0/16 1;"
+
+
+# --- stub upstreams -------------------------------------------------------------------
+
+
+class StubServer(ThreadingHTTPServer):
+    """An echoing stand-in for one service; `arrived` is set when a slow request is in."""
+
+    daemon_threads = True
+
+    def __init__(self, name: str) -> None:
+        super().__init__(("127.0.0.1", 0), StubHandler)
+        self.name = name
+        self.arrived = threading.Event()
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.server_address[1]}"
+
+
+class StubHandler(BaseHTTPRequestHandler):
+    """Echo the request as JSON. Query: reply_status=<code>, reply_size=<padding bytes>,
+    reply_sleep=<seconds>, reply_cache=<Cache-Control>, reply_retry_after=<seconds>."""
+
+    protocol_version = "HTTP/1.1"  # keep-alive, as the services speak to nginx
+    server: StubServer
+
+    def _answer(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        query = {key: values[0] for key, values in parse_qs(urlsplit(self.path).query).items()}
+        if "reply_sleep" in query:
+            self.server.arrived.set()
+            time.sleep(float(query["reply_sleep"]))
+        echo = {
+            "service": self.server.name,
+            "method": self.command,
+            "version": self.request_version,
+            "path": self.path,
+            "headers": {name.lower(): value for name, value in self.headers.items()},
+            "body_length": len(body),
+            "padding": "x" * int(query.get("reply_size", "0")),
+        }
+        payload = json.dumps(echo).encode()
+        self.send_response(int(query.get("reply_status", "200")))
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        # The services echo the request id too; the gateway must not send it twice.
+        self.send_header("X-Request-ID", self.headers.get("X-Request-ID", "none"))
+        if "reply_cache" in query:
+            self.send_header("Cache-Control", query["reply_cache"])
+        if "reply_retry_after" in query:
+            self.send_header("Retry-After", query["reply_retry_after"])
+        self.end_headers()
+        # nginx may have given up on a slow answer, which is what the timeout test wants.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            self.wfile.write(payload)
+
+    # The stdlib dispatches on these names.
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _answer  # noqa: N815
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Keep the test output quiet."""
+
+
+@dataclass
+class Stubs:
+    auth: StubServer
+    tasks: StubServer
+    notify: StubServer
+
+    def all(self) -> tuple[StubServer, StubServer, StubServer]:
+        return self.auth, self.tasks, self.notify
+
+
+@pytest.fixture(scope="session")
+def stubs() -> Iterator[Stubs]:
+    servers = Stubs(StubServer("auth"), StubServer("tasks"), StubServer("notify"))
+    threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in servers.all()]
+    for thread in threads:
+        thread.start()
+    yield servers
+    for server in servers.all():
+        server.shutdown()
+        server.server_close()
+
+
+# --- rendering and running nginx ------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def nginx_binary() -> str:
+    """nginx is a required system package: its absence is a failure, not a skip."""
+    found = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
+    if found is None:
+        pytest.fail("nginx is not installed; install the system package (apt-get install nginx)")
+    return found
+
+
+def render_values(workdir: Path, stubs: Stubs, **overrides: str) -> dict[str, str]:
+    """The values the tests render with: the native stack's, in a throwaway folder."""
+    values = {
+        "TASKHUB_GATEWAY_LISTEN": f"127.0.0.1:{free_port()}",
+        "TASKHUB_GATEWAY_AUTH_UPSTREAM": stubs.auth.address,
+        "TASKHUB_GATEWAY_TASKS_UPSTREAM": stubs.tasks.address,
+        "TASKHUB_GATEWAY_NOTIFY_UPSTREAM": stubs.notify.address,
+        "TASKHUB_GATEWAY_RESOLVER": "",
+        "TASKHUB_GATEWAY_USER": "nobody nogroup",
+        "TASKHUB_GATEWAY_WORKER_PROCESSES": "1",
+        "TASKHUB_GATEWAY_PID_FILE": str(workdir / "nginx.pid"),
+        "TASKHUB_GATEWAY_ERROR_LOG": str(workdir / "error.log"),
+        "TASKHUB_GATEWAY_ACCESS_LOG": str(workdir / "access.log"),
+        "TASKHUB_GATEWAY_TEMP_DIR": str(workdir / "tmp"),
+        "TASKHUB_GATEWAY_RATE_LIMIT": "100r/s",
+        "TASKHUB_GATEWAY_RATE_BURST": "200",
+        "TASKHUB_GATEWAY_CONN_LIMIT": "128",
+        "TASKHUB_GATEWAY_CLIENT_MAX_BODY_SIZE": "1m",
+        "TASKHUB_GATEWAY_PROXY_TIMEOUT": "30s",
+        "TASKHUB_GATEWAY_METRICS_ALLOW": PRIVATE_NETWORKS,
+    }
+    return values | overrides
+
+
+def render(workdir: Path, values: Mapping[str, str]) -> Path:
+    # nginx creates the temp subfolders, not the folder holding them.
+    Path(values["TASKHUB_GATEWAY_TEMP_DIR"]).mkdir(parents=True, exist_ok=True)
+    return render_file(TEMPLATE, workdir / "nginx.conf", values)
+
+
+def nginx_command(workdir: Path, conf: Path) -> list[str]:
+    # -p/-e keep even the start-up messages out of the system's /var/log/nginx.
+    return [nginx_binary(), "-p", str(workdir), "-e", str(workdir / "error.log"), "-c", str(conf)]
+
+
+@dataclass
+class Gateway:
+    url: str
+    workdir: Path
+    process: subprocess.Popen[bytes]
+    values: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def access_log(self) -> Path:
+        return Path(self.values["TASKHUB_GATEWAY_ACCESS_LOG"])
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def start_gateway(workdir: Path, values: dict[str, str]) -> Gateway:
+    """Start nginx in the foreground and wait until it answers /healthz."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    conf = render(workdir, values)
+    process = subprocess.Popen(
+        [*nginx_command(workdir, conf), "-g", "daemon off;"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    gateway = Gateway(f"http://{values['TASKHUB_GATEWAY_LISTEN']}", workdir, process, values)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            log = (workdir / "error.log").read_text() if (workdir / "error.log").exists() else ""
+            pytest.fail(f"nginx exited with {process.returncode}:\n{log}")
+        try:
+            if httpx.get(f"{gateway.url}/healthz", timeout=1).status_code == 200:
+                return gateway
+        except httpx.TransportError:
+            time.sleep(0.02)
+    gateway.stop()
+    pytest.fail("nginx did not answer /healthz within 10 s")
+
+
+@pytest.fixture(scope="session")
+def workroot() -> Iterator[Path]:
+    """A folder the `nobody` workers can reach (pytest's own tmp dirs are 0700)."""
+    root = Path(tempfile.mkdtemp(prefix="taskhub-gateway-"))
+    root.chmod(0o755)
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def gateway(workroot: Path, stubs: Stubs) -> Iterator[Gateway]:
+    workdir = workroot / "default"
+    running = start_gateway(workdir, render_values(workdir, stubs))
+    yield running
+    running.stop()
+
+
+GatewayFactory = Callable[..., Gateway]
+
+
+@pytest.fixture
+def gateway_with(workroot: Path, stubs: Stubs) -> Iterator[GatewayFactory]:
+    """Start a gateway rendered with some values changed; stopped after the test."""
+    started: list[Gateway] = []
+
+    def start(**overrides: str) -> Gateway:
+        workdir = Path(tempfile.mkdtemp(prefix="variant-", dir=workroot))
+        workdir.chmod(0o755)
+        started.append(start_gateway(workdir, render_values(workdir, stubs, **overrides)))
+        return started[-1]
+
+    yield start
+    for running in started:
+        running.stop()
+
+
+@pytest.fixture
+def client(gateway: Gateway) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=gateway.url, timeout=10) as http:
+        yield http
+
+
+def assert_envelope(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/json"
+    error: dict[str, Any] = response.json()["error"]
+    assert error["code"] == code
+    assert error["message"]
+    assert error["request_id"] == response.headers["x-request-id"]
+    return error
+
+
+def assert_security_headers(response: httpx.Response) -> None:
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["referrer-policy"] == "no-referrer"
+    assert response.headers["content-security-policy"] == API_CSP
+    assert response.headers["cache-control"] == "no-store"
+    assert len(response.headers.get_list("x-request-id")) == 1
+    assert response.headers.get("server", "nginx") == "nginx"  # no version
+
+
+# --- the config itself ----------------------------------------------------------------
+
+
+def test_every_placeholder_is_documented() -> None:
+    used = set(PLACEHOLDER.findall(TEMPLATE.read_text()))
+    documented = set(re.findall(r"^\| `(TASKHUB_GATEWAY_[A-Z_]+)` \|", README.read_text(), re.M))
+    assert used == documented
+
+
+def test_nginx_accepts_the_rendered_config(workroot: Path, stubs: Stubs) -> None:
+    workdir = workroot / "syntax"
+    conf = render(workdir, render_values(workdir, stubs))
+    result = subprocess.run(
+        [*nginx_command(workdir, conf), "-t"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "test is successful" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        pytest.param({}, id="native"),
+        pytest.param(
+            {
+                "TASKHUB_GATEWAY_LISTEN": "80",
+                "TASKHUB_GATEWAY_AUTH_UPSTREAM": "auth-svc:8000 resolve",
+                "TASKHUB_GATEWAY_TASKS_UPSTREAM": "task-svc:8000 resolve",
+                "TASKHUB_GATEWAY_NOTIFY_UPSTREAM": "notify-svc:8000 resolve",
+                "TASKHUB_GATEWAY_RESOLVER": "resolver 127.0.0.11 valid=10s ipv6=off;",
+            },
+            id="compose",
+        ),
+    ],
+)
+def test_gixy_finds_nothing(workroot: Path, stubs: Stubs, overrides: dict[str, str]) -> None:
+    workdir = Path(tempfile.mkdtemp(prefix="gixy-", dir=workroot))
+    conf = render(workdir, render_values(workdir, stubs, **overrides))
+    result = subprocess.run(
+        [sys.executable, "-m", "gixy", str(conf)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --- routing --------------------------------------------------------------------------
+
+
+def test_healthz_is_answered_by_nginx(client: httpx.Client) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == {"status": "ok"}
+    assert_security_headers(response)
+    assert client.head("/healthz").status_code == 200
+
+
+def test_healthz_refuses_other_methods(client: httpx.Client) -> None:
+    response = client.post("/healthz")
+    assert_envelope(response, 405, "METHOD_NOT_ALLOWED")
+    assert response.headers["allow"] == "GET, HEAD"
+
+
+@pytest.mark.parametrize(
+    ("path", "service"),
+    [
+        ("/auth/anything/deeper?q=1", "auth"),
+        ("/tasks", "tasks"),
+        ("/tasks?status=done", "tasks"),
+        ("/tasks/0b4f9d1e-1111-4222-8333-444455556666", "tasks"),
+        ("/notify/jobs", "notify"),
+    ],
+)
+def test_service_paths_are_proxied_unchanged(client: httpx.Client, path: str, service: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 200
+    assert response.json()["service"] == service
+    assert response.json()["path"] == path
+    assert_security_headers(response)
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/nope", "/", "/tasksx", "/auth", "/notify", "/x.html", "/internal/x", "/auth/internal/users"],
+)
+def test_unrouted_paths_get_the_404_envelope(client: httpx.Client, path: str) -> None:
+    response = client.get(path)
+    assert_envelope(response, 404, "NOT_FOUND")
+    assert_security_headers(response)
+
+
+def test_internal_cannot_be_reached_through_dot_segments(client: httpx.Client) -> None:
+    response = client.get("/auth/%2e%2e/internal/users")
+    assert_envelope(response, 404, "NOT_FOUND")
+
+
+def test_upstream_errors_pass_through_untouched(client: httpx.Client) -> None:
+    response = client.post("/tasks/x?reply_status=409")
+    assert response.status_code == 409
+    assert response.json()["service"] == "tasks"
+
+
+def test_trace_is_answered_with_the_405_envelope(client: httpx.Client) -> None:
+    assert_envelope(client.request("TRACE", "/auth/x"), 405, "METHOD_NOT_ALLOWED")
+
+
+def test_malformed_request_gets_the_400_envelope(gateway: Gateway) -> None:
+    host, port = gateway.values["TASKHUB_GATEWAY_LISTEN"].split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(b"GET /auth/x HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")
+        raw = b""
+        while chunk := sock.recv(65536):
+            raw += chunk
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400")
+    assert b"Content-Type: application/json" in head
+    assert json.loads(body)["error"]["code"] == "BAD_REQUEST"
+
+
+# --- headers to and from the services -------------------------------------------------
+
+
+def test_sane_request_id_is_kept_everywhere(client: httpx.Client) -> None:
+    response = client.get("/auth/x", headers={"X-Request-ID": "client-id_1.2"})
+    assert response.headers["x-request-id"] == "client-id_1.2"
+    assert response.json()["headers"]["x-request-id"] == "client-id_1.2"
+    error = client.get("/nope", headers={"X-Request-ID": "client-id_1.2"}).json()["error"]
+    assert error["request_id"] == "client-id_1.2"
+
+
+@pytest.mark.parametrize(
+    "sent", [None, b"has spaces", b'quote"injection', b"x" * 129, b"", "naïve".encode()]
+)
+def test_other_request_ids_are_replaced(client: httpx.Client, sent: bytes | None) -> None:
+    headers: dict[bytes, bytes] = {} if sent is None else {b"X-Request-ID": sent}
+    response = client.get("/auth/x", headers=headers)
+    generated = response.headers["x-request-id"]
+    assert GENERATED_ID.match(generated)
+    assert response.json()["headers"]["x-request-id"] == generated
+    assert_envelope(client.get("/nope", headers=headers), 404, "NOT_FOUND")
+
+
+def test_forwarding_headers_are_overwritten_not_appended(client: httpx.Client) -> None:
+    sent = {
+        "X-Forwarded-For": "203.0.113.9",
+        "X-Real-IP": "203.0.113.9",
+        "Forwarded": "for=203.0.113.9",
+        "X-Internal-Token": "stolen",
+    }
+    seen = client.get("/auth/x", headers=sent).json()["headers"]
+    assert seen["x-forwarded-for"] == "127.0.0.1"
+    assert seen["x-real-ip"] == "127.0.0.1"
+    assert seen["x-forwarded-proto"] == "http"
+    assert seen["host"] == urlsplit(str(client.base_url)).netloc  # with the port
+    assert "forwarded" not in seen
+    assert "x-internal-token" not in seen
+
+
+def test_upstream_connections_are_kept_alive(client: httpx.Client) -> None:
+    echo = client.get("/tasks").json()
+    assert echo["version"] == "HTTP/1.1"
+    assert "connection" not in echo["headers"]  # no "close": the connection is reused
+
+
+def test_trace_context_is_passed_through(client: httpx.Client) -> None:
+    sent = {"traceparent": TRACEPARENT, "tracestate": "vendor=value"}
+    seen = client.get("/notify/jobs", headers=sent).json()["headers"]
+    assert seen["traceparent"] == TRACEPARENT
+    assert seen["tracestate"] == "vendor=value"
+
+
+def test_docs_get_a_csp_that_lets_swagger_ui_load(client: httpx.Client) -> None:
+    response = client.get("/auth/docs")
+    csp = response.headers["content-security-policy"]
+    assert "script-src 'self' 'unsafe-inline';" in csp
+    assert "https:" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_a_service_cache_control_is_kept(client: httpx.Client) -> None:
+    response = client.get("/auth/.well-known/jwks.json?reply_cache=public,%20max-age=300")
+    assert response.headers.get_list("cache-control") == ["public, max-age=300"]
+
+
+def test_large_json_is_gzipped(client: httpx.Client) -> None:
+    # Via marks a request that came through a client-side proxy; those get gzip too.
+    headers = {"Accept-Encoding": "gzip", "Via": "1.1 office-proxy"}
+    response = client.get("/tasks?reply_size=20000", headers=headers)
+    assert response.headers["content-encoding"] == "gzip"
+    assert "Accept-Encoding" in response.headers["vary"]
+    assert len(response.json()["padding"]) == 20000
+
+
+def test_small_bodies_are_not_gzipped(client: httpx.Client) -> None:
+    response = client.get("/healthz", headers={"Accept-Encoding": "gzip"})
+    assert "content-encoding" not in response.headers
+
+
+def test_gzip_body_is_valid(gateway: Gateway) -> None:
+    # httpx decodes transparently; read the raw bytes once to prove they are real gzip.
+    with httpx.stream(
+        "GET", f"{gateway.url}/auth/x?reply_size=5000", headers={"Accept-Encoding": "gzip"}
+    ) as response:
+        raw = b"".join(response.iter_raw())
+    assert json.loads(gzip.decompress(raw))["service"] == "auth"
+
+
+# --- bodies ---------------------------------------------------------------------------
+
+
+def test_body_over_the_limit_gets_the_413_envelope(client: httpx.Client) -> None:
+    response = client.post("/auth/register", content=b"x" * (2 * 1024 * 1024))
+    assert_envelope(response, 413, "PAYLOAD_TOO_LARGE")
+    assert_security_headers(response)
+
+
+def test_body_under_the_limit_reaches_the_service(client: httpx.Client) -> None:
+    # Bigger than nginx's in-memory body buffer, so it goes through the temp folder,
+    # which the unprivileged workers must be able to write.
+    response = client.post("/tasks", content=b"x" * (512 * 1024))
+    assert response.status_code == 200
+    assert response.json()["body_length"] == 512 * 1024
+
+
+# --- metrics allowlist ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("service", ["auth", "tasks", "notify"])
+def test_metrics_are_served_to_loopback(client: httpx.Client, service: str) -> None:
+    response = client.get(f"/{service}/metrics")
+    assert response.status_code == 200
+    assert response.json()["path"] == f"/{service}/metrics"
+
+
+def test_metrics_are_forbidden_outside_the_allowlist(gateway_with: GatewayFactory) -> None:
+    gateway = gateway_with(TASKHUB_GATEWAY_METRICS_ALLOW="192.0.2.0/24 1;")
+    for path in ["/tasks/metrics", "/auth/metrics/", "/notify/metrics?x=1"]:
+        response = httpx.get(f"{gateway.url}{path}")
+        assert_envelope(response, 403, "FORBIDDEN")
+        assert_security_headers(response)
+    assert httpx.get(f"{gateway.url}/tasks/other").status_code == 200
+
+
+# --- upstream failures ----------------------------------------------------------------
+
+
+def test_unreachable_upstream_gets_the_502_envelope(gateway_with: GatewayFactory) -> None:
+    gateway = gateway_with(TASKHUB_GATEWAY_NOTIFY_UPSTREAM=f"127.0.0.1:{free_port()}")
+    response = httpx.get(f"{gateway.url}/notify/jobs")
+    assert_envelope(response, 502, "BAD_GATEWAY")
+    assert_security_headers(response)
+
+
+def test_slow_upstream_gets_the_504_envelope(gateway_with: GatewayFactory) -> None:
+    gateway = gateway_with(TASKHUB_GATEWAY_PROXY_TIMEOUT="1s")
+    response = httpx.get(f"{gateway.url}/auth/slow?reply_sleep=1.5", timeout=10)
+    assert_envelope(response, 504, "GATEWAY_TIMEOUT")
+
+
+# --- rate limits ----------------------------------------------------------------------
+
+
+def test_request_rate_limit_gets_the_429_envelope(gateway_with: GatewayFactory) -> None:
+    gateway = gateway_with(TASKHUB_GATEWAY_RATE_LIMIT="1r/m", TASKHUB_GATEWAY_RATE_BURST="1")
+    # One request for this minute, one from the burst; /healthz is answered before
+    # limit_req runs, so the readiness probe spent nothing.
+    assert [httpx.get(f"{gateway.url}/tasks").status_code for _ in range(2)] == [200, 200]
+    response = httpx.get(f"{gateway.url}/tasks")
+    assert_envelope(response, 429, "RATE_LIMITED")
+    assert response.headers["retry-after"] == "1"
+    assert_security_headers(response)
+
+
+def test_a_service_429_keeps_its_own_retry_after(client: httpx.Client) -> None:
+    response = client.get("/tasks?reply_status=429&reply_retry_after=30")
+    assert response.status_code == 429
+    assert response.headers.get_list("retry-after") == ["30"]
+    assert "retry-after" not in client.get("/tasks?reply_status=429").headers
+
+
+def test_connection_limit_gets_the_429_envelope(gateway_with: GatewayFactory, stubs: Stubs) -> None:
+    gateway = gateway_with(TASKHUB_GATEWAY_CONN_LIMIT="1")
+    stubs.auth.arrived.clear()
+    slow = threading.Thread(target=httpx.get, args=(f"{gateway.url}/auth/slow?reply_sleep=0.5",))
+    slow.start()
+    try:
+        assert stubs.auth.arrived.wait(timeout=5)
+        response = httpx.get(f"{gateway.url}/auth/x")
+        assert_envelope(response, 429, "RATE_LIMITED")
+        assert response.headers["retry-after"] == "1"
+    finally:
+        slow.join()
+
+
+# --- access log -----------------------------------------------------------------------
+
+
+def read_log_line(log: Path, request_id: str) -> dict[str, Any]:
+    """nginx writes the line after answering, so give it a moment to appear."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        for line in log.read_text().splitlines():
+            entry: dict[str, Any] = json.loads(line)
+            if entry["request_id"] == request_id:
+                return entry
+        time.sleep(0.02)
+    pytest.fail(f"no access log line for {request_id}")
+
+
+def test_access_log_is_one_json_object_per_line(gateway: Gateway, client: httpx.Client) -> None:
+    request_id = f"log-test-{os.getpid()}"
+    client.get(
+        "/auth/login?email=alice@example.com",
+        headers={"X-Request-ID": request_id, "traceparent": TRACEPARENT},
+    )
+    entry = read_log_line(gateway.access_log, request_id)
+    assert entry["service"] == "gateway"
+    assert entry["level"] == "info"
+    assert entry["trace_id"] == TRACE_ID
+    assert entry["span_id"] == SPAN_ID
+    assert entry["status"] == 200
+    assert entry["method"] == "GET"
+    assert entry["path"] == "/auth/login"
+    assert entry["msg"] == "GET /auth/login 200"
+    assert entry["remote_addr"] == "127.0.0.1"
+    assert isinstance(entry["duration"], float)
+    assert entry["bytes"] > 0
+    assert "alice" not in json.dumps(entry)
+
+
+def test_access_log_has_empty_trace_ids_without_traceparent(
+    gateway: Gateway, client: httpx.Client
+) -> None:
+    request_id = f"no-trace-{os.getpid()}"
+    client.get("/nope", headers={"X-Request-ID": request_id, "traceparent": "garbage"})
+    entry = read_log_line(gateway.access_log, request_id)
+    assert entry["trace_id"] == ""
+    assert entry["span_id"] == ""
+    assert entry["status"] == 404

@@ -1,0 +1,144 @@
+"""The app factory: envelope for every failure, request ids, docs, health, metrics, CORS."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+
+async def test_unknown_route_is_a_not_found_envelope(client: httpx.AsyncClient) -> None:
+    response = await client.get("/nope")
+    assert response.status_code == 404
+    error = response.json()["error"]
+    assert error["code"] == "NOT_FOUND"
+    assert error["request_id"] == response.headers["x-request-id"]
+
+
+async def test_wrong_method_is_a_method_not_allowed_envelope(client: httpx.AsyncClient) -> None:
+    response = await client.delete("/demo/healthz")
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "METHOD_NOT_ALLOWED"
+
+
+async def test_validation_errors_list_fields_without_echoing_input(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.post(
+        "/demo/items", json={"name": "hunter2-password", "count": -1, "role": "admin"}
+    )
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "VALIDATION_ERROR"
+    fields = {detail["field"]: detail["message"] for detail in error["details"]}
+    assert set(fields) == {"body.name", "body.count", "body.role"}
+    assert fields["body.role"] == "Unknown field."
+    assert "hunter2" not in response.text
+
+
+async def test_malformed_json_is_a_validation_error(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/demo/items", content=b'{"name": ', headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "VALIDATION_ERROR"
+
+
+async def test_path_parameter_of_wrong_type_is_a_validation_error(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get("/demo/items/not-a-number")
+    assert response.status_code == 422
+    assert response.json()["error"]["details"][0]["field"] == "path.item_id"
+
+
+async def test_domain_errors_keep_their_code_and_headers(client: httpx.AsyncClient) -> None:
+    conflict = await client.get("/demo/conflict")
+    assert conflict.status_code == 409
+    assert conflict.json()["error"] == {
+        "code": "CONFLICT",
+        "message": "That name is taken.",
+        "request_id": conflict.headers["x-request-id"],
+    }
+    limited = await client.get("/demo/limited")
+    assert limited.status_code == 429
+    assert limited.headers["retry-after"] == "7"
+
+
+async def test_unexpected_errors_leak_nothing(client: httpx.AsyncClient) -> None:
+    response = await client.get("/demo/boom", headers={"X-Request-ID": "trace-me-1"})
+    assert response.status_code == 500
+    assert response.json() == {
+        "error": {
+            "code": "INTERNAL_ERROR",
+            "message": "An internal error occurred.",
+            "request_id": "trace-me-1",
+        }
+    }
+    assert response.headers["x-request-id"] == "trace-me-1"
+
+
+@pytest.mark.parametrize(
+    ("sent", "kept"),
+    [("abc-123_DEF.9", True), ("has spaces", False), ("x" * 129, False), ("<script>", False)],
+)
+async def test_request_id_is_kept_only_when_it_is_a_plain_token(
+    client: httpx.AsyncClient, sent: str, kept: bool
+) -> None:
+    response = await client.get("/demo/healthz", headers={"X-Request-ID": sent})
+    assert (response.headers["x-request-id"] == sent) is kept
+    assert response.headers["x-request-id"]
+
+
+async def test_health_and_readiness(
+    client: httpx.AsyncClient, readiness_state: dict[str, bool]
+) -> None:
+    assert (await client.get("/demo/healthz")).json() == {"status": "ok"}
+    ready = await client.get("/demo/readyz")
+    assert ready.json() == {"status": "ok", "checks": {"database": "ok"}}
+    readiness_state["database"] = False
+    try:
+        not_ready = await client.get("/demo/readyz")
+    finally:
+        readiness_state["database"] = True
+    assert not_ready.status_code == 503
+    assert not_ready.json()["error"]["code"] == "SERVICE_UNAVAILABLE"
+    assert "database" in not_ready.json()["error"]["message"]
+
+
+async def test_docs_are_served_under_the_prefix_with_local_assets(
+    client: httpx.AsyncClient,
+) -> None:
+    page = await client.get("/demo/docs")
+    assert page.status_code == 200
+    assert "/demo/openapi.json" in page.text
+    assert "cdn.jsdelivr.net" not in page.text
+    bundle = await client.get("/demo/docs/static/swagger-ui-bundle.js")
+    assert bundle.status_code == 200
+    spec = (await client.get("/demo/openapi.json")).json()
+    assert "/demo/items" in spec["paths"]
+
+
+async def test_metrics_count_requests_by_route_template(client: httpx.AsyncClient) -> None:
+    await client.get("/demo/items/41")
+    await client.get("/demo/items/42")
+    await client.get("/nowhere/at/all")
+    text = (await client.get("/demo/metrics")).text
+    assert (
+        'http_server_request_duration_seconds_count{http_request_method="GET",'
+        'http_response_status_code="200",http_route="/demo/items/{item_id}"}'
+    ) in text
+    assert 'http_route="unmatched"' in text
+    assert 'http_route="/demo/metrics"' not in text
+    assert "http_server_active_requests" in text
+
+
+async def test_cors_allows_only_the_configured_origin(client: httpx.AsyncClient) -> None:
+    preflight = {"Access-Control-Request-Method": "POST"}
+    allowed = await client.options(
+        "/demo/items", headers={"Origin": "http://localhost", **preflight}
+    )
+    assert allowed.headers["access-control-allow-origin"] == "http://localhost"
+    refused = await client.options(
+        "/demo/items", headers={"Origin": "http://evil.example", **preflight}
+    )
+    assert "access-control-allow-origin" not in refused.headers
