@@ -44,7 +44,7 @@ def minter() -> TokenMinter:
     return TokenMinter(issuer=ISSUER, audience=AUDIENCE)
 
 
-def _b64(data: dict[str, Any]) -> str:
+def _b64(data: object) -> str:
     return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
 
 

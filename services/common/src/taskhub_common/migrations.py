@@ -23,8 +23,18 @@ def upgrade_to_head(ini_path: Path, database_url: str) -> None:
     command.upgrade(alembic_config(ini_path, database_url), "head")
 
 
+def _version_table() -> str:
+    # Overridable in alembic.ini so two migration histories can share one database.
+    return context.config.get_main_option("version_table") or "alembic_version"
+
+
 def _migrate(connection: Connection, metadata: MetaData) -> None:
-    context.configure(connection=connection, target_metadata=metadata, compare_type=True)
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        compare_type=True,
+        version_table=_version_table(),
+    )
     with context.begin_transaction():
         context.run_migrations()
 
@@ -40,7 +50,9 @@ def run_env(metadata: MetaData, default_url: str) -> None:
     """The whole of a service's `migrations/env.py`: migrate online over asyncpg."""
     url = context.config.attributes.get("database_url") or default_url
     if context.is_offline_mode():
-        context.configure(url=url, target_metadata=metadata, literal_binds=True)
+        context.configure(
+            url=url, target_metadata=metadata, literal_binds=True, version_table=_version_table()
+        )
         with context.begin_transaction():
             context.run_migrations()
         return

@@ -1,0 +1,112 @@
+"""Database plumbing and Alembic glue, on the real PostgreSQL of the test stack."""
+
+from __future__ import annotations
+
+import textwrap
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from taskhub_common.db import Database
+from taskhub_common.testing import migrate, rollback_session
+
+pytestmark = pytest.mark.integration
+
+
+async def _insert_then_fail(database: Database, table: str) -> None:
+    async def work() -> None:
+        async with database.transaction() as session:
+            await session.execute(text(f"INSERT INTO {table} VALUES (2)"))
+            raise RuntimeError("roll me back")
+
+    with pytest.raises(RuntimeError):
+        await work()
+
+
+async def test_ping_and_transaction_commit(database_url: str) -> None:
+    database = Database(database_url, pool_size=1)
+    table = f"common_test_{uuid.uuid4().hex[:8]}"
+    try:
+        await database.ping()
+        async with database.transaction() as session:
+            await session.execute(text(f"CREATE TABLE {table} (n int)"))
+            await session.execute(text(f"INSERT INTO {table} VALUES (1)"))
+        await _insert_then_fail(database, table)
+        async for session in database.session():
+            rows = (await session.execute(text(f"SELECT n FROM {table}"))).scalars().all()
+        assert rows == [1]
+    finally:
+        async with database.transaction() as session:
+            await session.execute(text(f"DROP TABLE IF EXISTS {table}"))
+        await database.dispose()
+
+
+async def test_rollback_session_undoes_even_committed_work(database_url: str) -> None:
+    database = Database(database_url, pool_size=1)
+    table = f"common_test_{uuid.uuid4().hex[:8]}"
+    try:
+        async with rollback_session(database.engine) as session:
+            await session.execute(text(f"CREATE TABLE {table} (n int)"))
+            await session.commit()
+        async with database.engine.connect() as connection:
+            exists = await connection.scalar(text(f"SELECT to_regclass('{table}') IS NOT NULL"))
+        assert exists is False
+    finally:
+        await database.dispose()
+
+
+def _write_migration_project(root: Path, table: str) -> Path:
+    versions = root / "migrations" / "versions"
+    versions.mkdir(parents=True)
+    (root / "migrations" / "env.py").write_text(
+        textwrap.dedent(
+            """
+            from sqlalchemy import MetaData
+            from taskhub_common.migrations import run_env
+
+            run_env(MetaData(), "postgresql+asyncpg://unused/unused")
+            """
+        )
+    )
+    (versions / "0001_first.py").write_text(
+        textwrap.dedent(
+            f"""
+            from alembic import op
+            import sqlalchemy as sa
+
+            revision = "0001"
+            down_revision = None
+
+            def upgrade() -> None:
+                op.create_table("{table}", sa.Column("id", sa.Integer, primary_key=True))
+
+            def downgrade() -> None:
+                op.drop_table("{table}")
+            """
+        )
+    )
+    ini = root / "alembic.ini"
+    ini.write_text(
+        "[alembic]\nscript_location = %(here)s/migrations\n"
+        f"version_table = alembic_version_{table}\n"
+    )
+    return ini
+
+
+async def test_migrate_applies_every_revision(database_url: str, tmp_path: Path) -> None:
+    table = f"common_migrated_{uuid.uuid4().hex[:8]}"
+    ini = _write_migration_project(tmp_path, table)
+    database = Database(database_url, pool_size=1)
+    try:
+        await migrate(ini, database_url)
+        await migrate(ini, database_url)  # idempotent: already at head
+        async with database.engine.connect() as connection:
+            exists = await connection.scalar(text(f"SELECT to_regclass('{table}') IS NOT NULL"))
+        assert exists is True
+    finally:
+        async with database.transaction() as session:
+            await session.execute(text(f"DROP TABLE IF EXISTS {table}"))
+            await session.execute(text(f"DROP TABLE IF EXISTS alembic_version_{table}"))
+        await database.dispose()
