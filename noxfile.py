@@ -1,0 +1,220 @@
+"""TaskHub's task runner: start/stop the native stack, lint, type-check, test, e2e, benchmarks.
+
+Run every session through uv so the locked workspace venv is used: `uv run nox -s NAME`.
+Sessions do not build venvs of their own (`venv_backend="none"`): the one venv that `uv`
+syncs from `uv.lock` is the only environment, locally and in CI.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).resolve().parent
+REPORTS = ROOT / "reports"
+
+nox.options.default_venv_backend = "none"
+nox.options.sessions = ["lint", "typecheck", "tests", "e2e"]
+nox.options.error_on_external_run = False
+
+# Each service's package, tests and the coverage it must keep.
+SERVICE_TESTS = {
+    "common": ("taskhub_common", "services/common/tests"),
+    "auth-svc": ("auth_svc", "services/auth-svc/tests"),
+    "task-svc": ("task_svc", "services/task-svc/tests"),
+    "notify-svc": ("notify_svc", "services/notify-svc/tests"),
+}
+COVERAGE_FLOOR = 90
+# Tests of the repository's own tooling and configs (gateway, compose, infra, e2e library).
+TOOLING_TESTS = ["gateway/tests", "compose/tests", "infra/tests", "e2e/tests"]
+TYPED_PATHS = [
+    "services/common/src",
+    "services/auth-svc/src",
+    "services/task-svc/src",
+    "services/notify-svc/src",
+    "e2e/src",
+    "noxfile.py",
+]
+
+
+def _stack(session: nox.Session, *args: str) -> None:
+    session.run("taskhub-stack", *args)
+
+
+def _stack_env(*args: str) -> dict[str, str]:
+    """The environment the native stack gives its processes (`--test`: the test databases)."""
+    output = subprocess.run(
+        ["taskhub-stack", "env", *args], check=True, capture_output=True, text=True, cwd=ROOT
+    ).stdout
+    pairs = (line.split("=", 1) for line in output.splitlines() if "=" in line)
+    return {key.strip(): value for key, value in pairs}
+
+
+def _stack_is_running() -> bool:
+    result = subprocess.run(["taskhub-stack", "status", "--quiet"], cwd=ROOT, check=False)
+    return result.returncode == 0
+
+
+@nox.session
+def up(session: nox.Session) -> None:
+    """Start the whole native stack (PostgreSQL, Redis, Nginx, services, workers, Prometheus)."""
+    _stack(session, "up", *session.posargs)
+
+
+@nox.session
+def down(session: nox.Session) -> None:
+    """Stop every process of the native stack; data stays in .stack/."""
+    _stack(session, "down")
+
+
+@nox.session
+def status(session: nox.Session) -> None:
+    """Show the native stack's processes."""
+    _stack(session, "status")
+
+
+@nox.session
+def logs(session: nox.Session) -> None:
+    """Follow the native stack's logs (`-- NAME` for one process)."""
+    _stack(session, "logs", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff, format check, gateway (gixy), Dockerfiles, shell scripts, workflows, compose."""
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    with tempfile.TemporaryDirectory() as tmp:
+        rendered = _render_gateway_for_lint(Path(tmp))
+        session.run("gixy", str(rendered))
+    dockerfiles = sorted(str(p) for p in ROOT.glob("services/*/Dockerfile"))
+    session.run("hadolint", *dockerfiles)
+    scripts = [".ci/run", *sorted(str(p.relative_to(ROOT)) for p in ROOT.glob("**/*.sh"))]
+    session.run("shellcheck", *[s for s in scripts if ".venv" not in s and ".nox" not in s])
+    workflows = sorted(str(p) for p in ROOT.glob(".github/workflows/*.yml"))
+    session.run("check-jsonschema", "--builtin-schema", "vendor.github-workflows", *workflows)
+    session.run(
+        "check-jsonschema",
+        "--builtin-schema",
+        "vendor.compose-spec",
+        "compose/docker-compose.yml",
+    )
+
+
+def _render_gateway_for_lint(target_dir: Path) -> Path:
+    from taskhub_e2e.stack.gateway import render_gateway_config
+
+    return render_gateway_config(target_dir / "nginx.conf", ROOT)
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict over every package and its tests."""
+    session.run("mypy", *TYPED_PATHS)
+    for _, tests in SERVICE_TESTS.values():
+        session.run("mypy", tests)
+    session.run("mypy", *TOOLING_TESTS, "e2e/scenarios")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Unit + integration tests per service on the real PostgreSQL and Redis, with coverage."""
+    REPORTS.mkdir(exist_ok=True)
+    _stack(session, "up", "--infra-only")
+    env = _stack_env("--test")
+    selected = session.posargs or list(SERVICE_TESTS)
+    for name in selected:
+        if name not in SERVICE_TESTS:
+            continue
+        package, path = SERVICE_TESTS[name]
+        session.log(f"== {name}")
+        session.run(
+            "pytest",
+            path,
+            f"--cov={package}",
+            "--cov-report=term-missing:skip-covered",
+            f"--cov-report=xml:{REPORTS / f'coverage-{name}.xml'}",
+            f"--cov-fail-under={COVERAGE_FLOOR}",
+            f"--junitxml={REPORTS / f'junit-{name}.xml'}",
+            "-q",
+            env=env,
+        )
+    if not session.posargs or "tooling" in session.posargs:
+        session.log("== tooling (gateway, compose, infra, e2e library)")
+        session.run(
+            "pytest", *TOOLING_TESTS, "-q", f"--junitxml={REPORTS / 'junit-tooling.xml'}"
+        )
+
+
+def _split_e2e_args(posargs: list[str]) -> tuple[bool, list[str]]:
+    """(`--keep-stack` given, the arguments for pytest)."""
+    keep = "--keep-stack" in posargs
+    return keep, [arg for arg in posargs if arg != "--keep-stack"]
+
+
+@nox.session
+def e2e(session: nox.Session) -> None:
+    """The Gherkin suite through the gateway.
+
+    Without `--base-url` it targets the native stack, starting it when it is not running and
+    stopping it afterwards (unless `--keep-stack`). With `--base-url URL` (or
+    TASKHUB_BASE_URL) it runs against that deployment and touches nothing else.
+    """
+    keep_stack, pytest_args = _split_e2e_args(list(session.posargs))
+    external = any(a.startswith("--base-url") for a in pytest_args) or bool(
+        os.environ.get("TASKHUB_BASE_URL")
+    )
+    started_here = False
+    if not external and not _stack_is_running():
+        _stack(session, "up")
+        started_here = True
+    REPORTS.mkdir(exist_ok=True)
+    began = time.monotonic()
+    try:
+        session.run(
+            "pytest",
+            "e2e/scenarios",
+            f"--junitxml={REPORTS / 'e2e-junit.xml'}",
+            f"--cucumberjson={REPORTS / 'cucumber.json'}",
+            *pytest_args,
+        )
+    finally:
+        session.log(f"e2e suite took {time.monotonic() - began:.1f} s")
+        if started_here and not keep_stack:
+            _stack(session, "down")
+
+
+@nox.session
+def check(session: nox.Session) -> None:
+    """Everything CI runs: lint, typecheck, tests, e2e (serially, then in parallel)."""
+    session.notify("lint")
+    session.notify("typecheck")
+    session.notify("tests")
+    session.notify("e2e")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks through the gateway of the native stack; prints figures, asserts nothing."""
+    if not _stack_is_running():
+        _stack(session, "up")
+    base_url = os.environ.get("TASKHUB_BASE_URL", "http://127.0.0.1:8080")
+    for script in sorted(ROOT.glob("services/*/benchmarks/bench_*.py")):
+        session.log(f"== {script.relative_to(ROOT)}")
+        session.run(sys.executable, str(script), "--base-url", base_url, env=_stack_env())
+
+
+@nox.session
+def clean(session: nox.Session) -> None:
+    """Stop the stack and delete its data (.stack/) and reports."""
+    if _stack_is_running():
+        _stack(session, "down")
+    for path in (ROOT / ".stack", REPORTS):
+        shutil.rmtree(path, ignore_errors=True)
