@@ -19,7 +19,7 @@ logs: ## compose: follow every container's logs
 	$(COMPOSE) logs -f
 
 migrate: ## compose: apply every service's migrations
-	$(COMPOSE) run --rm migrate
+	$(COMPOSE) up auth-migrate tasks-migrate notify-migrate
 
 native-up: ## native: start the whole stack without Docker (http://localhost:8080)
 	$(NOX) -s up
