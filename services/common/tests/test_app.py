@@ -142,3 +142,16 @@ async def test_cors_allows_only_the_configured_origin(client: httpx.AsyncClient)
         "/demo/items", headers={"Origin": "http://evil.example", **preflight}
     )
     assert "access-control-allow-origin" not in refused.headers
+
+
+async def test_responses_carry_the_trace_id_of_the_callers_traceparent(
+    client: httpx.AsyncClient,
+) -> None:
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    response = await client.get(
+        "/demo/items/1", headers={"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"}
+    )
+    assert response.headers["x-trace-id"] == trace_id
+    fresh = await client.get("/demo/items/1")
+    assert len(fresh.headers["x-trace-id"]) == 32
+    assert fresh.headers["x-trace-id"] != trace_id

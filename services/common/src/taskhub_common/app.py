@@ -19,6 +19,7 @@ from taskhub_common.logging import configure_logging
 from taskhub_common.metrics import PrometheusMiddleware, metrics_endpoint
 from taskhub_common.middleware import RequestContextMiddleware
 from taskhub_common.settings import ServiceSettings
+from taskhub_common.tracing import configure_tracing, instrument_app
 
 CORS_ALLOWED_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"]
 CORS_EXPOSED_HEADERS = ["X-Request-ID", "Location", "Retry-After", "RateLimit", "RateLimit-Policy"]
@@ -59,6 +60,7 @@ def create_app(
     `{prefix}/docs` loads `{prefix}/openapi.json` both directly and through the gateway.
     """
     configure_logging(settings.service_name, settings.log_level)
+    configure_tracing(settings.service_name)
     app = FastAPI(
         title=title,
         description=description,
@@ -87,4 +89,7 @@ def create_app(
     quiet = frozenset({f"{prefix}/healthz", f"{prefix}/metrics"})
     app.add_middleware(PrometheusMiddleware, skip_paths=frozenset({f"{prefix}/metrics"}))
     app.add_middleware(RequestContextMiddleware, quiet_paths=quiet)
+    # Outermost: the server span is active for everything above, so logs and the
+    # X-Trace-ID header see its ids.
+    instrument_app(app)
     return app

@@ -16,8 +16,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from taskhub_common.context import reset_request_id, set_request_id
 from taskhub_common.errors import error_response
+from taskhub_common.tracing import current_trace_id
 
 REQUEST_ID_HEADER = "x-request-id"
+# Lets a caller (or the e2e report) jump from a response straight to its trace.
+TRACE_ID_HEADER = "x-trace-id"
 # A client's request id is kept only when it is a plain token: it ends up in logs.
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 
@@ -55,7 +58,11 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 response_started = True
                 status_code = message["status"]
-                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
+                headers = MutableHeaders(scope=message)
+                headers[REQUEST_ID_HEADER] = request_id
+                trace_id = current_trace_id()
+                if trace_id:
+                    headers[TRACE_ID_HEADER] = trace_id
             await send(message)
 
         try:
