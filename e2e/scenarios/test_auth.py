@@ -1,0 +1,5 @@
+"""Scenarios of features/auth.feature."""
+
+from pytest_bdd import scenarios
+
+scenarios("../../features/auth.feature")

@@ -1,0 +1,1 @@
+"""Reports of a run: per-scenario results, matching log lines, the living documentation."""

@@ -1,0 +1,74 @@
+"""Redaction: no password, token or secret header survives into a report."""
+
+from __future__ import annotations
+
+import json
+
+from taskhub_e2e.recording import (
+    MAX_BODY_CHARS,
+    REDACTED,
+    redact_body,
+    redact_headers,
+    redact_json,
+    trace_id_from_headers,
+)
+
+JWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"
+
+
+def test_secret_fields_are_masked_at_any_depth() -> None:
+    body = {
+        "email": "a@example.com",
+        "Password": "p",
+        "tokens": [{"access": JWT, "refresh": "r", "expires_in": 900}],
+    }
+
+    assert redact_json(body) == {
+        "email": "a@example.com",
+        "Password": REDACTED,
+        "tokens": [{"access": REDACTED, "refresh": REDACTED, "expires_in": 900}],
+    }
+
+
+def test_a_token_inside_free_text_is_masked() -> None:
+    assert redact_json({"message": f"bad token {JWT} given"}) == {
+        "message": f"bad token {REDACTED} given"
+    }
+
+
+def test_secret_headers_are_masked_and_others_kept() -> None:
+    headers = {"Authorization": f"Bearer {JWT}", "X-Internal-Token": "s", "X-Request-ID": "r1"}
+
+    assert redact_headers(headers) == {
+        "Authorization": REDACTED,
+        "X-Internal-Token": REDACTED,
+        "X-Request-ID": "r1",
+    }
+
+
+def test_json_bodies_are_redacted_and_pretty_printed() -> None:
+    raw = json.dumps({"refresh": "r", "name": "Alice"}).encode()
+
+    assert json.loads(redact_body(raw, "application/json")) == {
+        "refresh": REDACTED,
+        "name": "Alice",
+    }
+
+
+def test_text_bodies_are_redacted_and_large_bodies_cut() -> None:
+    text = redact_body(f"{JWT} {'x' * 2 * MAX_BODY_CHARS}".encode(), "text/plain")
+
+    assert JWT not in text
+    assert text.endswith("more characters)")
+    assert len(text) < MAX_BODY_CHARS + 100
+
+
+def test_binary_bodies_are_summarised() -> None:
+    assert redact_body(b"\x89PNG....", "image/png") == "(8 bytes of image/png)"
+
+
+def test_trace_ids_come_from_any_trace_header() -> None:
+    trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert trace_id_from_headers({"traceparent": f"00-{trace}-00f067aa0ba902b7-01"}) == trace
+    assert trace_id_from_headers({"X-Trace-ID": trace}) == trace
+    assert trace_id_from_headers({"content-type": "application/json"}) is None
