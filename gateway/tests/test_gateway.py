@@ -615,12 +615,18 @@ def test_access_log_is_one_json_object_per_line(gateway: Gateway, client: httpx.
     assert "alice" not in json.dumps(entry)
 
 
-def test_access_log_has_empty_trace_ids_without_traceparent(
+def test_the_gateway_starts_a_trace_when_the_client_sent_none(
     gateway: Gateway, client: httpx.Client
 ) -> None:
     request_id = f"no-trace-{os.getpid()}"
-    client.get("/nope", headers={"X-Request-ID": request_id, "traceparent": "garbage"})
+    response = client.get(
+        "/notify/jobs", headers={"X-Request-ID": request_id, "traceparent": "garbage"}
+    )
+    sent_upstream = response.json()["headers"]["traceparent"]
+    version, trace_id, span_id, flags = sent_upstream.split("-")
+    assert (version, flags) == ("00", "01")
+    assert len(trace_id) == 32
+    assert len(span_id) == 16
     entry = read_log_line(gateway.access_log, request_id)
-    assert entry["trace_id"] == ""
-    assert entry["span_id"] == ""
-    assert entry["status"] == 404
+    assert entry["trace_id"] == trace_id
+    assert entry["span_id"] == span_id
