@@ -10,12 +10,14 @@ from fastapi import FastAPI
 from notify_svc.api.routers import ROUTERS
 from notify_svc.core.config import get_settings
 from notify_svc.db.session import database, redis
+from notify_svc.services.dispatch import arq_pool
 from taskhub_common.app import create_app
 
 
 @asynccontextmanager
 async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     yield
+    await arq_pool.close()
     await redis.aclose()
     await database.dispose()
 

@@ -1,18 +1,102 @@
-"""notify-svc settings, read from `NOTIFY_*` environment variables."""
+"""notify-svc settings, read from `NOTIFY_*` environment variables (documented in .env.example).
+
+Infrastructure URLs are read once at import (the engine and clients are built from them);
+behaviour settings (allowlist, timeouts, backoff, lead times) are read through
+`get_settings()` where they are used.
+"""
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
+from typing import Annotated, Any, Self
 
-from pydantic_settings import SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from taskhub_common.settings import ServiceSettings
+
+# Delivery attempts in total (the first one plus two retries).
+MAX_DELIVERY_ATTEMPTS = 3
 
 
 class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="NOTIFY_", extra="ignore", frozen=True)
 
     service_name: str = "notify-svc"
+    redis_url: str = "redis://127.0.0.1:63790/2"
+
+    auth_url: str = "http://127.0.0.1:8101"
+    auth_timeout_seconds: float = Field(default=3.0, gt=0, le=30)
+    jwks_url: str = "http://127.0.0.1:8101/auth/.well-known/jwks.json"
+
+    celery_broker_url: str = "redis://127.0.0.1:63790/2"
+    celery_visibility_timeout_seconds: int = Field(default=3600, ge=60)
+    arq_redis_url: str = "redis://127.0.0.1:63790/3"
+
+    # `host:port` pairs a webhook may target although they are not public addresses.
+    webhook_allowlist: Annotated[list[str], NoDecode] = []
+    webhook_signing_secret: SecretStr = SecretStr("change-me")
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    webhook_max_response_bytes: int = Field(default=65536, ge=0, le=10 * 1024 * 1024)
+    webhook_dns_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
+
+    retry_backoff_seconds: float = Field(default=5.0, gt=0, le=3600)
+    retry_backoff_max_seconds: float = Field(default=600.0, gt=0, le=3600)
+
+    reminder_scan_seconds: float = Field(default=60.0, gt=0, le=86400)
+    reminder_lead_minutes: int = Field(default=60, ge=0, le=7 * 24 * 60)
+    stuck_job_seconds: int = Field(default=300, ge=10)
+    stuck_sweep_seconds: float = Field(default=60.0, gt=0, le=86400)
+
+    # Workers serve /metrics here; containers need all interfaces, a laptop may prefer loopback.
+    metrics_address: str = "0.0.0.0"  # noqa: S104
+    # The stack names these TASKHUB_*_METRICS_PORT (docs/conventions.md); both spellings work.
+    celery_metrics_port: int = Field(
+        default=9101,
+        ge=0,
+        le=65535,
+        validation_alias=AliasChoices("NOTIFY_CELERY_METRICS_PORT", "TASKHUB_CELERY_METRICS_PORT"),
+    )
+    arq_metrics_port: int = Field(
+        default=9102,
+        ge=0,
+        le=65535,
+        validation_alias=AliasChoices("NOTIFY_ARQ_METRICS_PORT", "TASKHUB_ARQ_METRICS_PORT"),
+    )
+
+    @field_validator("webhook_allowlist", mode="before")
+    @classmethod
+    def _split_allowlist(cls, value: Any) -> Any:
+        """Accept `host:port,host:port` as well as a JSON list."""
+        if isinstance(value, str):
+            stripped = value.strip()
+            if stripped.startswith("["):
+                return json.loads(stripped)
+            return [item.strip() for item in stripped.split(",") if item.strip()]
+        return value
+
+    def secrets_to_check(self) -> dict[str, SecretStr]:
+        return super().secrets_to_check() | {"webhook_signing_secret": self.webhook_signing_secret}
+
+    @property
+    def max_backoff_seconds(self) -> float:
+        """The longest countdown a retry can get."""
+        longest = self.retry_backoff_seconds * float(2 ** (MAX_DELIVERY_ATTEMPTS - 2))
+        return min(longest, self.retry_backoff_max_seconds)
+
+    @model_validator(mode="after")
+    def _check_worker_timing(self) -> Self:
+        if self.is_production and self.webhook_allowlist:
+            raise ValueError("NOTIFY_WEBHOOK_ALLOWLIST must be empty in production")
+        # A retry waiting in Redis must come back before the broker redelivers it, and
+        # before the sweep takes the job for stuck.
+        busy = self.max_backoff_seconds + self.webhook_timeout_seconds
+        if self.celery_visibility_timeout_seconds <= 2 * busy:
+            raise ValueError("celery_visibility_timeout_seconds must exceed twice the max backoff")
+        if self.stuck_job_seconds <= busy:
+            raise ValueError("stuck_job_seconds must exceed the max backoff plus the timeout")
+        return self
 
 
 @lru_cache

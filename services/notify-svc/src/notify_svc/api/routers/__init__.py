@@ -2,4 +2,6 @@
 
 from fastapi import APIRouter
 
-ROUTERS: list[APIRouter] = []
+from notify_svc.api.routers import internal, jobs
+
+ROUTERS: list[APIRouter] = [jobs.router, internal.router]

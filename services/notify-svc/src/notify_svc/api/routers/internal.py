@@ -1,0 +1,48 @@
+"""Service-to-service endpoints (never routed by the gateway): task-svc's event relay."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, BackgroundTasks, Depends, Response, status
+
+from notify_svc.api.deps import DbSession, IdempotencyKey
+from notify_svc.core.config import get_settings
+from notify_svc.schemas.events import EventAccepted, TaskEvent
+from notify_svc.services import dispatch
+from notify_svc.services import events as events_service
+from taskhub_common.errors import ValidationFailed, error_responses
+from taskhub_common.internal import internal_token_guard
+
+router = APIRouter(
+    prefix="/internal",
+    tags=["internal"],
+    dependencies=[Depends(internal_token_guard(get_settings().internal_token))],
+)
+
+
+@router.post(
+    "/events",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=EventAccepted,
+    responses={
+        200: {"model": EventAccepted, "description": "A repeat: already applied."},
+        **error_responses(401, 422, 503),
+    },
+)
+async def receive_event(
+    event: TaskEvent,
+    session: DbSession,
+    response: Response,
+    background: BackgroundTasks,
+    idempotency_key: IdempotencyKey = None,
+) -> EventAccepted:
+    """Apply a task event once per id: 202 the first time, 200 for a repeat; 503 = retry."""
+    if idempotency_key is not None and idempotency_key != event.event_id:
+        raise ValidationFailed("The Idempotency-Key header must equal event_id.")
+    outcome = await events_service.handle_event(session, event=event)
+    if outcome.duplicate:
+        response.status_code = status.HTTP_200_OK
+    else:
+        background.add_task(dispatch.enqueue_deliveries, outcome.job_ids)
+    return EventAccepted(
+        event_id=event.event_id, duplicate=outcome.duplicate, job_ids=outcome.job_ids
+    )

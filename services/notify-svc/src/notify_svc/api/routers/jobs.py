@@ -1,0 +1,148 @@
+"""Notification job endpoints: queue e-mails and webhooks, read, list and cancel jobs."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, BackgroundTasks, Query, Response, status
+
+from notify_svc.api.deps import AdminUser, CurrentUser, DbSession, IdempotencyKey, VisibleJob
+from notify_svc.models import Job, JobKind, JobStatus
+from notify_svc.schemas.jobs import (
+    DeadLetterPage,
+    DeadLetterRead,
+    EmailJobCreate,
+    JobAccepted,
+    JobPage,
+    JobRead,
+    WebhookJobCreate,
+)
+from notify_svc.services import dispatch
+from notify_svc.services import jobs as jobs_service
+from taskhub_common.errors import error_responses
+
+router = APIRouter(prefix="/notify", tags=["jobs"])
+
+Page = Annotated[int, Query(ge=1, le=100_000)]
+Limit = Annotated[int, Query(ge=1, le=100)]
+
+ACCEPTED_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"model": JobAccepted, "description": "A replay: the job created earlier."},
+    **error_responses(401, 409, 422),
+}
+ACCEPTED_DOC = "Accepted: a new job. A replay with the same Idempotency-Key answers 200."
+
+
+def _accepted(
+    job: Job, created: bool, response: Response, background: BackgroundTasks
+) -> JobAccepted:
+    if created:
+        # Runs after the response, hence after the commit: a worker always finds the row.
+        background.add_task(
+            dispatch.dispatch_new_job, job.id, job.send_at, job.status == JobStatus.SCHEDULED
+        )
+    else:
+        response.status_code = status.HTTP_200_OK
+    return JobAccepted(id=job.id, status=JobStatus(job.status))
+
+
+@router.post(
+    "/email",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_description=ACCEPTED_DOC,
+    responses=ACCEPTED_RESPONSES,
+)
+async def queue_email(
+    body: EmailJobCreate,
+    principal: CurrentUser,
+    session: DbSession,
+    response: Response,
+    background: BackgroundTasks,
+    idempotency_key: IdempotencyKey = None,
+) -> JobAccepted:
+    """Queue an e-mail now, or at `send_at`."""
+    job, created = await jobs_service.create_email_job(
+        session, owner_id=principal.user_id, data=body, idempotency_key=idempotency_key
+    )
+    return _accepted(job, created, response, background)
+
+
+@router.post(
+    "/webhook",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_description=ACCEPTED_DOC,
+    responses=ACCEPTED_RESPONSES,
+)
+async def queue_webhook(
+    body: WebhookJobCreate,
+    principal: CurrentUser,
+    session: DbSession,
+    response: Response,
+    background: BackgroundTasks,
+    idempotency_key: IdempotencyKey = None,
+) -> JobAccepted:
+    """Queue a signed webhook POST now, or at `send_at`; private targets are refused."""
+    job, created = await jobs_service.create_webhook_job(
+        session, owner_id=principal.user_id, data=body, idempotency_key=idempotency_key
+    )
+    return _accepted(job, created, response, background)
+
+
+@router.get("/jobs", response_model=JobPage, responses=error_responses(401, 422))
+async def list_jobs(
+    principal: CurrentUser,
+    session: DbSession,
+    status_: Annotated[JobStatus | None, Query(alias="status")] = None,
+    kind: JobKind | None = None,
+    task_id: uuid.UUID | None = None,
+    page: Page = 1,
+    limit: Limit = 20,
+) -> JobPage:
+    """The caller's jobs, and those created for the caller's tasks, newest first."""
+    items, total = await jobs_service.list_jobs(
+        session,
+        principal=principal,
+        status=status_,
+        kind=kind,
+        task_id=task_id,
+        page=page,
+        limit=limit,
+    )
+    return JobPage(
+        items=[JobRead.model_validate(job) for job in items], total=total, page=page, limit=limit
+    )
+
+
+@router.get("/jobs/{job_id}", response_model=JobRead, responses=error_responses(401, 404, 422))
+async def read_job(job: VisibleJob) -> JobRead:
+    """One job (its owner, the owner of its task, or an admin)."""
+    return JobRead.model_validate(job)
+
+
+@router.delete(
+    "/jobs/{job_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(401, 404, 409, 422),
+)
+async def cancel_job(
+    job_id: uuid.UUID, principal: CurrentUser, session: DbSession, background: BackgroundTasks
+) -> Response:
+    """Cancel a scheduled job (409 once it is queued or done)."""
+    job = await jobs_service.cancel_job(session, principal=principal, job_id=job_id)
+    background.add_task(dispatch.abort_release, job.id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/failed", response_model=DeadLetterPage, responses=error_responses(401, 403, 422))
+async def list_dead_letters(
+    _: AdminUser, session: DbSession, page: Page = 1, limit: Limit = 20
+) -> DeadLetterPage:
+    """Dead letters: jobs that failed every attempt (administrators only)."""
+    items, total = await jobs_service.list_dead_letters(session, page=page, limit=limit)
+    return DeadLetterPage(
+        items=[DeadLetterRead.model_validate(item) for item in items],
+        total=total,
+        page=page,
+        limit=limit,
+    )

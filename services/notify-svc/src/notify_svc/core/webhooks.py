@@ -1,0 +1,113 @@
+"""Sending one webhook: signed body, checked and pinned address, no redirects, bounded I/O."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import orjson
+
+from notify_svc.core import ssrf
+
+DELIVERY_HEADER = "X-TaskHub-Delivery"
+SIGNATURE_HEADER = "X-TaskHub-Signature"
+
+
+class WebhookFailed(Exception):
+    """The receiver did not accept the delivery; `permanent` failures are not retried.
+
+    The message is stored as the job's `last_error` and shown to its owner: it names what
+    went wrong without echoing the receiver's body.
+    """
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.permanent = permanent
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookLimits:
+    allowlist: frozenset[str]
+    timeout_seconds: float
+    dns_timeout_seconds: float
+    max_response_bytes: int
+
+
+def signature(secret: bytes, body: bytes) -> str:
+    """`sha256=<hex HMAC-SHA256 of the raw body>`, as receivers verify it."""
+    return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+
+
+async def read_capped(response: httpx.Response, limit: int) -> int:
+    """Read at most `limit` bytes of the body and stop: a receiver cannot flood us."""
+    received = 0
+    async for chunk in response.aiter_raw():
+        received += len(chunk)
+        if received >= limit:
+            break
+    return min(received, limit)
+
+
+async def _checked_target(url: str, limits: WebhookLimits) -> ssrf.CheckedTarget:
+    try:
+        target = ssrf.parse_target(url)
+        return await ssrf.check_target(
+            target, allowlist=limits.allowlist, dns_timeout=limits.dns_timeout_seconds
+        )
+    except ssrf.UnsafeTarget as exc:
+        raise WebhookFailed(str(exc), permanent=True) from exc
+    except ssrf.TargetUnresolvable as exc:
+        raise WebhookFailed(str(exc)) from exc
+
+
+async def post_webhook(
+    *, url: str, payload: Any, delivery_id: str, secret: bytes, limits: WebhookLimits
+) -> int:
+    """POST `payload` to `url`; the receiver's status code when it is 2xx, else `WebhookFailed`.
+
+    The host is resolved and checked here, at delivery time, and the connection goes to
+    the checked address (Host header and TLS SNI carry the name), so a DNS answer that
+    changes after the check is never used.
+    """
+    checked = await _checked_target(url, limits)
+    target = checked.target
+    body = orjson.dumps(payload)
+    headers = {
+        "Host": ssrf.host_header(target),
+        "Content-Type": "application/json",
+        "User-Agent": "TaskHub-Webhooks/1.0",
+        DELIVERY_HEADER: delivery_id,
+        SIGNATURE_HEADER: signature(secret, body),
+    }
+    extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
+    try:
+        async with (
+            asyncio.timeout(limits.timeout_seconds),
+            # trust_env=False: a proxy from the environment would resolve the name itself.
+            httpx.AsyncClient(
+                timeout=limits.timeout_seconds, follow_redirects=False, trust_env=False
+            ) as client,
+            client.stream(
+                "POST",
+                ssrf.pinned_request_url(checked),
+                content=body,
+                headers=headers,
+                extensions=extensions,
+            ) as response,
+        ):
+            await read_capped(response, limits.max_response_bytes)
+    except TimeoutError as exc:
+        raise WebhookFailed("The receiver did not answer in time.") from exc
+    except httpx.HTTPError as exc:
+        raise WebhookFailed("The receiver could not be reached.") from exc
+    status = response.status_code
+    if response.is_redirect or 300 <= status < 400:
+        raise WebhookFailed(f"The receiver answered with a redirect (HTTP {status}); not followed.")
+    if not 200 <= status < 300:
+        raise WebhookFailed(f"The receiver answered HTTP {status}.")
+    return status

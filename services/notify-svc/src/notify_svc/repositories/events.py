@@ -1,0 +1,29 @@
+"""All SQL about processed task-svc events."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from notify_svc.models import ProcessedEvent
+
+
+async def is_processed(session: AsyncSession, event_id: str) -> bool:
+    statement = select(ProcessedEvent.event_id).where(ProcessedEvent.event_id == event_id)
+    return (await session.execute(statement)).first() is not None
+
+
+async def record(session: AsyncSession, *, event_id: str, event_type: str) -> bool:
+    """Record the event; False when it was recorded already (a concurrent duplicate).
+
+    The insert waits for a concurrent transaction holding the same key, so of two
+    simultaneous deliveries exactly one proceeds.
+    """
+    statement = (
+        insert(ProcessedEvent)
+        .values(event_id=event_id, type=event_type)
+        .on_conflict_do_nothing(index_elements=["event_id"])
+        .returning(ProcessedEvent.event_id)
+    )
+    return (await session.execute(statement)).scalar_one_or_none() is not None

@@ -1,0 +1,95 @@
+"""Request and response bodies of the notification job endpoints."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+import orjson
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
+
+from notify_svc.models import JobKind, JobStatus, JobType
+from notify_svc.schemas.common import JsonObject, NoNulStr
+
+# ARQ keeps deferred jobs in Redis; a bound keeps "send_at" a scheduling tool, not storage.
+MAX_SCHEDULE_AHEAD = timedelta(days=366)
+
+
+def _not_too_far(value: AwareDatetime | None) -> AwareDatetime | None:
+    if value is not None and value - datetime.now(UTC) > MAX_SCHEDULE_AHEAD:
+        raise ValueError("send_at must be within a year from now.")
+    return value
+
+
+SendAt = Annotated[AwareDatetime | None, AfterValidator(_not_too_far)]
+
+
+class JobCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+    send_at: SendAt = Field(
+        default=None,
+        description="Deliver at this time (ISO 8601 with offset); past or absent means now.",
+    )
+
+    def fingerprint(self, job_type: JobType) -> str:
+        """A digest of the request, to tell a replay from a different body under one key."""
+        body = {"type": job_type.value, **self.model_dump(mode="json")}
+        return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+class EmailJobCreate(JobCreate):
+    to: Annotated[EmailStr, Field(max_length=254)]
+    subject: Annotated[NoNulStr, Field(min_length=1, max_length=200)]
+    body: Annotated[NoNulStr, Field(min_length=1, max_length=20000)]
+
+
+class WebhookJobCreate(JobCreate):
+    url: Annotated[NoNulStr, Field(min_length=1, max_length=2048)]
+    payload: JsonObject = Field(description="A JSON object, sent as the request body.")
+
+
+class JobAccepted(BaseModel):
+    id: uuid.UUID
+    status: JobStatus
+
+
+class JobRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    type: JobType
+    kind: JobKind
+    status: JobStatus
+    attempts: int
+    last_error: str | None
+    task_id: uuid.UUID | None
+    send_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class JobPage(BaseModel):
+    items: list[JobRead]
+    total: int
+    page: int
+    limit: int
+
+
+class DeadLetterRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    job_id: uuid.UUID
+    attempts: int
+    last_error: str | None
+    failed_at: datetime
+
+
+class DeadLetterPage(BaseModel):
+    items: list[DeadLetterRead]
+    total: int
+    page: int
+    limit: int

@@ -1,0 +1,122 @@
+"""Hand committed jobs to the queues: Celery for delivery, ARQ for a later release.
+
+Called only after the job's transaction committed (a worker must find the row). A failed
+hand-off is logged, not raised: the job is in PostgreSQL and the periodic sweep enqueues
+it again, so Redis being down delays a notification but never loses it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import orjson
+from arq import ArqRedis, create_pool
+from arq.connections import RedisSettings
+from arq.jobs import Job as ArqJob
+
+from notify_svc.core.config import get_settings
+
+logger = logging.getLogger(__name__)
+
+DELIVER_TASK = "notify.deliver_job"
+SCAN_REMINDERS_TASK = "notify.scan_reminders"
+SWEEP_TASK = "notify.sweep_stuck_jobs"
+RELEASE_FUNCTION = "release_job"
+
+
+def arq_serialize(value: dict[str, Any]) -> bytes:
+    # JSON, not ARQ's default pickle: nothing read from Redis can execute code.
+    return orjson.dumps(value)
+
+
+def arq_deserialize(raw: bytes) -> dict[str, Any]:
+    value: dict[str, Any] = orjson.loads(raw)
+    return value
+
+
+def arq_redis_settings() -> RedisSettings:
+    return RedisSettings.from_dsn(get_settings().arq_redis_url)
+
+
+def send_deliveries(job_ids: Iterable[uuid.UUID]) -> None:
+    """Publish one Celery delivery message per job (blocking: call it from a thread)."""
+    from notify_svc.worker.celery_app import app
+
+    for job_id in job_ids:
+        app.send_task(DELIVER_TASK, args=[str(job_id)])
+
+
+async def enqueue_deliveries(job_ids: list[uuid.UUID]) -> None:
+    if not job_ids:
+        return
+    try:
+        await asyncio.to_thread(send_deliveries, job_ids)
+    except Exception as exc:  # the sweep re-enqueues whatever did not get through
+        logger.warning(
+            "delivery enqueue failed; the sweep will retry",
+            extra={"jobs": len(job_ids), "error": type(exc).__name__},
+        )
+
+
+class ArqPool:
+    """The API process's connection to ARQ's Redis, opened on first use."""
+
+    def __init__(self) -> None:
+        self._pool: ArqRedis | None = None
+
+    async def get(self) -> ArqRedis:
+        if self._pool is None:
+            self._pool = await create_pool(
+                arq_redis_settings(),
+                job_serializer=arq_serialize,
+                job_deserializer=arq_deserialize,
+            )
+        return self._pool
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.aclose()
+            self._pool = None
+
+
+arq_pool = ArqPool()
+
+
+async def schedule_release(job_id: uuid.UUID, send_at: datetime) -> None:
+    """Defer `release_job(job_id)` until `send_at`; the job id is the ARQ job id (unique)."""
+    try:
+        pool = await arq_pool.get()
+        await pool.enqueue_job(
+            RELEASE_FUNCTION, str(job_id), _job_id=str(job_id), _defer_until=send_at
+        )
+    except Exception as exc:
+        logger.warning(
+            "release scheduling failed; the sweep will release the job",
+            extra={"job_id": str(job_id), "error": type(exc).__name__},
+        )
+
+
+async def abort_release(job_id: uuid.UUID) -> None:
+    """Best effort: the release re-checks the job's status, so a missed abort is harmless."""
+    try:
+        pool = await arq_pool.get()
+        job = ArqJob(str(job_id), pool, _deserializer=arq_deserialize)
+        await job.abort(timeout=0, poll_delay=0.01)
+    except TimeoutError:
+        pass  # the abort is recorded; we do not wait for the worker to act on it
+    except Exception as exc:
+        logger.warning(
+            "release abort failed", extra={"job_id": str(job_id), "error": type(exc).__name__}
+        )
+
+
+async def dispatch_new_job(job_id: uuid.UUID, send_at: datetime | None, scheduled: bool) -> None:
+    if scheduled and send_at is not None:
+        await schedule_release(job_id, send_at)
+    else:
+        await enqueue_deliveries([job_id])

@@ -1,0 +1,1 @@
+"""notify-svc's background workers: Celery (delivery, beat) and ARQ (delayed release)."""

@@ -1,0 +1,117 @@
+"""The Celery app of notify-svc: broker, reliability settings, beat schedule, worker hooks.
+
+Worker: `celery -A notify_svc.worker.celery_app:app worker --loglevel INFO --concurrency 2`
+Beat (exactly one): `celery -A notify_svc.worker.celery_app:app beat --loglevel INFO
+--schedule <file>`. The tasks live in `notify_svc.worker.tasks`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Any
+
+from celery import Celery, signals
+
+from notify_svc.core.config import get_settings
+from notify_svc.core.metrics import (
+    CELERY_TASK_DURATION,
+    CELERY_TASKS,
+    QueueDepthCollector,
+    start_metrics_server,
+)
+from notify_svc.services.dispatch import SCAN_REMINDERS_TASK, SWEEP_TASK
+from taskhub_common.logging import configure_logging
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_QUEUE = "celery"
+
+settings = get_settings()
+
+app = Celery("notify_svc", broker=settings.celery_broker_url, include=["notify_svc.worker.tasks"])
+app.conf.update(
+    task_serializer="json",
+    accept_content=["json"],
+    result_serializer="json",
+    task_ignore_result=True,
+    task_default_queue=DEFAULT_QUEUE,
+    # A task that dies with its worker is redelivered, and a worker holds one message at
+    # a time beyond the one it runs (prefetched messages are not "in hand" on a crash).
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    # Unacked messages (and retries waiting for their countdown) come back after this;
+    # the settings validator keeps it far above the longest backoff.
+    broker_transport_options={"visibility_timeout": settings.celery_visibility_timeout_seconds},
+    broker_connection_retry_on_startup=True,
+    worker_hijack_root_logger=False,
+    enable_utc=True,
+    timezone="UTC",
+    beat_schedule={
+        "scan-reminders": {"task": SCAN_REMINDERS_TASK, "schedule": settings.reminder_scan_seconds},
+        "sweep-stuck-jobs": {"task": SWEEP_TASK, "schedule": settings.stuck_sweep_seconds},
+    },
+)
+
+
+@signals.setup_logging.connect
+def _json_logging(**_: Any) -> None:
+    """Connecting here stops Celery from installing its own handlers on the root logger."""
+    configure_logging(settings.service_name, settings.log_level)
+
+
+@signals.worker_ready.connect
+def _serve_metrics(**_: Any) -> None:
+    """The metrics server lives in the worker's main process (children share via files)."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        logger.warning("PROMETHEUS_MULTIPROC_DIR is not set: prefork children are not counted")
+    try:
+        current = get_settings()
+        start_metrics_server(
+            current.celery_metrics_port,
+            address=current.metrics_address,
+            extra=[QueueDepthCollector(current.celery_broker_url, [DEFAULT_QUEUE])],
+        )
+    except OSError as exc:
+        logger.error("metrics server not started", extra={"error": str(exc)})
+
+
+@signals.worker_process_shutdown.connect
+def _forget_dead_child(pid: int | None = None, **_: Any) -> None:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid or os.getpid())  # type: ignore[no-untyped-call]
+
+
+_started: dict[str, float] = {}
+
+
+@signals.task_prerun.connect
+def _task_started(task_id: str | None = None, **_: Any) -> None:
+    if task_id:
+        _started[task_id] = time.perf_counter()
+
+
+@signals.task_postrun.connect
+def _task_finished(task_id: str | None = None, task: Any = None, **_: Any) -> None:
+    started = _started.pop(task_id or "", None)
+    if started is not None and task is not None:
+        CELERY_TASK_DURATION.labels(task.name).observe(time.perf_counter() - started)
+
+
+@signals.task_success.connect
+def _task_succeeded(sender: Any = None, **_: Any) -> None:
+    CELERY_TASKS.labels(getattr(sender, "name", "unknown"), "success").inc()
+
+
+@signals.task_failure.connect
+def _task_failed(sender: Any = None, **_: Any) -> None:
+    CELERY_TASKS.labels(getattr(sender, "name", "unknown"), "failure").inc()
+
+
+@signals.task_retry.connect
+def _task_retried(sender: Any = None, **_: Any) -> None:
+    CELERY_TASKS.labels(getattr(sender, "name", "unknown"), "retry").inc()

@@ -1,0 +1,75 @@
+"""An event loop and a database engine per worker process, for Celery's sync tasks.
+
+Why not a second, sync data layer: the delivery code (repositories, SSRF resolution,
+httpx, the auth-svc client) is async and shared with the API. Each prefork child (or
+solo/embedded worker thread) keeps one `asyncio.Runner` for its whole life rather than
+calling `asyncio.run` per task, so the asyncpg pool survives between tasks (asyncpg
+connections belong to the loop that opened them). A fork is detected by pid: a child
+never reuses its parent's loop or connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from notify_svc.core.config import get_settings
+from taskhub_common.db import Database
+
+T = TypeVar("T")
+
+# A worker child runs one task at a time: a small pool is plenty.
+WORKER_POOL_SIZE = 2
+
+
+class _State:
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.runner = asyncio.Runner()
+        self.database = Database(get_settings().database_url, pool_size=WORKER_POOL_SIZE)
+
+
+class WorkerRuntime:
+    """Runs coroutines to completion on this process's (and thread's) own loop."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def _state(self) -> _State:
+        state: _State | None = getattr(self._local, "state", None)
+        if state is None or state.pid != os.getpid():
+            state = _State()
+            self._local.state = state
+        return state
+
+    def run(self, work: Callable[[Database], Awaitable[T]]) -> T:
+        state = self._state()
+
+        async def call() -> T:
+            return await work(state.database)
+
+        return state.runner.run(call())
+
+    def close(self) -> None:
+        state: _State | None = getattr(self._local, "state", None)
+        if state is None or state.pid != os.getpid():
+            return
+        state.runner.run(state.database.dispose())
+        state.runner.close()
+        self._local.state = None
+
+
+runtime = WorkerRuntime()
+
+
+@asynccontextmanager
+async def transaction(database: Database) -> AsyncIterator[AsyncSession]:
+    """The worker's unit of work: commits on success, rolls back on any error."""
+    async with database.transaction() as session:
+        yield session

@@ -1,0 +1,89 @@
+"""Celery tasks: deliver one job, scan due reminders, re-enqueue stuck jobs.
+
+Each task is a thin sync wrapper: it runs the shared async service code on the worker
+runtime inside one transaction, commits, and only then publishes follow-up messages.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from celery import Task
+
+from notify_svc.core.config import MAX_DELIVERY_ATTEMPTS, get_settings
+from notify_svc.core.metrics import DEAD_LETTERS, NOTIFY_JOBS
+from notify_svc.services import jobs as jobs_service
+from notify_svc.services import reminders as reminders_service
+from notify_svc.services.delivery import DeliveryResult, Outcome, attempt_delivery, retry_countdown
+from notify_svc.services.dispatch import (
+    DELIVER_TASK,
+    SCAN_REMINDERS_TASK,
+    SWEEP_TASK,
+    send_deliveries,
+)
+from notify_svc.worker.celery_app import app
+from notify_svc.worker.runtime import runtime, transaction
+from taskhub_common.db import Database
+
+logger = logging.getLogger(__name__)
+
+
+async def _deliver(database: Database, job_id: uuid.UUID) -> DeliveryResult:
+    async with transaction(database) as session:
+        return await attempt_delivery(session, job_id=job_id)
+
+
+@app.task(
+    bind=True,
+    name=DELIVER_TASK,
+    max_retries=MAX_DELIVERY_ATTEMPTS - 1,
+    acks_late=True,
+    reject_on_worker_lost=True,
+)
+def deliver_job(self: Task[Any, Any], job_id: str) -> str:
+    """Deliver the job; retried with backoff until it is `ok` or `failed`."""
+    result = runtime.run(lambda database: _deliver(database, uuid.UUID(job_id)))
+    if result.job_type is not None and result.outcome is Outcome.DELIVERED:
+        NOTIFY_JOBS.labels(result.job_type, "ok").inc()
+    if result.job_type is not None and result.outcome is Outcome.FAILED:
+        NOTIFY_JOBS.labels(result.job_type, "failed").inc()
+        DEAD_LETTERS.inc()
+    if result.outcome is Outcome.RETRY:
+        # The row's attempt count, not Celery's, decides: it survives lost messages.
+        raise self.retry(countdown=retry_countdown(result.attempts, get_settings()))
+    return result.outcome.value
+
+
+async def _scan(database: Database) -> list[uuid.UUID]:
+    async with transaction(database) as session:
+        return await reminders_service.send_due_reminders(session, now=datetime.now(UTC))
+
+
+@app.task(name=SCAN_REMINDERS_TASK)
+def scan_reminders() -> int:
+    """Beat: one e-mail job per due reminder (committed), then enqueue their delivery."""
+    job_ids = runtime.run(_scan)
+    send_deliveries(job_ids)
+    if job_ids:
+        logger.info("reminders sent", extra={"count": len(job_ids)})
+    return len(job_ids)
+
+
+async def _sweep(database: Database) -> list[uuid.UUID]:
+    async with transaction(database) as session:
+        return await jobs_service.claim_stuck_jobs(
+            session, stuck_seconds=get_settings().stuck_job_seconds
+        )
+
+
+@app.task(name=SWEEP_TASK)
+def sweep_stuck_jobs() -> int:
+    """Beat: re-enqueue jobs whose message was lost; delivery is idempotent per job."""
+    job_ids = runtime.run(_sweep)
+    send_deliveries(job_ids)
+    if job_ids:
+        logger.warning("stuck jobs re-enqueued", extra={"count": len(job_ids)})
+    return len(job_ids)

@@ -1,0 +1,369 @@
+"""Fixtures of notify-svc's tests: real PostgreSQL and Redis, a real embedded Celery worker,
+in-process ARQ workers, loopback webhook receivers and a loopback stand-in for auth-svc's
+internal user lookup (`GET /internal/users/{id}`, the documented contract).
+
+Integration tests need these variables (the CI test session exports them):
+NOTIFY_DATABASE_URL, NOTIFY_REDIS_URL, NOTIFY_CELERY_BROKER_URL, NOTIFY_ARQ_REDIS_URL.
+Unit tests (ssrf, config, backoff) need none of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from redis import Redis
+from sqlalchemy import text
+
+from taskhub_common.auth import Role
+from taskhub_common.testing import TokenMinter, migrate
+
+REQUIRED_ENV = (
+    "NOTIFY_DATABASE_URL",
+    "NOTIFY_REDIS_URL",
+    "NOTIFY_CELERY_BROKER_URL",
+    "NOTIFY_ARQ_REDIS_URL",
+)
+ALEMBIC_INI = Path(__file__).resolve().parents[1] / "alembic.ini"
+TABLES = "sent_emails, failed_notifications, reminders, processed_events, jobs"
+
+
+# --- loopback HTTP servers ---------------------------------------------------------------
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Receiver:
+    """A webhook receiver; the path picks the behaviour (`/ok`, `/fail`, `/redirect`, `/huge`)."""
+
+    server: ThreadingHTTPServer
+    requests: list[Received] = field(default_factory=list)
+
+    @property
+    def host_port(self) -> str:
+        return f"127.0.0.1:{self.server.server_address[1]}"
+
+    def url(self, path: str) -> str:
+        return f"http://{self.host_port}{path}"
+
+    def hits(self, path: str) -> list[Received]:
+        return [request for request in self.requests if request.path == path]
+
+
+def _receiver_handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *_: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", "0"))
+            body = self.rfile.read(length)
+            receiver.requests.append(Received(self.path, dict(self.headers.items()), body))
+            if self.path.startswith("/fail"):
+                self._answer(500, b'{"secret": "receiver internals"}')
+            elif self.path.startswith("/redirect"):
+                self.send_response(302)
+                self.send_header("Location", receiver.url("/ok"))
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+            elif self.path.startswith("/huge"):
+                self._endless()
+            else:
+                self._answer(200, b'{"ok": true}')
+
+        def _answer(self, status: int, body: bytes) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _endless(self) -> None:
+            # 200 with a body that never ends: only a capped reader gets past it.
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.end_headers()
+            chunk = b"x" * 65536
+            try:
+                for _ in range(16384):  # 1 GiB at most, should the cap not work
+                    self.wfile.write(chunk)
+            except OSError:
+                return
+
+    return Handler
+
+
+@dataclass
+class AuthStub:
+    """auth-svc's internal user lookup, as documented: `{id, email, name, role}` or 404."""
+
+    server: ThreadingHTTPServer
+    token: str
+    users: dict[str, dict[str, str]] = field(default_factory=dict)
+    calls: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def add_user(self, user_id: uuid.UUID | None = None) -> uuid.UUID:
+        user_id = user_id or uuid.uuid4()
+        self.users[str(user_id)] = {
+            "id": str(user_id),
+            "email": f"user-{user_id.hex[:8]}@example.com",
+            "name": "Test User",
+            "role": "user",
+        }
+        return user_id
+
+
+def _auth_handler(stub: AuthStub) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *_: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            stub.calls += 1
+            user_id = self.path.removeprefix("/internal/users/")
+            if self.headers.get("X-Internal-Token") != stub.token:
+                self._json(401, {"error": {"code": "UNAUTHORIZED", "message": "no"}})
+            elif user_id in stub.users:
+                self._json(200, stub.users[user_id])
+            else:
+                self._json(404, {"error": {"code": "NOT_FOUND", "message": "no such user"}})
+
+        def _json(self, status: int, body: dict[str, Any]) -> None:
+            raw = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw)
+
+    return Handler
+
+
+def _serve(handler_for: Callable[[Any], type[BaseHTTPRequestHandler]], holder: Any) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(holder))
+    server.daemon_threads = True
+    holder.server = server
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+
+# --- environment ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def integration_env() -> None:
+    missing = [name for name in REQUIRED_ENV if not os.environ.get(name)]
+    if missing:
+        pytest.fail(
+            "notify-svc integration tests need the test stack: set "
+            + ", ".join(missing)
+            + " (e.g. NOTIFY_DATABASE_URL=postgresql+asyncpg://taskhub_notify:dev@127.0.0.1:55432/"
+            "taskhub_notify_test NOTIFY_CELERY_BROKER_URL=redis://127.0.0.1:56379/12 "
+            "NOTIFY_ARQ_REDIS_URL=redis://127.0.0.1:56379/13)",
+            pytrace=False,
+        )
+
+
+@pytest.fixture(scope="session")
+def receiver(integration_env: None) -> Iterator[Receiver]:
+    holder = Receiver(server=None)  # type: ignore[arg-type]
+    _serve(_receiver_handler, holder)
+    yield holder
+    holder.server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def auth_stub(integration_env: None) -> Iterator[AuthStub]:
+    from notify_svc.core.config import get_settings
+
+    holder = AuthStub(server=None, token=get_settings().internal_token.get_secret_value())  # type: ignore[arg-type]
+    _serve(_auth_handler, holder)
+    yield holder
+    holder.server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def behaviour_env(receiver: Receiver, auth_stub: AuthStub) -> Iterator[None]:
+    """Settings read at call time: where auth-svc is, the allowlist, fast backoff."""
+    from notify_svc.core.config import get_settings
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("NOTIFY_AUTH_URL", auth_stub.url)
+        patch.setenv("NOTIFY_WEBHOOK_ALLOWLIST", receiver.host_port)
+        patch.setenv("NOTIFY_RETRY_BACKOFF_SECONDS", "0.05")
+        patch.setenv("NOTIFY_WEBHOOK_TIMEOUT_SECONDS", "5")
+        patch.setenv("NOTIFY_WEBHOOK_MAX_RESPONSE_BYTES", "4096")
+        patch.setenv("NOTIFY_STUCK_JOB_SECONDS", "30")
+        patch.setenv("NOTIFY_ARQ_METRICS_PORT", "0")
+        patch.setenv("NOTIFY_CELERY_METRICS_PORT", "0")
+        get_settings.cache_clear()
+        yield
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def settings_override(behaviour_env: None) -> Iterator[Callable[..., None]]:
+    """Change behaviour settings for one test (env + cache reset, undone afterwards)."""
+    from notify_svc.core.config import get_settings
+
+    with pytest.MonkeyPatch.context() as patch:
+
+        def override(**values: str) -> None:
+            for name, value in values.items():
+                patch.setenv(f"NOTIFY_{name.upper()}", value)
+            get_settings.cache_clear()
+
+        yield override
+    get_settings.cache_clear()
+
+
+# --- database, Redis, workers ------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+async def migrated(integration_env: None) -> None:
+    await migrate(ALEMBIC_INI, os.environ["NOTIFY_DATABASE_URL"])
+
+
+def _flush_redis() -> None:
+    # The Celery db keeps kombu's queue bindings (the embedded worker declared them once);
+    # everything else goes. ARQ's db is flushed whole.
+    broker = Redis.from_url(os.environ["NOTIFY_CELERY_BROKER_URL"])
+    keys = [key for key in broker.scan_iter() if not key.startswith(b"_kombu.binding.")]
+    if keys:
+        broker.delete(*keys)
+    broker.close()
+    arq = Redis.from_url(os.environ["NOTIFY_ARQ_REDIS_URL"])
+    arq.flushdb()
+    arq.close()
+
+
+@pytest.fixture(scope="session")
+def celery_worker(behaviour_env: None, migrated: None) -> Iterator[Any]:
+    """A real Celery worker (solo pool, in a thread) consuming the test broker."""
+    from celery.contrib.testing.worker import start_worker
+
+    from notify_svc.worker import tasks  # noqa: F401 - registers the tasks
+    from notify_svc.worker.celery_app import app
+
+    for url in (os.environ["NOTIFY_CELERY_BROKER_URL"], os.environ["NOTIFY_ARQ_REDIS_URL"]):
+        client = Redis.from_url(url)
+        client.flushdb()
+        client.close()
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30) as worker:
+        yield worker
+
+
+@pytest.fixture
+async def clean(behaviour_env: None, migrated: None) -> None:
+    """Empty tables and Redis before each integration test."""
+    from notify_svc.db.session import database
+
+    _flush_redis()
+    async with database.engine.begin() as connection:
+        await connection.execute(text(f"TRUNCATE {TABLES} CASCADE"))
+
+
+@pytest.fixture(scope="session")
+def minter(integration_env: None) -> Iterator[TokenMinter]:
+    from notify_svc.api.deps import token_verifier
+    from notify_svc.core.config import get_settings
+
+    settings = get_settings()
+    token_minter = TokenMinter(issuer=settings.jwt_issuer, audience=settings.jwt_audience)
+    token_verifier.override = token_minter.verifier
+    yield token_minter
+    token_verifier.override = None
+
+
+@pytest.fixture
+async def client(clean: None, minter: TokenMinter) -> AsyncIterator[httpx.AsyncClient]:
+    """The app in-process with its real, committing DB dependency."""
+    from notify_svc.main import app
+    from notify_svc.services.dispatch import arq_pool
+
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+    await arq_pool.close()
+
+
+@dataclass
+class User:
+    id: uuid.UUID
+    headers: dict[str, str]
+
+
+@pytest.fixture
+def make_user(minter: TokenMinter) -> Callable[..., User]:
+    def make(role: Role = Role.USER) -> User:
+        user_id = uuid.uuid4()
+        return User(user_id, minter.headers(user_id, role))
+
+    return make
+
+
+@pytest.fixture
+def internal_headers(integration_env: None) -> dict[str, str]:
+    from notify_svc.core.config import get_settings
+
+    return {"X-Internal-Token": get_settings().internal_token.get_secret_value()}
+
+
+async def _wait_for[T](
+    probe: Callable[[], Awaitable[T]],
+    done: Callable[[T], bool],
+    *,
+    within: float = 10.0,
+) -> T:
+    """Poll `probe` until `done(value)`; the last value is returned either way."""
+    deadline = time.monotonic() + within
+    value = await probe()
+    while not done(value) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+        value = await probe()
+    return value
+
+
+@pytest.fixture
+def wait_for() -> Callable[..., Awaitable[Any]]:
+    """`await wait_for(probe, done, within=...)`: poll an async probe until done."""
+    return _wait_for
+
+
+@pytest.fixture
+def job_status(client: httpx.AsyncClient) -> Callable[..., Awaitable[dict[str, Any]]]:
+    """Wait until the job (read through the API) reaches one of `statuses`."""
+
+    async def wait(
+        job_id: str, headers: dict[str, str], statuses: set[str], within: float = 10.0
+    ) -> dict[str, Any]:
+        async def read() -> dict[str, Any]:
+            body: dict[str, Any] = (
+                await client.get(f"/notify/jobs/{job_id}", headers=headers)
+            ).json()
+            return body
+
+        return await _wait_for(read, lambda job: job.get("status") in statuses, within=within)
+
+    return wait

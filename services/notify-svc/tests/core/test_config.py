@@ -1,0 +1,66 @@
+"""Settings: allowlist parsing, production refusals, timing invariants, env names."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from notify_svc.core.config import Settings
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Start from the defaults whatever the test session exported."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith(("NOTIFY_", "TASKHUB_")):
+            monkeypatch.delenv(name)
+
+
+def _strong_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NOTIFY_INTERNAL_TOKEN", "s3cret-internal-token")
+    monkeypatch.setenv("NOTIFY_WEBHOOK_SIGNING_SECRET", "s3cret-signing")
+
+
+def test_allowlist_accepts_commas_and_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NOTIFY_WEBHOOK_ALLOWLIST", "127.0.0.1:8080, localhost:9000")
+    assert Settings().webhook_allowlist == ["127.0.0.1:8080", "localhost:9000"]
+    monkeypatch.setenv("NOTIFY_WEBHOOK_ALLOWLIST", '["127.0.0.1:1"]')
+    assert Settings().webhook_allowlist == ["127.0.0.1:1"]
+    monkeypatch.setenv("NOTIFY_WEBHOOK_ALLOWLIST", "")
+    assert Settings().webhook_allowlist == []
+
+
+def test_production_refuses_placeholder_signing_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NOTIFY_ENVIRONMENT", "production")
+    monkeypatch.setenv("NOTIFY_INTERNAL_TOKEN", "s3cret-internal-token")
+    with pytest.raises(ValidationError, match="webhook_signing_secret"):
+        Settings()
+    _strong_secrets(monkeypatch)
+    assert Settings().is_production
+
+
+def test_production_refuses_an_allowlist(monkeypatch: pytest.MonkeyPatch) -> None:
+    _strong_secrets(monkeypatch)
+    monkeypatch.setenv("NOTIFY_ENVIRONMENT", "production")
+    monkeypatch.setenv("NOTIFY_WEBHOOK_ALLOWLIST", "127.0.0.1:80")
+    with pytest.raises(ValidationError, match="ALLOWLIST"):
+        Settings()
+
+
+def test_backoff_must_fit_below_visibility_timeout_and_sweep() -> None:
+    with pytest.raises(ValidationError, match="visibility"):
+        Settings(retry_backoff_seconds=1000, retry_backoff_max_seconds=3000)
+    with pytest.raises(ValidationError, match="stuck_job_seconds"):
+        Settings(stuck_job_seconds=12)
+    assert Settings(retry_backoff_seconds=0.05).max_backoff_seconds == pytest.approx(0.1)
+
+
+def test_metrics_ports_read_the_stack_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TASKHUB_CELERY_METRICS_PORT", "19101")
+    monkeypatch.setenv("TASKHUB_ARQ_METRICS_PORT", "19102")
+    settings = Settings()
+    assert (settings.celery_metrics_port, settings.arq_metrics_port) == (19101, 19102)
+    monkeypatch.setenv("NOTIFY_CELERY_METRICS_PORT", "29101")
+    assert Settings().celery_metrics_port == 29101
