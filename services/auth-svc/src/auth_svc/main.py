@@ -10,11 +10,13 @@ from fastapi import FastAPI
 from auth_svc.api.routers import ROUTERS
 from auth_svc.core.config import get_settings
 from auth_svc.db.session import database, redis
+from auth_svc.services.bootstrap import prepare
 from taskhub_common.app import create_app
 
 
 @asynccontextmanager
 async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    await prepare(get_settings())
     yield
     await redis.aclose()
     await database.dispose()

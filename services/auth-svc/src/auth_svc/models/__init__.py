@@ -1,5 +1,8 @@
 """ORM models of auth_svc; importing this package registers every table on `Base.metadata`."""
 
 from auth_svc.models.base import Base
+from auth_svc.models.login_audit import LoginAudit
+from auth_svc.models.refresh_token import RefreshTokenRecord
+from auth_svc.models.user import User
 
-__all__ = ["Base"]
+__all__ = ["Base", "LoginAudit", "RefreshTokenRecord", "User"]

@@ -2,4 +2,6 @@
 
 from fastapi import APIRouter
 
-ROUTERS: list[APIRouter] = []
+from auth_svc.api.routers import audit, auth, internal, users
+
+ROUTERS: list[APIRouter] = [auth.router, users.router, audit.router, internal.router]

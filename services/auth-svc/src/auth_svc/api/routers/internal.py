@@ -1,0 +1,23 @@
+"""Service-to-service lookups under `/internal` (never routed by the gateway)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter
+
+from auth_svc.api.deps import DbSession, internal_caller
+from auth_svc.schemas.users import InternalUserRead
+from auth_svc.services import users as user_service
+from taskhub_common.errors import error_responses
+
+router = APIRouter(prefix="/internal", tags=["internal"], dependencies=[internal_caller])
+
+
+@router.get(
+    "/users/{user_id}", response_model=InternalUserRead, responses=error_responses(401, 404, 422)
+)
+async def get_user(user_id: uuid.UUID, session: DbSession) -> Any:
+    """A user's id, e-mail, name and role (task-svc checks assignees, notify-svc mails them)."""
+    return await user_service.get_user(session, user_id=user_id)

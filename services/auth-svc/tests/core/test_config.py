@@ -1,0 +1,86 @@
+"""auth-svc settings: defaults, env overrides, and what production refuses."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from auth_svc.core.config import Settings
+
+STRONG = "a-real-secret-0123456789"
+
+
+@pytest.fixture(autouse=True)
+def no_auth_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only what a test sets counts (the suite itself runs with AUTH_* set)."""
+    for name in (
+        "AUTH_ENVIRONMENT",
+        "AUTH_INTERNAL_TOKEN",
+        "AUTH_ADMIN_EMAIL",
+        "AUTH_ADMIN_PASSWORD",
+        "AUTH_KEYS_DIR",
+    ):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_defaults_match_the_contract() -> None:
+    settings = Settings()
+    assert settings.keys_dir == ".stack/keys"
+    assert settings.access_token_ttl_seconds == 900
+    assert settings.refresh_token_ttl_seconds == 7 * 86_400
+    assert settings.login_account_max_failures == 5
+    assert settings.login_ip_max_failures == 20
+    assert settings.login_failure_window_seconds == 900
+    assert settings.client_ip_header == "X-Real-IP"
+    assert settings.admin_email is None
+    assert settings.password_hash_concurrency >= 1
+
+
+def test_limits_and_lifetimes_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AUTH_LOGIN_ACCOUNT_MAX_FAILURES", "3")
+    monkeypatch.setenv("AUTH_LOGIN_IP_MAX_FAILURES", "50")
+    monkeypatch.setenv("AUTH_LOGIN_FAILURE_WINDOW_SECONDS", "60")
+    monkeypatch.setenv("AUTH_ACCESS_TOKEN_TTL_SECONDS", "300")
+    settings = Settings()
+    assert settings.login_account_max_failures == 3
+    assert settings.login_ip_max_failures == 50
+    assert settings.login_failure_window_seconds == 60
+    assert settings.access_token_ttl_seconds == 300
+
+
+def test_empty_admin_variables_mean_no_bootstrap(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AUTH_ADMIN_EMAIL", "")
+    monkeypatch.setenv("AUTH_ADMIN_PASSWORD", "")
+    settings = Settings()
+    assert settings.admin_email is None
+    assert settings.admin_password is None
+
+
+def test_the_admin_bootstrap_needs_both_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AUTH_ADMIN_EMAIL", "root@example.com")
+    with pytest.raises(ValidationError, match="must be set together"):
+        Settings()
+
+
+def test_the_admin_email_must_be_an_address(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AUTH_ADMIN_EMAIL", "not-an-address")
+    monkeypatch.setenv("AUTH_ADMIN_PASSWORD", STRONG)
+    with pytest.raises(ValidationError):
+        Settings()
+
+
+def test_production_refuses_a_placeholder_admin_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AUTH_ENVIRONMENT", "production")
+    monkeypatch.setenv("AUTH_INTERNAL_TOKEN", STRONG)
+    monkeypatch.setenv("AUTH_ADMIN_EMAIL", "root@example.com")
+    monkeypatch.setenv("AUTH_ADMIN_PASSWORD", "change-me")
+    with pytest.raises(ValidationError, match="admin_password"):
+        Settings()
+
+
+def test_production_starts_with_real_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AUTH_ENVIRONMENT", "production")
+    monkeypatch.setenv("AUTH_INTERNAL_TOKEN", STRONG)
+    monkeypatch.setenv("AUTH_ADMIN_EMAIL", "root@example.com")
+    monkeypatch.setenv("AUTH_ADMIN_PASSWORD", STRONG)
+    assert Settings().is_production

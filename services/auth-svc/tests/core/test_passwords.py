@@ -1,0 +1,92 @@
+"""argon2id hashing: correctness, rehash of weak hashes, and that it never blocks the loop."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from argon2 import PasswordHasher
+from argon2.low_level import Type
+
+from auth_svc.core.passwords import PasswordHashing
+
+PASSWORD = "a long enough password"
+
+
+async def test_a_hash_verifies_only_its_own_password() -> None:
+    hashing = PasswordHashing(concurrency=2)
+    stored = await hashing.hash(PASSWORD)
+
+    assert stored.startswith("$argon2id$")
+    assert (await hashing.verify(stored, PASSWORD)).ok
+    assert not (await hashing.verify(stored, PASSWORD + "!")).ok
+
+
+async def test_no_stored_hash_and_broken_hashes_fail_without_raising() -> None:
+    hashing = PasswordHashing(concurrency=1)
+    assert not (await hashing.verify(None, PASSWORD)).ok
+    assert not (await hashing.verify("not-an-argon2-hash", PASSWORD)).ok
+
+
+async def test_an_unknown_user_costs_a_full_verification() -> None:
+    hashing = PasswordHashing(concurrency=1)
+    stored = await hashing.hash(PASSWORD)
+
+    started = time.perf_counter()
+    await hashing.verify(stored, "wrong password")
+    real = time.perf_counter() - started
+    started = time.perf_counter()
+    await hashing.verify(None, "wrong password")
+    dummy = time.perf_counter() - started
+
+    # Same argon2 work either way; a skipped verification would be ~1000x faster.
+    assert dummy > real / 4
+
+
+async def test_weak_hashes_are_replaced_on_successful_verification() -> None:
+    hashing = PasswordHashing(concurrency=1)
+    weak = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1, type=Type.ID).hash(PASSWORD)
+
+    check = await hashing.verify(weak, PASSWORD)
+
+    assert check.ok
+    assert check.new_hash is not None
+    assert check.new_hash != weak
+    assert not PasswordHasher().check_needs_rehash(check.new_hash)
+    assert (await hashing.verify(check.new_hash, PASSWORD)).new_hash is None
+
+
+async def test_hashing_runs_off_the_event_loop() -> None:
+    hashing = PasswordHashing(concurrency=1)
+    ticks = 0
+    done = asyncio.Event()
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while not done.is_set():
+            ticks += 1
+            await asyncio.sleep(0.001)
+
+    ticking = asyncio.create_task(ticker())
+    started = time.perf_counter()
+    await hashing.hash(PASSWORD)
+    elapsed = time.perf_counter() - started
+    done.set()
+    await ticking
+
+    # A hash on the loop thread would leave the ticker at one or two ticks.
+    assert elapsed > 0.01
+    assert ticks >= 5
+
+
+async def test_concurrent_hashes_queue_behind_the_limit() -> None:
+    hashing = PasswordHashing(concurrency=1)
+    limiter = hashing._limiter
+    jobs = [asyncio.create_task(hashing.hash(PASSWORD)) for _ in range(3)]
+    await asyncio.sleep(0.005)
+
+    assert limiter.borrowed_tokens == 1
+    assert limiter.statistics().tasks_waiting == 2
+    hashes = await asyncio.gather(*jobs)
+    assert len(set(hashes)) == 3  # salted: every hash differs
+    assert limiter.borrowed_tokens == 0
