@@ -8,6 +8,7 @@ requests and steps, and writes `reports/living-doc.html` once the run is over.
 from __future__ import annotations
 
 import os
+import pkgutil
 import re
 import time
 from collections.abc import Generator, Iterator
@@ -17,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from taskhub_e2e import steps
 from taskhub_e2e.actors import Cast
 from taskhub_e2e.chaos import Chaos
 from taskhub_e2e.client import MissingRouteHook, Route, Service, TaskHubClient, error_code
@@ -43,11 +45,9 @@ from taskhub_e2e.target import (
     detect_target,
 )
 
+# Every module of `taskhub_e2e.steps` is a step library: a new area needs only a new module.
 pytest_plugins = [
-    "taskhub_e2e.steps.common",
-    "taskhub_e2e.steps.gateway",
-    "taskhub_e2e.steps.auth",
-    "taskhub_e2e.steps.docs",
+    f"{steps.__name__}.{module.name}" for module in pkgutil.iter_modules(steps.__path__)
 ]
 
 MARKERS = {
