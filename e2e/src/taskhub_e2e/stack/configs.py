@@ -1,0 +1,115 @@
+"""Renders every config file of the native stack into `.stack/run/` from the committed templates."""
+
+from __future__ import annotations
+
+import getpass
+from dataclasses import dataclass
+from pathlib import Path
+
+from taskhub_e2e.stack import prometheus
+from taskhub_e2e.stack.layout import PgLocation, StackLayout
+from taskhub_e2e.stack.ports import StackPorts
+from taskhub_e2e.stack.prereqs import SystemPrograms
+from taskhub_e2e.stack.render import render_file
+from taskhub_e2e.stack.supervisor import supervisor_environment
+
+SUPERVISOR_TEMPLATE = Path("infra/native/supervisord.conf.template")
+REDIS_TEMPLATE = Path("infra/native/redis.conf.template")
+GATEWAY_TEMPLATE = Path("gateway/nginx.conf.template")
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """Everything the templates are rendered from."""
+
+    layout: StackLayout
+    ports: StackPorts
+    programs: SystemPrograms
+    pg: PgLocation
+    pg_user: str
+    nginx_user: str
+    nginx_temp_dir: Path
+    # The service environment (`build_service_env`) every program gets.
+    service_env: dict[str, str]
+
+
+def supervisor_values(config: StackConfig, venv_bin: Path) -> dict[str, str]:
+    layout, ports = config.layout, config.ports
+    # Not service settings, so kept out of .stack/env: the venv first on PATH for the
+    # programs' own subprocesses, and unbuffered output so logs are timely.
+    process_env = {
+        "PATH": f"{venv_bin}:%(ENV_PATH)s",
+        "VIRTUAL_ENV": str(venv_bin.parent),
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONPYCACHEPREFIX": str(layout.pycache_dir),
+    }
+    environment = supervisor_environment(config.service_env)
+    # %(ENV_PATH)s is an expansion supervisord performs, so it is added unescaped.
+    environment += "," + ",".join(f'{key}="{value}"' for key, value in process_env.items())
+    return {
+        "ROOT": str(layout.root),
+        "RUN_DIR": str(layout.run_dir),
+        "LOG_DIR": str(layout.log_dir),
+        "VENV_BIN": str(venv_bin),
+        "SUPERVISOR_USER": getpass.getuser(),
+        "ENVIRONMENT": environment,
+        "PG_BIN": str(config.programs.pg_bindir),
+        "PG_DATA_DIR": str(config.pg.data_dir),
+        "PG_SOCKET_DIR": str(config.pg.socket_dir),
+        "PG_PORT": str(ports.pg),
+        "PG_USER": config.pg_user,
+        "REDIS_SERVER": str(config.programs["redis-server"]),
+        "NGINX": str(config.programs["nginx"]),
+        "AUTH_PORT": str(ports.auth),
+        "TASKS_PORT": str(ports.tasks),
+        "NOTIFY_PORT": str(ports.notify),
+        "CELERY_MULTIPROC_DIR": str(layout.celery_multiproc_dir),
+        "PROMETHEUS": str(config.programs["prometheus"]),
+        "PROMETHEUS_DATA_DIR": str(layout.prometheus_dir),
+        "PROMETHEUS_PORT": str(ports.prometheus),
+    }
+
+
+def redis_values(layout: StackLayout, ports: StackPorts) -> dict[str, str]:
+    return {"REDIS_PORT": str(ports.redis), "REDIS_DATA_DIR": str(layout.redis_dir)}
+
+
+def gateway_values(config: StackConfig) -> dict[str, str]:
+    """The native values of gateway/nginx.conf.template's placeholders (see gateway/README.md)."""
+    layout, ports = config.layout, config.ports
+    return {
+        "TASKHUB_GATEWAY_USER": config.nginx_user,
+        "TASKHUB_GATEWAY_WORKER_PROCESSES": "auto",
+        "TASKHUB_GATEWAY_PID_FILE": str(layout.run_dir / "nginx.pid"),
+        "TASKHUB_GATEWAY_ERROR_LOG": str(layout.log_dir / "gateway-error.log"),
+        "TASKHUB_GATEWAY_ACCESS_LOG": str(layout.log_dir / "gateway.log"),
+        "TASKHUB_GATEWAY_TEMP_DIR": str(config.nginx_temp_dir),
+        "TASKHUB_GATEWAY_LISTEN": f"127.0.0.1:{ports.gateway}",
+        "TASKHUB_GATEWAY_AUTH_UPSTREAM": f"127.0.0.1:{ports.auth}",
+        "TASKHUB_GATEWAY_TASKS_UPSTREAM": f"127.0.0.1:{ports.tasks}",
+        "TASKHUB_GATEWAY_NOTIFY_UPSTREAM": f"127.0.0.1:{ports.notify}",
+        # Fixed addresses: no DNS, so no resolver.
+        "TASKHUB_GATEWAY_RESOLVER": "",
+        "TASKHUB_GATEWAY_METRICS_ALLOW": (
+            "127.0.0.0/8 1; ::1 1; 10.0.0.0/8 1; 172.16.0.0/12 1; 192.168.0.0/16 1;"
+        ),
+        "TASKHUB_GATEWAY_RATE_LIMIT": "100r/s",
+        "TASKHUB_GATEWAY_RATE_BURST": "200",
+        "TASKHUB_GATEWAY_CONN_LIMIT": "128",
+        "TASKHUB_GATEWAY_CLIENT_MAX_BODY_SIZE": "1m",
+        "TASKHUB_GATEWAY_PROXY_TIMEOUT": "30s",
+    }
+
+
+def render_all(config: StackConfig, venv_bin: Path) -> None:
+    """Write supervisord.conf, redis.conf, nginx.conf and prometheus.yml into `.stack/run/`."""
+    layout = config.layout
+    root = layout.root
+    render_file(
+        root / SUPERVISOR_TEMPLATE, layout.supervisor_conf, supervisor_values(config, venv_bin)
+    )
+    render_file(
+        root / REDIS_TEMPLATE, layout.run_dir / "redis.conf", redis_values(layout, config.ports)
+    )
+    render_file(root / GATEWAY_TEMPLATE, layout.run_dir / "nginx.conf", gateway_values(config))
+    prometheus.write_native(root, config.ports, layout.run_dir / "prometheus.yml")

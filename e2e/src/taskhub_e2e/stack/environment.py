@@ -1,0 +1,63 @@
+"""The environment every program of the native stack gets (and `taskhub-stack env` prints)."""
+
+from __future__ import annotations
+
+from taskhub_e2e.stack.credentials import (
+    INTERNAL_TOKEN,
+    SERVICE_DATABASES,
+    TEST_SUFFIX,
+    password_key,
+)
+from taskhub_e2e.stack.layout import StackLayout
+from taskhub_e2e.stack.ports import StackPorts
+
+# Redis databases per purpose (docs/conventions.md); the test session uses the same + 10.
+REDIS_DBS = {"auth": 0, "tasks": 1, "notify_celery": 2, "notify_arq": 3}
+TEST_REDIS_OFFSET = 10
+# Natively the beat scans for due reminders often, so scenarios need not wait long.
+REMINDER_SCAN_SECONDS = 2
+
+
+def build_service_env(
+    ports: StackPorts, credentials: dict[str, str], layout: StackLayout, *, test: bool = False
+) -> dict[str, str]:
+    """Every service variable of the stack; with `test`, the `_test` databases and Redis 10-13.
+
+    Add new variables here: both the supervised programs and the test session read this.
+    `PROMETHEUS_MULTIPROC_DIR` is deliberately absent: only the Celery worker gets it (in
+    its supervisord section), or the services would pool their samples with the worker's.
+    """
+    redis_offset = TEST_REDIS_OFFSET if test else 0
+
+    def redis_url(purpose: str) -> str:
+        return f"redis://127.0.0.1:{ports.redis}/{REDIS_DBS[purpose] + redis_offset}"
+
+    def database_url(prefix: str) -> str:
+        name = SERVICE_DATABASES[prefix]
+        password = credentials[password_key(prefix)]
+        database = name + TEST_SUFFIX if test else name
+        return f"postgresql+asyncpg://{name}:{password}@127.0.0.1:{ports.pg}/{database}"
+
+    auth_url = f"http://127.0.0.1:{ports.auth}"
+    jwks_url = f"{auth_url}/auth/.well-known/jwks.json"
+    env: dict[str, str] = {}
+    for prefix in SERVICE_DATABASES:
+        env[f"{prefix}_ENVIRONMENT"] = "test" if test else "development"
+        env[f"{prefix}_DATABASE_URL"] = database_url(prefix)
+        env[f"{prefix}_INTERNAL_TOKEN"] = credentials[INTERNAL_TOKEN]
+    env |= {
+        "AUTH_REDIS_URL": redis_url("auth"),
+        "AUTH_KEYS_DIR": str(layout.keys_dir),
+        "TASKS_REDIS_URL": redis_url("tasks"),
+        "TASKS_AUTH_URL": auth_url,
+        "TASKS_NOTIFY_URL": f"http://127.0.0.1:{ports.notify}",
+        "TASKS_JWKS_URL": jwks_url,
+        "NOTIFY_REDIS_URL": redis_url("notify_celery"),
+        "NOTIFY_CELERY_BROKER_URL": redis_url("notify_celery"),
+        "NOTIFY_ARQ_REDIS_URL": redis_url("notify_arq"),
+        "NOTIFY_JWKS_URL": jwks_url,
+        "NOTIFY_REMINDER_SCAN_SECONDS": str(REMINDER_SCAN_SECONDS),
+        "TASKHUB_CELERY_METRICS_PORT": str(ports.celery_metrics),
+        "TASKHUB_ARQ_METRICS_PORT": str(ports.arq_metrics),
+    }
+    return dict(sorted(env.items()))

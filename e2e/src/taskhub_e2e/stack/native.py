@@ -1,0 +1,417 @@
+"""The native stack: every TaskHub process from OS packages and the venv, under one supervisord.
+
+`NativeStack(root).up()` is idempotent: the first run creates `.stack/` (cluster, roles,
+databases, credentials); later runs start what is not running and wait until it is healthy.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from taskhub_e2e.stack.configs import StackConfig, render_all
+from taskhub_e2e.stack.credentials import (
+    SERVICE_DATABASES,
+    TEST_SUFFIX,
+    load_or_create_credentials,
+    write_env_file,
+)
+from taskhub_e2e.stack.environment import build_service_env
+from taskhub_e2e.stack.layout import (
+    PgLocation,
+    StackLayout,
+    choose_pg_location,
+    find_repo_root,
+    nginx_temp_dir,
+    nginx_worker_user,
+    pg_run_as,
+)
+from taskhub_e2e.stack.migrations import SERVICE_MIGRATIONS, needs_migration
+from taskhub_e2e.stack.ports import StackPorts
+from taskhub_e2e.stack.postgres import PostgresCluster
+from taskhub_e2e.stack.prereqs import SystemPrograms, find_system_programs
+from taskhub_e2e.stack.probes import http_status, port_is_open, redis_answers
+from taskhub_e2e.stack.programs import (
+    APP_PROGRAMS,
+    INFRA_PROGRAMS,
+    PROGRAM_NAMES,
+    program,
+)
+from taskhub_e2e.stack.supervisor import (
+    ACTIVE_STATES,
+    FATAL,
+    RUNNING,
+    STARTING,
+    ProcessInfo,
+    SupervisorClient,
+)
+
+# Programs with no dependency on the databases' schema start without waiting for migrations.
+SCHEMA_FREE_PROGRAMS = ("nginx", "prometheus")
+INFRA_TIMEOUT_SECONDS = 30.0
+HEALTH_TIMEOUT_SECONDS = 120.0
+DOWN_TIMEOUT_SECONDS = 90.0
+POLL_SECONDS = 0.1
+LOG_TAIL_LINES = 15
+
+
+class StackError(RuntimeError):
+    """The stack could not be brought to the requested state; the message says why."""
+
+
+@dataclass
+class UpReport:
+    seconds: float
+    first_run: bool
+    notes: list[str] = field(default_factory=list)
+    # Program (or "migrate <service>") -> what went wrong, with the tail of its log.
+    failures: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+def module_exists(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:  # a parent package is missing
+        return False
+
+
+def tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
+    if not path.exists():
+        return f"(no log at {path})"
+    with path.open("rb") as file:
+        file.seek(0, os.SEEK_END)
+        file.seek(max(0, file.tell() - 64 * 1024))
+        text = file.read().decode(errors="replace")
+    return "\n".join(text.splitlines()[-lines:])
+
+
+class NativeStack:
+    """Controls the native stack of the checkout at `root` (default: the one around cwd)."""
+
+    def __init__(
+        self,
+        root: Path | None = None,
+        *,
+        environ: Mapping[str, str] | None = None,
+        say: Callable[[str], None] = lambda _message: None,
+    ) -> None:
+        self.layout = StackLayout((root or find_repo_root()).resolve())
+        self.environ = dict(os.environ if environ is None else environ)
+        self.ports = StackPorts.from_env(self.environ)
+        self.supervisor = SupervisorClient(self.layout.supervisor_socket)
+        self.say = say
+        # The venv this code runs in holds uvicorn, celery, arq and the services.
+        self.venv_bin = Path(sys.executable).parent
+
+    # --- facts -------------------------------------------------------------------------
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://localhost:{self.ports.gateway}"
+
+    @property
+    def prometheus_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.prometheus}"
+
+    def log_path(self, name: str) -> Path:
+        program(name)  # rejects unknown names
+        return self.layout.log_path(name)
+
+    def env(self, *, test: bool = False) -> dict[str, str]:
+        """The service environment of the stack (`test`: the `_test` databases, Redis 10-13)."""
+        credentials = load_or_create_credentials(self.layout.credentials_file)
+        return build_service_env(self.ports, credentials, self.layout, test=test)
+
+    def is_running(self) -> bool:
+        return self.supervisor.is_running()
+
+    def status(self) -> dict[str, ProcessInfo]:
+        return self.supervisor.processes() if self.is_running() else {}
+
+    # --- chaos -------------------------------------------------------------------------
+
+    def stop(self, name: str) -> None:
+        self.supervisor.stop(program(name).name)
+
+    def start(self, name: str, *, timeout: float = HEALTH_TIMEOUT_SECONDS) -> None:
+        """Start `name` and return once it RUNS and its health endpoint (if any) answers 200."""
+        module = program(name).module
+        if module and not module_exists(module):
+            raise StackError(f"{name} cannot start: module {module} does not exist (yet)")
+        self.supervisor.start(name)
+        urls = [url for url, owner in self._http_checks(PROGRAM_NAMES).items() if owner == name]
+        self._wait_until(
+            lambda: all(http_status(url) == 200 for url in urls), timeout, f"{name} to answer"
+        )
+
+    def restart(self, name: str) -> None:
+        self.stop(name)
+        self.start(name)
+
+    # --- up ----------------------------------------------------------------------------
+
+    def up(self, *, infra_only: bool = False) -> UpReport:
+        started = time.monotonic()
+        programs = find_system_programs()
+        self._make_dirs()
+        credentials = load_or_create_credentials(self.layout.credentials_file)
+        cluster = self._cluster(programs)
+        report = UpReport(seconds=0.0, first_run=not cluster.is_initialised())
+        if cluster.location.note:
+            report.notes.append(cluster.location.note)
+        if not self.is_running():
+            self._start_supervisor(programs, cluster, credentials, report)
+        self._wait_infra(cluster)
+        cluster.ensure_databases(credentials)
+        if not infra_only:
+            self._start_apps(cluster, report)
+        self._wait_healthy(INFRA_PROGRAMS if infra_only else PROGRAM_NAMES, report)
+        report.seconds = time.monotonic() - started
+        return report
+
+    def _python_environ(self) -> dict[str, str]:
+        """Our environment for the stack's Python programs, with bytecode caching on.
+
+        Importing FastAPI, SQLAlchemy and Celery from source costs each program seconds of
+        CPU more than from cached bytecode, so a PYTHONDONTWRITEBYTECODE in the caller's
+        environment would make every start slow; the caches go to `.stack/pycache`.
+        """
+        environ = {k: v for k, v in self.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        return environ | {"PYTHONPYCACHEPREFIX": str(self.layout.pycache_dir)}
+
+    def _pg_location(self) -> PgLocation:
+        return choose_pg_location(self.layout.stack_dir, pg_run_as(), environ=self.environ)
+
+    def _cluster(self, programs: SystemPrograms) -> PostgresCluster:
+        return PostgresCluster(programs.pg_bindir, self._pg_location(), self.ports.pg, pg_run_as())
+
+    def _make_dirs(self) -> None:
+        layout = self.layout
+        # Traversable by the postgres and nginx workers' users; the secrets inside are 0600.
+        layout.stack_dir.mkdir(mode=0o755, exist_ok=True)
+        layout.stack_dir.chmod(0o755)
+        for folder in (layout.run_dir, layout.log_dir, layout.redis_dir, layout.prometheus_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+        layout.keys_dir.mkdir(mode=0o700, exist_ok=True)
+
+    def _start_supervisor(
+        self,
+        programs: SystemPrograms,
+        cluster: PostgresCluster,
+        credentials: dict[str, str],
+        report: UpReport,
+    ) -> None:
+        self._refuse_busy_ports()
+        if report.first_run:
+            self.say(f"First run: creating the PostgreSQL cluster in {cluster.location.data_dir}")
+            cluster.initdb()
+        else:
+            cluster.prepare_dirs()
+        nginx_user, nginx_group = nginx_worker_user()
+        config = StackConfig(
+            layout=self.layout,
+            ports=self.ports,
+            programs=programs,
+            pg=cluster.location,
+            pg_user=cluster.run_as,
+            nginx_user=f"{nginx_user} {nginx_group}",
+            nginx_temp_dir=nginx_temp_dir(self.layout.stack_dir, nginx_user),
+            service_env=build_service_env(self.ports, credentials, self.layout),
+        )
+        config.nginx_temp_dir.mkdir(parents=True, exist_ok=True)
+        write_env_file(
+            self.layout.env_file, config.service_env, "The native stack's service environment."
+        )
+        render_all(config, self.venv_bin)
+        subprocess.run(
+            [str(self.venv_bin / "supervisord"), "-c", str(self.layout.supervisor_conf)],
+            check=True,
+            env=self._python_environ(),
+        )
+        self._wait_until(self.supervisor.is_running, INFRA_TIMEOUT_SECONDS, "supervisord to start")
+
+    def _refuse_busy_ports(self) -> None:
+        busy = [f"{name} {port}" for name, port in self.ports.items() if port_is_open(port)]
+        if busy:
+            raise StackError(
+                f"ports already in use by another program: {', '.join(busy)}. "
+                "Stop it, or choose other ports with TASKHUB_<NAME>_PORT."
+            )
+
+    def _wait_infra(self, cluster: PostgresCluster) -> None:
+        deadline = time.monotonic() + INFRA_TIMEOUT_SECONDS
+        while not (cluster.is_ready() and redis_answers(self.ports.redis)):
+            states = {name: info.state for name, info in self.status().items()}
+            fatal = [name for name in INFRA_PROGRAMS if states.get(name) == FATAL]
+            if fatal or time.monotonic() > deadline:
+                details = "\n".join(
+                    f"{name}: {self._failure(name, states.get(name, 'missing'))}"
+                    for name in fatal or INFRA_PROGRAMS
+                )
+                raise StackError(f"PostgreSQL and Redis did not come up:\n{details}")
+            time.sleep(POLL_SECONDS)
+
+    def _start_apps(self, cluster: PostgresCluster, report: UpReport) -> None:
+        states = {name: info.state for name, info in self.status().items()}
+        idle = [name for name in APP_PROGRAMS if states.get(name) not in (RUNNING, STARTING)]
+        if not idle:
+            return
+        for name in idle:
+            if name in SCHEMA_FREE_PROGRAMS:
+                self.supervisor.start(name, wait=False)
+        report.failures |= self.migrate(cluster)
+        if "celery-worker" in idle:
+            # Samples of a previous run's processes would be summed into the new ones.
+            shutil.rmtree(self.layout.celery_multiproc_dir, ignore_errors=True)
+            self.layout.celery_multiproc_dir.mkdir(parents=True)
+        for name in idle:
+            if name in SCHEMA_FREE_PROGRAMS:
+                continue
+            module = program(name).module
+            if module and not module_exists(module):
+                # It would only crash-loop and eat the CPU the other programs start with.
+                report.failures[name] = f"not started: module {module} does not exist (yet)"
+                continue
+            self.supervisor.start(name, wait=False)
+
+    def migrate(self, cluster: PostgresCluster | None = None) -> dict[str, str]:
+        """Upgrade every service database and its `_test` twin that is behind, all at once.
+
+        Returns the failures (label -> exit status and the tail of the output).
+        """
+        cluster = cluster or self._cluster(find_system_programs())
+        if not cluster.is_ready():
+            raise StackError("PostgreSQL is not running: start it with `taskhub-stack up`")
+        running: dict[str, subprocess.Popen[str]] = {}
+        for test in (False, True):
+            env = self._python_environ() | self.env(test=test)
+            for service in SERVICE_MIGRATIONS:
+                database = SERVICE_DATABASES[service.prefix] + (TEST_SUFFIX if test else "")
+                applied = cluster.applied_revisions(database)
+                if not needs_migration(self.layout.root / service.alembic_ini, applied):
+                    continue
+                self.say(f"Migrating {database}")
+                running[f"migrate {database}"] = subprocess.Popen(
+                    [str(self.venv_bin / service.command), "migrate"],
+                    env=env,
+                    cwd=self.layout.root,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                )
+        failures: dict[str, str] = {}
+        for label, process in running.items():
+            output, _ = process.communicate()
+            if process.returncode != 0:
+                last = "\n".join(output.splitlines()[-LOG_TAIL_LINES:])
+                failures[label] = f"exit status {process.returncode}:\n{last}"
+        return failures
+
+    def _wait_healthy(self, names: tuple[str, ...], report: UpReport) -> None:
+        """Wait until every program RUNS and every endpoint answers 200, or a program is FATAL.
+
+        Programs already in `report.failures` (not started) are not waited for.
+        """
+        names = tuple(name for name in names if name not in report.failures)
+        checks = self._http_checks(names)
+        deadline = time.monotonic() + HEALTH_TIMEOUT_SECONDS
+        while True:
+            states = {name: info.state for name, info in self.status().items()}
+            given_up = {name for name in names if states.get(name) == FATAL}
+            pending = [
+                name for name in names if name not in given_up and states.get(name) != RUNNING
+            ]
+            # Probing only running programs leaves the CPU to those still starting.
+            failing_urls = [
+                url
+                for url, owner in checks.items()
+                if owner not in given_up
+                and (states.get(owner) != RUNNING or http_status(url) != 200)
+            ]
+            if not pending and not failing_urls:
+                break
+            if time.monotonic() > deadline:
+                given_up |= set(pending) | {checks[url] for url in failing_urls}
+                break
+            time.sleep(POLL_SECONDS)
+        for name in sorted(given_up, key=PROGRAM_NAMES.index):
+            report.failures[name] = self._failure(name, states.get(name, "missing"))
+
+    def _http_checks(self, names: tuple[str, ...]) -> dict[str, str]:
+        """Health URL -> the program whose failure explains it."""
+        gateway = f"http://127.0.0.1:{self.ports.gateway}"
+        checks = {
+            f"{gateway}/healthz": "nginx",
+            f"{gateway}/auth/healthz": "auth-svc",
+            f"{gateway}/tasks/healthz": "task-svc",
+            f"{gateway}/notify/healthz": "notify-svc",
+            f"{self.prometheus_url}/-/ready": "prometheus",
+        }
+        return {url: owner for url, owner in checks.items() if owner in names}
+
+    def _failure(self, name: str, state: str) -> str:
+        log = self.layout.log_path(name)
+        body = "\n".join(f"    {line}" for line in tail(log).splitlines())
+        return f"{state}; last lines of {log}:\n{body}"
+
+    # --- down --------------------------------------------------------------------------
+
+    def down(self) -> None:
+        """Stop every program and supervisord; return once every port of the stack is free."""
+        if self.is_running():
+            pid = self.supervisor.pid()
+            # supervisord's own shutdown stops one program after the other.
+            self._stop_together(APP_PROGRAMS, "the services and workers to stop")
+            self._stop_together(INFRA_PROGRAMS, "PostgreSQL and Redis to shut down")
+            self.supervisor.shutdown()
+            self._wait_until(
+                lambda: not _process_exists(pid), DOWN_TIMEOUT_SECONDS, "supervisord to exit"
+            )
+            # PostgreSQL removes its pid file last thing in a clean shutdown.
+            pid_file = self._pg_location().data_dir / "postmaster.pid"
+            if pid_file.exists():
+                raise StackError(f"PostgreSQL did not shut down cleanly: {pid_file} remains")
+        self._wait_until(lambda: not self._busy_ports(), 10.0, "the stack's ports to be released")
+
+    def _stop_together(self, names: tuple[str, ...], what: str) -> None:
+        """Signal every program in `names` at once, then wait until all have stopped."""
+        for name, info in self.status().items():
+            if name in names and info.state in ACTIVE_STATES:
+                self.supervisor.stop(name, wait=False)
+
+        def stopped() -> bool:
+            states = self.status()
+            return not any(states[n].state in ACTIVE_STATES for n in names if n in states)
+
+        self._wait_until(stopped, DOWN_TIMEOUT_SECONDS, what)
+
+    def _busy_ports(self) -> list[int]:
+        return [port for _name, port in self.ports.items() if port_is_open(port)]
+
+    def _wait_until(self, condition: Callable[[], bool], timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                busy = self._busy_ports()
+                extra = f" (ports still open: {busy})" if busy else ""
+                raise StackError(f"timed out after {timeout:.0f} s waiting for {what}{extra}")
+            time.sleep(POLL_SECONDS)
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True

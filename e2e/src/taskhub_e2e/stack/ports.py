@@ -1,0 +1,41 @@
+"""The native stack's TCP ports: the defaults of docs/conventions.md, each overridable by env."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+
+
+@dataclass(frozen=True)
+class StackPorts:
+    """Every port the native stack listens on (all on 127.0.0.1)."""
+
+    gateway: int = 8080
+    auth: int = 8101
+    tasks: int = 8102
+    notify: int = 8103
+    celery_metrics: int = 9101
+    arq_metrics: int = 9102
+    pg: int = 54320
+    redis: int = 63790
+    prometheus: int = 9090
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> StackPorts:
+        """Defaults, overridden by `TASKHUB_<NAME>_PORT` (e.g. `TASKHUB_GATEWAY_PORT`)."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, int] = {}
+        for field in fields(cls):
+            raw = environ.get(env_name(field.name))
+            if raw:
+                values[field.name] = int(raw)
+        return cls(**values)
+
+    def items(self) -> list[tuple[str, int]]:
+        return [(field.name, getattr(self, field.name)) for field in fields(self)]
+
+
+def env_name(port_name: str) -> str:
+    """`celery_metrics` -> `TASKHUB_CELERY_METRICS_PORT`."""
+    return f"TASKHUB_{port_name.upper()}_PORT"

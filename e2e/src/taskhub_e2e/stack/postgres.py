@@ -1,0 +1,160 @@
+"""The stack's PostgreSQL cluster: initdb on first run, then one role + database per service."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import subprocess
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from taskhub_e2e.stack.credentials import SERVICE_DATABASES, TEST_SUFFIX, password_key
+from taskhub_e2e.stack.layout import PgLocation
+
+# Appended to postgresql.conf by initdb time; the port and socket dir come on the command line.
+CLUSTER_SETTINGS = """
+# --- TaskHub native stack ---
+listen_addresses = '127.0.0.1'
+# Three services with pools, the workers and a parallel test session.
+max_connections = 200
+password_encryption = scram-sha-256
+"""
+
+
+# Alembic's bookkeeping table, read without failing when no migration has run yet.
+APPLIED_REVISIONS_SQL = """
+SELECT to_regclass('public.alembic_version') IS NOT NULL AS present \\gset
+\\if :present
+SELECT version_num FROM alembic_version;
+\\endif
+"""
+
+
+class PostgresError(RuntimeError):
+    """initdb, the server or a bootstrap statement failed."""
+
+
+def sql_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def bootstrap_sql(credentials: dict[str, str]) -> str:
+    """psql script creating the missing roles and databases (and the `_test` ones), idempotent.
+
+    Passwords are (re)set every time, so `.stack/credentials` stays the truth. Role and
+    database names are this module's constants, never input, hence the f-strings.
+    """
+    lines = []
+    for prefix, role in SERVICE_DATABASES.items():
+        lines += [
+            f"SELECT 'CREATE ROLE {role} LOGIN' WHERE NOT EXISTS "  # noqa: S608
+            f"(SELECT FROM pg_roles WHERE rolname = '{role}') \\gexec",
+            f"ALTER ROLE {role} LOGIN PASSWORD {sql_literal(credentials[password_key(prefix)])};",
+        ]
+        for database in (role, role + TEST_SUFFIX):
+            lines += [
+                f"SELECT 'CREATE DATABASE {database} OWNER {role}' WHERE NOT EXISTS "  # noqa: S608
+                f"(SELECT FROM pg_database WHERE datname = '{database}') \\gexec",
+                # Each service reaches its own databases only.
+                f"REVOKE CONNECT ON DATABASE {database} FROM PUBLIC;",
+            ]
+    return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class PostgresCluster:
+    bindir: Path
+    location: PgLocation
+    port: int
+    # The OS user the server runs as (and whose name is the bootstrap superuser).
+    run_as: str
+
+    def as_owner(self, argv: Sequence[str]) -> list[str]:
+        """`argv` run as the cluster's OS user (via runuser when we are root)."""
+        if os.geteuid() == 0 and self.run_as != "root":
+            return ["runuser", "-u", self.run_as, "--", *argv]
+        return list(argv)
+
+    def is_initialised(self) -> bool:
+        return (self.location.data_dir / "PG_VERSION").exists()
+
+    def prepare_dirs(self) -> None:
+        """Create the data and socket dirs, owned by the cluster's user."""
+        owner = pwd.getpwnam(self.run_as)
+        for folder in (self.location.data_dir, self.location.socket_dir):
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if os.geteuid() == 0:
+                os.chown(folder, owner.pw_uid, owner.pw_gid)
+            folder.chmod(0o700)
+
+    def initdb(self) -> None:
+        self.prepare_dirs()
+        initdb = [
+            str(self.bindir / "initdb"),
+            "--pgdata",
+            str(self.location.data_dir),
+            "--encoding=UTF8",
+            "--locale=C.UTF-8",
+            # Local socket: only the cluster's own OS user (peer); TCP: passwords (SCRAM).
+            "--auth-local=peer",
+            "--auth-host=scram-sha-256",
+            "--no-instructions",
+        ]
+        result = subprocess.run(self.as_owner(initdb), capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise PostgresError(f"initdb failed:\n{result.stdout}{result.stderr}")
+        conf = self.location.data_dir / "postgresql.conf"
+        with conf.open("a") as file:
+            file.write(CLUSTER_SETTINGS)
+
+    def is_ready(self) -> bool:
+        probe = [
+            str(self.bindir / "pg_isready"),
+            "--quiet",
+            f"--host={self.location.socket_dir}",
+            f"--port={self.port}",
+        ]
+        return subprocess.run(probe, check=False).returncode == 0
+
+    def wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not self.is_ready():
+            if time.monotonic() > deadline:
+                raise PostgresError(f"PostgreSQL did not accept connections within {timeout:.0f} s")
+            time.sleep(0.05)
+
+    def psql(self, script: str, database: str = "postgres", *, tuples_only: bool = False) -> str:
+        """Run `script` as the bootstrap superuser over the Unix socket.
+
+        The script goes through stdin, which keeps the passwords in it out of `ps`.
+        """
+        argv = [
+            str(self.bindir / "psql"),
+            "--no-psqlrc",
+            "--quiet",
+            "--set=ON_ERROR_STOP=1",
+            f"--host={self.location.socket_dir}",
+            f"--port={self.port}",
+            f"--username={self.run_as}",
+            f"--dbname={database}",
+            *(["--tuples-only", "--no-align"] if tuples_only else []),
+        ]
+        result = subprocess.run(
+            self.as_owner(argv), input=script, capture_output=True, text=True, check=False
+        )
+        if result.returncode != 0:
+            raise PostgresError(f"psql failed:\n{result.stderr}")
+        return result.stdout
+
+    def ensure_databases(self, credentials: dict[str, str]) -> None:
+        self.psql(bootstrap_sql(credentials))
+
+    def applied_revisions(self, database: str) -> frozenset[str] | None:
+        """The Alembic revisions `database` is at (empty before the first migration)."""
+        try:
+            rows = self.psql(APPLIED_REVISIONS_SQL, database, tuples_only=True)
+        except PostgresError:
+            return None
+        return frozenset(line for line in rows.splitlines() if line)

@@ -1,0 +1,66 @@
+"""Prometheus configuration for compose and the native stack, rendered from one template."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from taskhub_e2e.stack.ports import StackPorts
+from taskhub_e2e.stack.render import render_file, render_text
+
+TEMPLATE = Path("infra/prometheus/prometheus.yml.template")
+RULES_DIR = Path("infra/prometheus/rules")
+# Committed, so compose needs no render step; a unit test keeps it equal to a fresh render.
+COMPOSE_FILE = Path("infra/prometheus/prometheus.compose.yml")
+COMPOSE_NOTE = (
+    "# GENERATED from prometheus.yml.template by `taskhub-stack prometheus-compose`: "
+    "do not edit by hand."
+)
+# Where the compose service mounts infra/prometheus/rules.
+COMPOSE_RULES_DIR = "/etc/prometheus/rules"
+# In compose every service listens on 8000 inside the private network.
+COMPOSE_SERVICE_PORT = 8000
+
+
+def compose_values() -> dict[str, str]:
+    defaults = StackPorts()
+    return {
+        "GENERATED_NOTE": COMPOSE_NOTE,
+        "SCRAPE_INTERVAL": "15s",
+        "SCRAPE_TIMEOUT": "10s",
+        "RULES_DIR": COMPOSE_RULES_DIR,
+        "AUTH_TARGET": f"auth-svc:{COMPOSE_SERVICE_PORT}",
+        "TASKS_TARGET": f"task-svc:{COMPOSE_SERVICE_PORT}",
+        "NOTIFY_TARGET": f"notify-svc:{COMPOSE_SERVICE_PORT}",
+        "CELERY_TARGET": f"celery-worker:{defaults.celery_metrics}",
+        "ARQ_TARGET": f"arq-worker:{defaults.arq_metrics}",
+        "PROMETHEUS_TARGET": f"localhost:{defaults.prometheus}",
+    }
+
+
+def native_values(root: Path, ports: StackPorts) -> dict[str, str]:
+    # A short interval so that scenarios see their traffic in Prometheus within seconds.
+    return {
+        "GENERATED_NOTE": "# Rendered by `taskhub-stack up`: edit the template instead.",
+        "SCRAPE_INTERVAL": "5s",
+        "SCRAPE_TIMEOUT": "4s",
+        "RULES_DIR": str(root / RULES_DIR),
+        "AUTH_TARGET": f"127.0.0.1:{ports.auth}",
+        "TASKS_TARGET": f"127.0.0.1:{ports.tasks}",
+        "NOTIFY_TARGET": f"127.0.0.1:{ports.notify}",
+        "CELERY_TARGET": f"127.0.0.1:{ports.celery_metrics}",
+        "ARQ_TARGET": f"127.0.0.1:{ports.arq_metrics}",
+        "PROMETHEUS_TARGET": f"127.0.0.1:{ports.prometheus}",
+    }
+
+
+def render_compose(root: Path) -> str:
+    return render_text((root / TEMPLATE).read_text(), compose_values())
+
+
+def write_compose(root: Path) -> Path:
+    """Regenerate the committed compose variant."""
+    return render_file(root / TEMPLATE, root / COMPOSE_FILE, compose_values())
+
+
+def write_native(root: Path, ports: StackPorts, target: Path) -> Path:
+    return render_file(root / TEMPLATE, target, native_values(root, ports))

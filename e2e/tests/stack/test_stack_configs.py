@@ -1,0 +1,182 @@
+"""The native stack's rendered configs: supervisord (parsed by supervisor itself), Redis, nginx."""
+
+from __future__ import annotations
+
+import configparser
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from supervisor.datatypes import dict_of_key_value_pairs
+from supervisor.options import ServerOptions
+
+from taskhub_e2e.stack.configs import (
+    GATEWAY_TEMPLATE,
+    REDIS_TEMPLATE,
+    SUPERVISOR_TEMPLATE,
+    StackConfig,
+    gateway_values,
+    redis_values,
+    supervisor_values,
+)
+from taskhub_e2e.stack.environment import build_service_env
+from taskhub_e2e.stack.layout import PgLocation, StackLayout
+from taskhub_e2e.stack.ports import StackPorts
+from taskhub_e2e.stack.prereqs import SystemPrograms
+from taskhub_e2e.stack.programs import INFRA_PROGRAMS, PROGRAM_NAMES
+from taskhub_e2e.stack.render import render_file
+from taskhub_e2e.stack.supervisor import supervisor_environment
+
+ROOT = Path(__file__).resolve().parents[3]
+CREDENTIALS = {
+    "AUTH_DB_PASSWORD": "a-pw",
+    "TASKS_DB_PASSWORD": "t-pw",
+    "NOTIFY_DB_PASSWORD": "n-pw",
+    "INTERNAL_TOKEN": "tok",
+}
+
+
+def stack_config(tmp_path: Path, ports: StackPorts | None = None) -> StackConfig:
+    layout = StackLayout(tmp_path)
+    ports = ports or StackPorts()
+    bins = {name: Path(f"/opt/bin/{name}") for name in ("redis-server", "nginx", "prometheus")}
+    return StackConfig(
+        layout=layout,
+        ports=ports,
+        programs=SystemPrograms({**bins, "postgres": Path("/opt/pg/bin/postgres")}),
+        pg=PgLocation(tmp_path / "pgdata", tmp_path / "pgsock"),
+        pg_user="postgres",
+        nginx_user="nobody nogroup",
+        nginx_temp_dir=tmp_path / "nginx-temp",
+        service_env=build_service_env(ports, CREDENTIALS, layout),
+    )
+
+
+def render_supervisor(tmp_path: Path, config: StackConfig) -> ServerOptions:
+    # supervisord checks that the folders of its log and pid files exist.
+    config.layout.log_dir.mkdir(parents=True)
+    config.layout.run_dir.mkdir(parents=True)
+    target = tmp_path / "supervisord.conf"
+    render_file(ROOT / SUPERVISOR_TEMPLATE, target, supervisor_values(config, Path("/venv/bin")))
+    options = ServerOptions()
+    options.configfile = str(target)
+    options.process_config(do_usage=False)
+    return options
+
+
+def test_supervisord_runs_every_program_with_the_conventions_commands(tmp_path: Path) -> None:
+    options = render_supervisor(tmp_path, stack_config(tmp_path, StackPorts(auth=18101)))
+    programs = {group.name: group.process_configs[0] for group in options.process_group_configs}
+
+    assert sorted(programs) == sorted(PROGRAM_NAMES)
+    assert programs["auth-svc"].command == (
+        "/venv/bin/uvicorn auth_svc.main:app --host 127.0.0.1 --port 18101"
+    )
+    assert programs["celery-worker"].command == (
+        "/venv/bin/celery -A notify_svc.worker.celery_app:app worker"
+        " --loglevel INFO --concurrency 2"
+    )
+    assert programs["postgres"].command == (
+        f"/opt/pg/bin/postgres -D {tmp_path}/pgdata -p 54320 -k {tmp_path}/pgsock"
+    )
+    assert programs["postgres"].uid is not None  # runs as `postgres`, not as root
+    assert programs["nginx"].command.endswith(
+        f'-c {tmp_path}/.stack/run/nginx.conf -g "daemon off;"'
+    )
+    # Only the infrastructure starts with supervisord; `up` starts the rest after migrating.
+    assert sorted(n for n, p in programs.items() if p.autostart) == sorted(INFRA_PROGRAMS)
+    for name, program in programs.items():
+        assert program.stdout_logfile == f"{tmp_path}/.stack/logs/{name}.log"
+
+
+def test_every_program_gets_the_service_environment(tmp_path: Path) -> None:
+    config = stack_config(tmp_path)
+    options = render_supervisor(tmp_path, config)
+    programs = {group.name: group.process_configs[0] for group in options.process_group_configs}
+
+    for name, program in programs.items():
+        for key, value in config.service_env.items():
+            assert program.environment[key] == value, (name, key)
+        assert program.environment["PATH"].startswith("/venv/bin:")
+    # Only the Celery worker pools its samples in a multiprocess folder.
+    assert programs["celery-worker"].environment["PROMETHEUS_MULTIPROC_DIR"] == str(
+        config.layout.celery_multiproc_dir
+    )
+    assert "PROMETHEUS_MULTIPROC_DIR" not in programs["auth-svc"].environment
+
+
+def test_supervisor_environment_round_trips_awkward_values() -> None:
+    env = {"A": "x,y", "B": "100%", "C": '["http://localhost"]', "D": "", "E": "a b=c"}
+    text = supervisor_environment(env)
+    # supervisord expands %(...)s first, which turns %% back into %.
+    assert dict_of_key_value_pairs(text.replace("%%", "%")) == env
+
+
+@pytest.mark.parametrize("value", ['it\'s "both"', "line\nbreak", '"quoted"'])
+def test_supervisor_environment_refuses_what_it_cannot_carry(value: str) -> None:
+    with pytest.raises(ValueError, match="X"):
+        supervisor_environment({"X": value})
+
+
+def test_redis_listens_on_loopback_and_keeps_an_append_only_file(tmp_path: Path) -> None:
+    layout = StackLayout(tmp_path)
+    target = render_file(
+        ROOT / REDIS_TEMPLATE, tmp_path / "redis.conf", redis_values(layout, StackPorts(redis=6400))
+    )
+    directives = dict(
+        line.split(" ", 1) for line in target.read_text().splitlines() if line and line[0] != "#"
+    )
+    assert directives["bind"] == "127.0.0.1"
+    assert directives["port"] == "6400"
+    assert directives["appendonly"] == "yes"
+    assert directives["dir"] == str(layout.redis_dir)
+    assert directives["daemonize"] == "no"
+    result = subprocess.run(["redis-server", "--version"], capture_output=True, check=False)
+    assert result.returncode == 0
+
+
+def test_gateway_template_renders_into_a_config_nginx_accepts(tmp_path: Path) -> None:
+    config = stack_config(tmp_path, StackPorts(gateway=18080))
+    config.nginx_temp_dir.mkdir(parents=True)
+    config.layout.log_dir.mkdir(parents=True)
+    target = render_file(
+        ROOT / GATEWAY_TEMPLATE, config.layout.run_dir / "nginx.conf", gateway_values(config)
+    )
+    text = target.read_text()
+    assert "listen 127.0.0.1:18080 default_server;" in text
+    assert "server 127.0.0.1:8101;" in text
+    assert not re.search(r"\$\{[A-Z]", text)
+    check = subprocess.run(
+        [
+            "nginx",
+            "-t",
+            "-p",
+            str(tmp_path),
+            "-e",
+            str(tmp_path / "nginx-t.log"),
+            "-c",
+            str(target),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert check.returncode == 0, check.stderr
+
+
+def test_template_program_sections_match_the_program_table() -> None:
+    parser = configparser.RawConfigParser()
+    parser.read(ROOT / SUPERVISOR_TEMPLATE)
+    sections = [s.removeprefix("program:") for s in parser.sections() if s.startswith("program:")]
+    assert sections == list(PROGRAM_NAMES)
+
+
+def test_cli_module_runs() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "taskhub_e2e.stack", "--help"], capture_output=True, text=True
+    )
+    assert result.returncode == 0
+    for command in ("up", "down", "status", "logs", "stop", "start", "restart", "env"):
+        assert command in result.stdout

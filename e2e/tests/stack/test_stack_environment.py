@@ -1,0 +1,90 @@
+"""The stack's environment builder and its generated credentials."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+from taskhub_e2e.stack.credentials import credential_keys, load_or_create_credentials
+from taskhub_e2e.stack.environment import build_service_env
+from taskhub_e2e.stack.layout import StackLayout
+from taskhub_e2e.stack.ports import StackPorts
+
+CREDENTIALS = {
+    "AUTH_DB_PASSWORD": "a-pw",
+    "TASKS_DB_PASSWORD": "t-pw",
+    "NOTIFY_DB_PASSWORD": "n-pw",
+    "INTERNAL_TOKEN": "tok",
+}
+LAYOUT = StackLayout(Path("/repo"))
+
+
+def test_service_env_follows_the_conventions() -> None:
+    env = build_service_env(StackPorts(), CREDENTIALS, LAYOUT)
+
+    assert env["AUTH_DATABASE_URL"] == (
+        "postgresql+asyncpg://taskhub_auth:a-pw@127.0.0.1:54320/taskhub_auth"
+    )
+    assert env["TASKS_DATABASE_URL"].endswith("taskhub_tasks:t-pw@127.0.0.1:54320/taskhub_tasks")
+    assert env["NOTIFY_DATABASE_URL"].endswith("@127.0.0.1:54320/taskhub_notify")
+    assert env["AUTH_REDIS_URL"] == "redis://127.0.0.1:63790/0"
+    assert env["TASKS_REDIS_URL"] == "redis://127.0.0.1:63790/1"
+    assert env["NOTIFY_CELERY_BROKER_URL"] == "redis://127.0.0.1:63790/2"
+    assert env["NOTIFY_ARQ_REDIS_URL"] == "redis://127.0.0.1:63790/3"
+    assert {env[f"{p}_INTERNAL_TOKEN"] for p in ("AUTH", "TASKS", "NOTIFY")} == {"tok"}
+    assert env["AUTH_KEYS_DIR"] == "/repo/.stack/keys"
+    assert env["TASKS_AUTH_URL"] == "http://127.0.0.1:8101"
+    assert env["TASKS_NOTIFY_URL"] == "http://127.0.0.1:8103"
+    jwks = "http://127.0.0.1:8101/auth/.well-known/jwks.json"
+    assert env["TASKS_JWKS_URL"] == env["NOTIFY_JWKS_URL"] == jwks
+    assert env["NOTIFY_REMINDER_SCAN_SECONDS"] == "2"
+    assert env["AUTH_ENVIRONMENT"] == "development"
+    # Left to whoever runs the stack; PROMETHEUS_MULTIPROC_DIR is the Celery worker's alone.
+    assert "NOTIFY_WEBHOOK_ALLOWLIST" not in env
+    assert "PROMETHEUS_MULTIPROC_DIR" not in env
+
+
+def test_test_env_points_at_the_test_databases_and_redis_10_to_13() -> None:
+    env = build_service_env(StackPorts(), CREDENTIALS, LAYOUT, test=True)
+
+    assert env["AUTH_DATABASE_URL"].endswith("/taskhub_auth_test")
+    assert env["TASKS_DATABASE_URL"].endswith("/taskhub_tasks_test")
+    assert env["NOTIFY_DATABASE_URL"].endswith("/taskhub_notify_test")
+    redis_dbs = {
+        key: int(value.rsplit("/", 1)[1]) for key, value in env.items() if key.endswith("REDIS_URL")
+    }
+    redis_dbs["NOTIFY_CELERY_BROKER_URL"] = int(env["NOTIFY_CELERY_BROKER_URL"].rsplit("/", 1)[1])
+    assert set(redis_dbs.values()) <= set(range(10, 14))
+    assert env["NOTIFY_ARQ_REDIS_URL"].endswith("/13")
+    assert env["TASKS_ENVIRONMENT"] == "test"
+
+
+def test_ports_come_from_the_environment() -> None:
+    ports = StackPorts.from_env({"TASKHUB_PG_PORT": "6543", "TASKHUB_CELERY_METRICS_PORT": "9"})
+    env = build_service_env(ports, CREDENTIALS, LAYOUT)
+
+    assert ports.pg == 6543
+    assert ports.gateway == 8080
+    assert "@127.0.0.1:6543/" in env["AUTH_DATABASE_URL"]
+    assert env["TASKHUB_CELERY_METRICS_PORT"] == "9"
+
+
+def test_credentials_are_generated_once_and_kept_private(tmp_path: Path) -> None:
+    path = tmp_path / ".stack" / "credentials"
+    first = load_or_create_credentials(path)
+    second = load_or_create_credentials(path)
+
+    assert first == second
+    assert sorted(first) == sorted(credential_keys())
+    assert len(set(first.values())) == len(first)
+    assert all(len(value) >= 32 for value in first.values())
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_missing_credentials_are_added_without_touching_the_others(tmp_path: Path) -> None:
+    path = tmp_path / "credentials"
+    path.write_text("# kept\nAUTH_DB_PASSWORD=chosen-by-hand\n")
+    values = load_or_create_credentials(path)
+
+    assert values["AUTH_DB_PASSWORD"] == "chosen-by-hand"
+    assert sorted(values) == sorted(credential_keys())
