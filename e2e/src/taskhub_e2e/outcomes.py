@@ -33,6 +33,8 @@ OUTCOMES: dict[str, Outcome] = {
     "told it is forbidden": _outcome({403}, {"FORBIDDEN"}),
     "told that nothing is there": _outcome({404}, {"NOT_FOUND"}),
     "told the e-mail is taken": _outcome({409}, {"CONFLICT"}),
+    "told the key was used for another request": _outcome({409}, {"CONFLICT"}),
+    "told it can no longer be canceled": _outcome({409}, {"CONFLICT"}),
     "told the body is too large": _outcome({413}, {"PAYLOAD_TOO_LARGE"}),
     "told the request is invalid": _outcome({422}, {"VALIDATION_ERROR"}),
     "told to slow down": _outcome({429}, {"RATE_LIMITED"}),

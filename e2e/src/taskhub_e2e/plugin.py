@@ -62,9 +62,13 @@ MARKERS = {
     "outside": "only true for a client on a public network (needs outside)",
     "trusted": "only true for a client on a trusted network (needs trusted-network)",
     "admin": "needs the bootstrap admin's credentials",
+    "webhooks": "notify-svc calls the suite's webhook receiver (needs webhooks)",
     "gateway": "feature area: the gateway",
     "auth": "feature area: accounts and sign-in",
     "docs": "feature area: the API documentation",
+    "tasks": "feature area: tasks",
+    "notifications": "feature area: notifications",
+    "flagship": "the whole TaskHub flow, end to end",
 }
 LIVING_DOC = "living-doc.html"
 SLOWEST_COUNT = 10

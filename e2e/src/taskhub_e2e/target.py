@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from taskhub_e2e.receiver import receiver_usable
 from taskhub_e2e.stack.credentials import read_env_file
 from taskhub_e2e.stack.native import NativeStack
 
@@ -38,6 +39,8 @@ class Capability(StrEnum):
     OUTSIDE = "outside"
     # The suite reaches the gateway from loopback or a private network (the default).
     TRUSTED_NETWORK = "trusted-network"
+    # notify-svc may call the suite's webhook receiver (allowlisted) and its secret is known.
+    WEBHOOKS = "webhooks"
 
 
 # Gherkin tag -> the capability a scenario with that tag needs.
@@ -48,6 +51,7 @@ TAG_CAPABILITIES: dict[str, Capability] = {
     "browser": Capability.BROWSER,
     "outside": Capability.OUTSIDE,
     "trusted": Capability.TRUSTED_NETWORK,
+    "webhooks": Capability.WEBHOOKS,
 }
 
 
@@ -81,6 +85,8 @@ class Target:
     missing: dict[Capability, str] = field(default_factory=dict)
     admin: Credentials | None = None
     admin_missing: str = ""
+    # The deployment's notify-svc settings the suite knows (`NOTIFY_*`), see `notify_settings`.
+    notify_settings: dict[str, str] = field(default_factory=dict)
 
     @property
     def is_native(self) -> bool:
@@ -142,6 +148,9 @@ def detect_target(options: TargetOptions, environ: Mapping[str, str] | None = No
         not options.client_outside,
         "--client-outside says the suite runs from a public address",
     )
+    target.notify_settings = notify_settings(environ, stack)
+    worker = environ.get("PYTEST_XDIST_WORKER", "main")
+    _grant(target, Capability.WEBHOOKS, *receiver_usable(target.notify_settings, worker))
     for capability in options.without:
         if capability in target.capabilities:
             target.capabilities.discard(capability)
@@ -191,3 +200,13 @@ def admin_credentials(
             return Credentials(email, password), ""
         return None, "the native stack defines no AUTH_ADMIN_EMAIL / AUTH_ADMIN_PASSWORD"
     return None, "no admin credentials: set TASKHUB_ADMIN_EMAIL and TASKHUB_ADMIN_PASSWORD"
+
+
+def notify_settings(environ: Mapping[str, str], stack: NativeStack | None) -> dict[str, str]:
+    """notify-svc's settings as the deployment has them: natively the stack's environment;
+    for another deployment, the `NOTIFY_*` variables given to the suite (e.g. its webhook
+    allowlist and signing secret, its reminder lead time)."""
+    if stack is not None:
+        stack_env = {**read_env_file(stack.layout.env_file), **stack.env()}
+        return {key: value for key, value in stack_env.items() if key.startswith("NOTIFY_")}
+    return {key: value for key, value in environ.items() if key.startswith("NOTIFY_")}

@@ -21,6 +21,7 @@ from taskhub_e2e.stack.configs import (
     redis_values,
     supervisor_values,
 )
+from taskhub_e2e.stack.credentials import credential_keys
 from taskhub_e2e.stack.environment import build_service_env
 from taskhub_e2e.stack.layout import PgLocation, StackLayout
 from taskhub_e2e.stack.ports import StackPorts
@@ -30,12 +31,7 @@ from taskhub_e2e.stack.render import render_file
 from taskhub_e2e.stack.supervisor import supervisor_environment
 
 ROOT = Path(__file__).resolve().parents[3]
-CREDENTIALS = {
-    "AUTH_DB_PASSWORD": "a-pw",
-    "TASKS_DB_PASSWORD": "t-pw",
-    "NOTIFY_DB_PASSWORD": "n-pw",
-    "INTERNAL_TOKEN": "tok",
-}
+CREDENTIALS = {key: f"{key.lower()}-value" for key in credential_keys()}
 
 
 def stack_config(tmp_path: Path, ports: StackPorts | None = None) -> StackConfig:

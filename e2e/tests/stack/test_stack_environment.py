@@ -15,6 +15,8 @@ CREDENTIALS = {
     "TASKS_DB_PASSWORD": "t-pw",
     "NOTIFY_DB_PASSWORD": "n-pw",
     "INTERNAL_TOKEN": "tok",
+    "ADMIN_PASSWORD": "admin-pw",
+    "WEBHOOK_SIGNING_SECRET": "sign-me",
 }
 LAYOUT = StackLayout(Path("/repo"))
 
@@ -39,6 +41,12 @@ def test_service_env_follows_the_conventions() -> None:
     assert env["TASKS_JWKS_URL"] == env["NOTIFY_JWKS_URL"] == jwks
     assert env["NOTIFY_REMINDER_SCAN_SECONDS"] == "2"
     assert env["AUTH_ENVIRONMENT"] == "development"
+    assert (env["AUTH_ADMIN_EMAIL"], env["AUTH_ADMIN_PASSWORD"]) == (
+        "admin@example.com",
+        "admin-pw",
+    )
+    assert env["NOTIFY_WEBHOOK_SIGNING_SECRET"] == "sign-me"
+    assert env["NOTIFY_AUTH_URL"] == "http://127.0.0.1:8101"
     # Left to whoever runs the stack; PROMETHEUS_MULTIPROC_DIR is the Celery worker's alone.
     assert "NOTIFY_WEBHOOK_ALLOWLIST" not in env
     assert "PROMETHEUS_MULTIPROC_DIR" not in env

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,6 +75,16 @@ def redis_values(layout: StackLayout, ports: StackPorts) -> dict[str, str]:
     return {"REDIS_PORT": str(ports.redis), "REDIS_DATA_DIR": str(layout.redis_dir)}
 
 
+# Gateway limits a developer may raise (benchmarks) by setting the same-named variable.
+GATEWAY_TUNABLES = {
+    "TASKHUB_GATEWAY_RATE_LIMIT": "100r/s",
+    "TASKHUB_GATEWAY_RATE_BURST": "200",
+    "TASKHUB_GATEWAY_CONN_LIMIT": "128",
+    "TASKHUB_GATEWAY_CLIENT_MAX_BODY_SIZE": "1m",
+    "TASKHUB_GATEWAY_PROXY_TIMEOUT": "30s",
+}
+
+
 def gateway_values(config: StackConfig) -> dict[str, str]:
     """The native values of gateway/nginx.conf.template's placeholders (see gateway/README.md)."""
     layout, ports = config.layout, config.ports
@@ -93,11 +104,7 @@ def gateway_values(config: StackConfig) -> dict[str, str]:
         "TASKHUB_GATEWAY_METRICS_ALLOW": (
             "127.0.0.0/8 1; ::1 1; 10.0.0.0/8 1; 172.16.0.0/12 1; 192.168.0.0/16 1;"
         ),
-        "TASKHUB_GATEWAY_RATE_LIMIT": "100r/s",
-        "TASKHUB_GATEWAY_RATE_BURST": "200",
-        "TASKHUB_GATEWAY_CONN_LIMIT": "128",
-        "TASKHUB_GATEWAY_CLIENT_MAX_BODY_SIZE": "1m",
-        "TASKHUB_GATEWAY_PROXY_TIMEOUT": "30s",
+        **{name: os.environ.get(name, default) for name, default in GATEWAY_TUNABLES.items()},
     }
 
 

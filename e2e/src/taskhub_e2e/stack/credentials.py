@@ -10,6 +10,8 @@ from pathlib import Path
 SERVICE_DATABASES = {"AUTH": "taskhub_auth", "TASKS": "taskhub_tasks", "NOTIFY": "taskhub_notify"}
 TEST_SUFFIX = "_test"
 INTERNAL_TOKEN = "INTERNAL_TOKEN"
+ADMIN_PASSWORD = "ADMIN_PASSWORD"
+WEBHOOK_SIGNING_SECRET = "WEBHOOK_SIGNING_SECRET"
 
 
 def password_key(prefix: str) -> str:
@@ -17,7 +19,12 @@ def password_key(prefix: str) -> str:
 
 
 def credential_keys() -> list[str]:
-    return [*(password_key(prefix) for prefix in SERVICE_DATABASES), INTERNAL_TOKEN]
+    return [
+        *(password_key(prefix) for prefix in SERVICE_DATABASES),
+        INTERNAL_TOKEN,
+        ADMIN_PASSWORD,
+        WEBHOOK_SIGNING_SECRET,
+    ]
 
 
 def read_env_file(path: Path) -> dict[str, str]:

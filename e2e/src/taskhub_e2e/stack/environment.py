@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from taskhub_e2e.stack.credentials import (
+    ADMIN_PASSWORD,
     INTERNAL_TOKEN,
     SERVICE_DATABASES,
     TEST_SUFFIX,
+    WEBHOOK_SIGNING_SECRET,
     password_key,
 )
 from taskhub_e2e.stack.layout import StackLayout
@@ -16,6 +18,11 @@ REDIS_DBS = {"auth": 0, "tasks": 1, "notify_celery": 2, "notify_arq": 3}
 TEST_REDIS_OFFSET = 10
 # Natively the beat scans for due reminders often, so scenarios need not wait long.
 REMINDER_SCAN_SECONDS = 2
+# The bootstrap admin of the native stack (its password is generated on first run).
+ADMIN_EMAIL = "admin@example.com"
+# Every client of the native stack (the e2e suite, fuzzing, benchmarks) is 127.0.0.1, so
+# the per-address failed-login limit is raised; the per-account limit keeps its default.
+LOGIN_IP_MAX_FAILURES = 1000
 
 
 def build_service_env(
@@ -48,6 +55,9 @@ def build_service_env(
     env |= {
         "AUTH_REDIS_URL": redis_url("auth"),
         "AUTH_KEYS_DIR": str(layout.keys_dir),
+        "AUTH_ADMIN_EMAIL": ADMIN_EMAIL,
+        "AUTH_ADMIN_PASSWORD": credentials[ADMIN_PASSWORD],
+        "AUTH_LOGIN_IP_MAX_FAILURES": str(LOGIN_IP_MAX_FAILURES),
         "TASKS_REDIS_URL": redis_url("tasks"),
         "TASKS_AUTH_URL": auth_url,
         "TASKS_NOTIFY_URL": f"http://127.0.0.1:{ports.notify}",
@@ -56,6 +66,8 @@ def build_service_env(
         "NOTIFY_CELERY_BROKER_URL": redis_url("notify_celery"),
         "NOTIFY_ARQ_REDIS_URL": redis_url("notify_arq"),
         "NOTIFY_JWKS_URL": jwks_url,
+        "NOTIFY_AUTH_URL": auth_url,
+        "NOTIFY_WEBHOOK_SIGNING_SECRET": credentials[WEBHOOK_SIGNING_SECRET],
         "NOTIFY_REMINDER_SCAN_SECONDS": str(REMINDER_SCAN_SECONDS),
         "TASKHUB_CELERY_METRICS_PORT": str(ports.celery_metrics),
         "TASKHUB_ARQ_METRICS_PORT": str(ports.arq_metrics),

@@ -1,0 +1,5 @@
+"""Scenarios of features/tasks.feature."""
+
+from pytest_bdd import scenarios
+
+scenarios("../../features/tasks.feature")

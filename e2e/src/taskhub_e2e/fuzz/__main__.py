@@ -1,0 +1,67 @@
+"""`python -m taskhub_e2e.fuzz` (also `taskhub-fuzz`): fuzz every service through the gateway."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from taskhub_e2e.fuzz import SERVICES, FuzzError, FuzzOptions, run_fuzz, summary
+
+
+def parse_args(argv: Sequence[str] | None = None) -> FuzzOptions:
+    defaults = FuzzOptions()
+    parser = argparse.ArgumentParser(prog="taskhub-fuzz", description=__doc__)
+    parser.add_argument(
+        "--base-url",
+        default=os.environ.get("TASKHUB_BASE_URL", defaults.base_url),
+        help=f"gateway URL (env TASKHUB_BASE_URL; default {defaults.base_url})",
+    )
+    parser.add_argument(
+        "--service",
+        action="append",
+        choices=SERVICES,
+        help="fuzz only this service (repeatable; default: all)",
+    )
+    parser.add_argument(
+        "--seconds",
+        type=int,
+        default=defaults.seconds_per_service,
+        help=f"time budget per service (default {defaults.seconds_per_service})",
+    )
+    parser.add_argument("--max-examples", type=int, default=defaults.max_examples)
+    parser.add_argument("--workers", type=int, default=defaults.workers)
+    parser.add_argument("--seed", type=int, default=None, help="replay a run's seed")
+    parser.add_argument("--reports-dir", type=Path, default=defaults.reports_dir)
+    parser.add_argument(
+        "--email-domain",
+        default=os.environ.get("TASKHUB_E2E_EMAIL_DOMAIN", defaults.email_domain),
+    )
+    args = parser.parse_args(argv)
+    return FuzzOptions(
+        base_url=args.base_url,
+        services=tuple(args.service or SERVICES),
+        seconds_per_service=args.seconds,
+        max_examples=args.max_examples,
+        workers=args.workers,
+        reports_dir=args.reports_dir,
+        seed=args.seed,
+        email_domain=args.email_domain,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    options = parse_args(argv)
+    try:
+        results = run_fuzz(options)
+    except (FuzzError, OSError) as error:
+        print(f"taskhub-fuzz: {error}", file=sys.stderr)
+        return 2
+    print(summary(results))
+    return 0 if all(result.passed for result in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,272 @@
+"""A webhook receiver on loopback: records what notify-svc delivers and checks its signature.
+
+One receiver runs per test process (xdist worker) on a fixed port, so the deployment can
+allowlist exactly those ports (`NOTIFY_WEBHOOK_ALLOWLIST`). Each scenario opens its own
+inboxes on it, one URL path each, with a behaviour: answer at once, always fail, or hold
+the first delivery for a while (to kill the worker meanwhile). Every delivery is recorded
+with its headers, its raw body, whether its `X-TaskHub-Signature` is right, and whether
+the receiver answered it at all (a sender that hung up was never answered).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import select
+import socket
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+RECEIVER_HOST = "127.0.0.1"
+# Worker `gwN` listens on FIRST_PORT + N (the serial run on FIRST_PORT); the deployment
+# allowlists `127.0.0.1:8190` ... `127.0.0.1:8199`.
+FIRST_PORT = 8190
+PORT_COUNT = 10
+ALLOWLIST_VARIABLE = "NOTIFY_WEBHOOK_ALLOWLIST"
+SECRET_VARIABLE = "NOTIFY_WEBHOOK_SIGNING_SECRET"
+DELIVERY_HEADER = "X-TaskHub-Delivery"
+SIGNATURE_HEADER = "X-TaskHub-Signature"
+INBOX_PREFIX = "/hooks/"
+MAX_BODY_BYTES = 1024 * 1024
+# How often a held delivery checks whether the sender is still connected.
+HOLD_POLL_SECONDS = 0.05
+
+
+def receiver_port(worker: str) -> int | None:
+    """The port of this test process's receiver: `gw3` -> 8193, a serial run -> 8190."""
+    if not worker or worker == "main":
+        return FIRST_PORT
+    index = worker.removeprefix("gw")
+    if not index.isdigit() or int(index) >= PORT_COUNT:
+        return None
+    return FIRST_PORT + int(index)
+
+
+def allowlist_value() -> str:
+    """What the deployment's `NOTIFY_WEBHOOK_ALLOWLIST` must hold for the suite."""
+    return ",".join(f"{RECEIVER_HOST}:{FIRST_PORT + n}" for n in range(PORT_COUNT))
+
+
+def parse_allowlist(raw: str) -> set[str]:
+    """`host:port,host:port` or a JSON list, as notify-svc reads it."""
+    raw = raw.strip()
+    entries = json.loads(raw) if raw.startswith("[") else raw.split(",")
+    return {str(entry).strip().lower() for entry in entries if str(entry).strip()}
+
+
+def receiver_usable(settings: Mapping[str, str], worker: str) -> tuple[bool, str]:
+    """Whether notify-svc may call this process's receiver and the suite can check signatures."""
+    port = receiver_port(worker)
+    if port is None:
+        return False, f"xdist worker {worker} has no receiver port (at most {PORT_COUNT} workers)"
+    if ALLOWLIST_VARIABLE not in settings:
+        return False, (
+            f"the deployment's {ALLOWLIST_VARIABLE} is unknown; it must be {allowlist_value()}"
+        )
+    if f"{RECEIVER_HOST}:{port}" not in parse_allowlist(settings[ALLOWLIST_VARIABLE]):
+        return False, f"{ALLOWLIST_VARIABLE} does not allow {RECEIVER_HOST}:{port}"
+    if not settings.get(SECRET_VARIABLE):
+        return False, f"the deployment's {SECRET_VARIABLE} is unknown (signatures unverifiable)"
+    return True, ""
+
+
+def expected_signature(secret: bytes, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    """How an inbox answers: `status`, after holding the first `hold_first` deliveries."""
+
+    status: int = 200
+    hold_seconds: float = 0.0
+    hold_first: int = 0
+
+
+@dataclass(frozen=True)
+class Delivery:
+    received_at: float
+    headers: dict[str, str]
+    body: bytes
+    signature_valid: bool
+    # The status the receiver answered with, or None when the sender hung up first.
+    answered: int | None
+
+    @property
+    def delivery_id(self) -> str | None:
+        return self.headers.get(DELIVERY_HEADER.lower())
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Inbox:
+    """One URL on the receiver and every delivery it got, in order of arrival."""
+
+    url: str
+    behaviour: Behaviour
+    deliveries: list[Delivery] = field(default_factory=list)
+    arrivals: int = 0
+    changed: threading.Condition = field(default_factory=threading.Condition)
+
+    def snapshot(self) -> list[Delivery]:
+        with self.changed:
+            return list(self.deliveries)
+
+    def wait_for(self, count: int, seconds: float) -> list[Delivery]:
+        """The deliveries once there are at least `count` (or whatever came by the deadline)."""
+        deadline = time.monotonic() + seconds
+        with self.changed:
+            while len(self.deliveries) < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self.changed.wait(left)
+            return list(self.deliveries)
+
+    def wait_for_arrivals(self, count: int, seconds: float) -> bool:
+        """Whether `count` requests have arrived (recorded or still being held) in time."""
+        deadline = time.monotonic() + seconds
+        with self.changed:
+            while self.arrivals < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self.changed.wait(left)
+            return True
+
+
+class WebhookReceiver:
+    """A threaded HTTP server on loopback that routes `/hooks/<id>` to inboxes."""
+
+    def __init__(self, port: int, secret: str) -> None:
+        self.secret = secret.encode()
+        self.inboxes: dict[str, Inbox] = {}
+        self._lock = threading.Lock()
+        self._server = _Server((RECEIVER_HOST, port), _Handler, self)
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="webhook-receiver", daemon=True
+        )
+
+    def start(self) -> WebhookReceiver:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def open_inbox(self, behaviour: Behaviour | None = None) -> Inbox:
+        key = secrets.token_hex(8)
+        inbox = Inbox(
+            f"http://{RECEIVER_HOST}:{self.port}{INBOX_PREFIX}{key}", behaviour or Behaviour()
+        )
+        with self._lock:
+            self.inboxes[key] = inbox
+        return inbox
+
+    def close_inbox(self, inbox: Inbox) -> None:
+        with self._lock:
+            self.inboxes.pop(inbox.url.rsplit("/", 1)[-1], None)
+
+    def inbox_for(self, path: str) -> Inbox | None:
+        if not path.startswith(INBOX_PREFIX):
+            return None
+        with self._lock:
+            return self.inboxes.get(path.removeprefix(INBOX_PREFIX))
+
+    def signature_ok(self, headers: Mapping[str, str], body: bytes) -> bool:
+        sent = headers.get(SIGNATURE_HEADER.lower(), "")
+        return hmac.compare_digest(sent, expected_signature(self.secret, body))
+
+
+@contextmanager
+def running_receiver(port: int, secret: str) -> Iterator[WebhookReceiver]:
+    receiver = WebhookReceiver(port, secret).start()
+    try:
+        yield receiver
+    finally:
+        receiver.stop()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        handler: type[BaseHTTPRequestHandler],
+        receiver: WebhookReceiver,
+    ) -> None:
+        self.receiver = receiver
+        super().__init__(address, handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the scenarios report what matters."""
+
+    def do_POST(self) -> None:
+        receiver = self.server.receiver
+        inbox = receiver.inbox_for(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(min(length, MAX_BODY_BYTES))
+        if inbox is None:
+            self._answer(404)
+            return
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        with inbox.changed:
+            inbox.arrivals += 1
+            position = inbox.arrivals
+            inbox.changed.notify_all()
+        behaviour = inbox.behaviour
+        answered: int | None = behaviour.status
+        if position <= behaviour.hold_first and not self._hold(behaviour.hold_seconds):
+            answered = None
+        if answered is not None:
+            self._answer(answered)
+        delivery = Delivery(
+            received_at=time.time(),
+            headers=headers,
+            body=body,
+            signature_valid=receiver.signature_ok(headers, body),
+            answered=answered,
+        )
+        with inbox.changed:
+            inbox.deliveries.append(delivery)
+            inbox.changed.notify_all()
+
+    def _hold(self, seconds: float) -> bool:
+        """Wait `seconds` before answering; False as soon as the sender hangs up."""
+        deadline = time.monotonic() + seconds
+        connection: socket.socket = self.connection
+        while time.monotonic() < deadline:
+            readable, _, _ = select.select([connection], [], [], HOLD_POLL_SECONDS)
+            if readable:
+                try:
+                    if not connection.recv(1, socket.MSG_PEEK):
+                        return False
+                except OSError:
+                    return False
+        return True
+
+    def _answer(self, status: int) -> None:
+        body = b'{"received": true}' if 200 <= status < 300 else b'{"error": "refused"}'
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
