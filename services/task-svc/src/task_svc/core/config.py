@@ -1,9 +1,11 @@
-"""task-svc settings, read from `TASKS_*` environment variables."""
+"""task-svc settings, read from `TASKS_*` environment variables (documented in .env.example)."""
 
 from __future__ import annotations
 
 from functools import lru_cache
 
+from limits import parse
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from taskhub_common.settings import ServiceSettings
@@ -13,6 +15,35 @@ class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="TASKS_", extra="ignore", frozen=True)
 
     service_name: str = "task-svc"
+    redis_url: str = "redis://127.0.0.1:63790/1"
+    # The autocommit pool of single-statement reads (the task list), beside the main pool.
+    database_read_pool_size: int = Field(default=10, ge=1, le=100)
+
+    # Other services this one calls.
+    jwks_url: str = "http://127.0.0.1:8101/auth/.well-known/jwks.json"
+    auth_url: str = "http://127.0.0.1:8101"
+    notify_url: str = "http://127.0.0.1:8103"
+    http_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
+
+    # Assignee existence answers from auth-svc are cached in Redis.
+    assignee_cache_seconds: int = Field(default=600, ge=1)
+    assignee_negative_cache_seconds: int = Field(default=30, ge=1)
+
+    # Moving-window limit on POST /tasks per user, in the `limits` notation.
+    create_rate_limit: str = "60/minute"
+
+    # Transactional outbox relay (task.done / task.deadline_changed -> notify-svc).
+    outbox_relay_enabled: bool = True
+    outbox_poll_interval_seconds: float = Field(default=0.2, gt=0, le=60)
+    outbox_batch_size: int = Field(default=50, ge=1, le=1000)
+    outbox_backoff_base_seconds: float = Field(default=1.0, gt=0)
+    outbox_backoff_max_seconds: float = Field(default=300.0, gt=0)
+
+    @field_validator("create_rate_limit")
+    @classmethod
+    def _parseable_rate_limit(cls, value: str) -> str:
+        parse(value)  # raises ValueError on nonsense, so a typo fails at start-up
+        return value
 
 
 @lru_cache

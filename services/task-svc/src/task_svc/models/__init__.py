@@ -1,5 +1,23 @@
 """ORM models of task_svc; importing this package registers every table on `Base.metadata`."""
 
 from task_svc.models.base import Base
+from task_svc.models.outbox import OutboxEvent
+from task_svc.models.task import (
+    OPEN_STATUSES,
+    Tag,
+    Task,
+    TaskPriority,
+    TaskStatus,
+    task_tags,
+)
 
-__all__ = ["Base"]
+__all__ = [
+    "OPEN_STATUSES",
+    "Base",
+    "OutboxEvent",
+    "Tag",
+    "Task",
+    "TaskPriority",
+    "TaskStatus",
+    "task_tags",
+]

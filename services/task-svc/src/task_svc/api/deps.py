@@ -1,0 +1,78 @@
+"""Annotated dependency aliases of the task API: the caller, the session, collaborators."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Annotated
+
+from fastapi import Depends, Response
+
+from task_svc.core.config import get_settings
+from task_svc.core.http import http_client
+from task_svc.db.session import DbSession, ReadConnection, redis
+from task_svc.services.assignees import UserDirectory
+from task_svc.services.rate_limit import Quota, UserRateLimiter, redis_storage
+from taskhub_common.auth import JwksKeySource, Principal, TokenVerifier, principal_dependency
+
+__all__ = ["CreationQuota", "CurrentUser", "DbSession", "ReadConnection", "Users"]
+
+
+@lru_cache
+def token_verifier() -> TokenVerifier:
+    """Verifies access tokens against auth-svc's JWKS (fetched once, then cached)."""
+    settings = get_settings()
+    return TokenVerifier(
+        JwksKeySource(settings.jwks_url, client=http_client()),
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+    )
+
+
+# Tests replace this dependency with one built on their own verifier.
+current_principal = principal_dependency(token_verifier)
+CurrentUser = Annotated[Principal, Depends(current_principal)]
+
+
+def user_directory() -> UserDirectory:
+    settings = get_settings()
+    return UserDirectory(
+        auth_url=settings.auth_url,
+        internal_token=settings.internal_token.get_secret_value(),
+        client=http_client(),
+        redis=redis,
+        positive_ttl_seconds=settings.assignee_cache_seconds,
+        negative_ttl_seconds=settings.assignee_negative_cache_seconds,
+    )
+
+
+Users = Annotated[UserDirectory, Depends(user_directory)]
+
+
+@lru_cache
+def creation_limiter() -> UserRateLimiter:
+    settings = get_settings()
+    return UserRateLimiter(
+        redis_storage(settings.redis_url, connection_pool=redis.connection_pool),
+        settings.create_rate_limit,
+        policy="create",
+        metric_label="task_create",
+    )
+
+
+async def creation_quota(
+    user: CurrentUser,
+    response: Response,
+    limiter: Annotated[UserRateLimiter, Depends(creation_limiter)],
+) -> Quota | None:
+    """Count this creation attempt against the caller's quota (429 when it is spent).
+
+    It runs for every authenticated attempt, including ones whose body is then refused:
+    this also caps how fast `assignee_id` can be used to probe which user ids exist.
+    """
+    quota = await limiter.consume(user.user_id)
+    if quota is not None:
+        response.headers.update(quota.headers())
+    return quota
+
+
+CreationQuota = Annotated[Quota | None, Depends(creation_quota)]

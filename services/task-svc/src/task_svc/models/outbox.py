@@ -1,0 +1,49 @@
+"""The transactional outbox: events written with the change that caused them, relayed later."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import DateTime, Index, Integer, String, Text, func, text
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from task_svc.models.base import Base
+
+
+class OutboxEvent(Base):
+    __tablename__ = "outbox"
+    __table_args__ = (
+        # The relay only ever looks at undelivered rows: keep that index tiny.
+        Index(
+            "ix_outbox_undelivered",
+            "created_at",
+            "id",
+            postgresql_where=text("delivered_at IS NULL"),
+        ),
+        Index(
+            "ix_outbox_undelivered_task",
+            "task_id",
+            "created_at",
+            postgresql_where=text("delivered_at IS NULL"),
+        ),
+    )
+
+    # Also the event id and the Idempotency-Key notify-svc deduplicates on.
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    event_type: Mapped[str] = mapped_column(String(64))
+    # Events of one task are delivered in creation order (a reminder must end in its last state).
+    task_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    # clock_timestamp(), not now(): several events of one transaction keep their order.
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.clock_timestamp()
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,97 @@
+"""Tasks, their tags and the task<->tag link table."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Identity,
+    Index,
+    String,
+    Table,
+    Text,
+    func,
+)
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from task_svc.models.base import Base
+
+
+class TaskStatus(StrEnum):
+    TODO = "todo"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    CANCELED = "canceled"
+
+
+class TaskPriority(StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+
+
+# A task is "open" (it can still be late, so it may have a reminder) in these states.
+OPEN_STATUSES = frozenset({TaskStatus.TODO, TaskStatus.IN_PROGRESS})
+
+
+def _pg_enum(enum: type[StrEnum], name: str) -> Enum:
+    return Enum(enum, name=name, values_callable=lambda members: [m.value for m in members])
+
+
+task_tags = Table(
+    "task_tags",
+    Base.metadata,
+    Column("task_id", ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag_id", ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True),
+    # The tag filter starts from the tag: (tag_id) -> task ids.
+    Index("ix_task_tags_tag_id_task_id", "tag_id", "task_id"),
+)
+
+
+class Tag(Base):
+    __tablename__ = "tags"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    name: Mapped[str] = mapped_column(String(50), unique=True)
+
+
+class Task(Base):
+    __tablename__ = "tasks"
+    __table_args__ = (
+        # Default listing order per visibility path: owned, assigned, everything (admin).
+        Index("ix_tasks_owner_created", "owner_id", "created_at", "id"),
+        Index("ix_tasks_assignee_created", "assignee_id", "created_at", "id"),
+        Index("ix_tasks_created", "created_at", "id"),
+        Index("ix_tasks_status", "status"),
+        Index("ix_tasks_due_at", "due_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[TaskStatus] = mapped_column(
+        _pg_enum(TaskStatus, "task_status"), default=TaskStatus.TODO
+    )
+    priority: Mapped[TaskPriority] = mapped_column(
+        _pg_enum(TaskPriority, "task_priority"), default=TaskPriority.NORMAL
+    )
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # A user id of auth-svc: no foreign key, that table lives in another database.
+    assignee_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    owner_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    webhook_url: Mapped[str | None] = mapped_column(String(2048))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+    # lazy="raise": every read path says how it loads tags, so no N+1 sneaks in.
+    tags: Mapped[list[Tag]] = relationship(secondary=task_tags, lazy="raise", order_by=Tag.name)

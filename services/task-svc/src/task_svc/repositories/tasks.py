@@ -1,0 +1,236 @@
+"""All SQL about tasks and tags."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    and_,
+    bindparam,
+    cast,
+    delete,
+    func,
+    literal_column,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.dialects.postgresql import aggregate_order_by, insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import selectinload
+
+from task_svc.models import Tag, Task, task_tags
+from task_svc.schemas.tasks import TaskListQuery
+from taskhub_common.auth import Principal
+
+# Same text as schemas.tasks.TIMESTAMP_FORMAT, in PostgreSQL's to_char notation.
+_PG_TIMESTAMP_FORMAT = 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+_EMPTY_JSON_ARRAY: ColumnElement[Any] = literal_column("'[]'::json")
+
+
+def visible_to(principal: Principal) -> ColumnElement[bool]:
+    """Tasks the caller may see: owned or assigned; an admin sees all."""
+    if principal.is_admin:
+        return true()
+    return or_(Task.owner_id == principal.user_id, Task.assignee_id == principal.user_id)
+
+
+async def get_task(
+    session: AsyncSession, task_id: uuid.UUID, *, principal: Principal, lock: bool = False
+) -> Task | None:
+    """The task with its tags if the caller may see it; `lock` holds it until commit."""
+    statement = (
+        select(Task)
+        .where(Task.id == task_id, visible_to(principal))
+        .options(selectinload(Task.tags))
+    )
+    if lock:
+        # Serialises concurrent changes of one task: two "-> done" requests emit one event.
+        statement = statement.with_for_update(of=Task)
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def lock_tasks(
+    session: AsyncSession, task_ids: Sequence[uuid.UUID], *, principal: Principal
+) -> list[Task]:
+    """The visible tasks among `task_ids`, locked in id order (no deadlock between bulks)."""
+    statement = (
+        select(Task)
+        .where(Task.id.in_(task_ids), visible_to(principal))
+        .order_by(Task.id)
+        .with_for_update()
+    )
+    return list((await session.execute(statement)).scalars())
+
+
+async def tags_named(session: AsyncSession, names: Sequence[str]) -> list[Tag]:
+    """The tags with these names, creating the missing ones."""
+    if not names:
+        return []
+    await session.execute(
+        insert(Tag).values([{"name": name} for name in names]).on_conflict_do_nothing()
+    )
+    rows = await session.execute(select(Tag).where(Tag.name.in_(names)).order_by(Tag.name))
+    return list(rows.scalars())
+
+
+async def add_task(session: AsyncSession, task: Task) -> Task:
+    session.add(task)
+    await session.flush()
+    await session.refresh(task, ["created_at", "updated_at"])
+    return task
+
+
+async def delete_task(session: AsyncSession, task_id: uuid.UUID) -> None:
+    await session.execute(delete(Task).where(Task.id == task_id))
+
+
+@dataclass(frozen=True, slots=True)
+class _ListShape:
+    """Which filters a list request uses: one cached statement per shape."""
+
+    admin: bool
+    status: bool
+    assignee: bool
+    due_before: bool
+    due_after: bool
+    tags: bool
+
+    @classmethod
+    def of(cls, principal: Principal, query: TaskListQuery) -> _ListShape:
+        return cls(
+            admin=principal.is_admin,
+            status=bool(query.status),
+            assignee=query.assignee_id is not None,
+            due_before=query.due_before is not None,
+            due_after=query.due_after is not None,
+            tags=bool(query.tag),
+        )
+
+
+def _list_parameters(principal: Principal, query: TaskListQuery) -> dict[str, Any]:
+    return {
+        "user_id": principal.user_id,
+        "statuses": list(query.status),
+        "assignee_id": query.assignee_id,
+        "due_before": query.due_before,
+        "due_after": query.due_after,
+        "tags": list(query.tag),
+        "tag_count": len(query.tag),
+        "limit": query.limit,
+        "offset": query.offset,
+        "page": query.page,
+    }
+
+
+def _conditions(shape: _ListShape) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if not shape.admin:
+        user_id = bindparam("user_id", type_=Task.owner_id.type)
+        conditions.append(or_(Task.owner_id == user_id, Task.assignee_id == user_id))
+    if shape.status:
+        conditions.append(Task.status.in_(bindparam("statuses", expanding=True)))
+    if shape.assignee:
+        conditions.append(Task.assignee_id == bindparam("assignee_id", type_=Task.assignee_id.type))
+    if shape.due_before:
+        conditions.append(Task.due_at < bindparam("due_before", type_=Task.due_at.type))
+    if shape.due_after:
+        conditions.append(Task.due_at > bindparam("due_after", type_=Task.due_at.type))
+    if shape.tags:
+        conditions.append(Task.id.in_(_tasks_with_all_tags()))
+    return conditions
+
+
+def _tasks_with_all_tags() -> Select[tuple[uuid.UUID]]:
+    # The tags are unique, so "has all" is "matches as many of them as were asked for".
+    return (
+        select(task_tags.c.task_id)
+        .join(Tag, Tag.id == task_tags.c.tag_id)
+        .where(Tag.name.in_(bindparam("tags", expanding=True)))
+        .group_by(task_tags.c.task_id)
+        .having(func.count() == bindparam("tag_count", type_=Integer))
+    )
+
+
+def _timestamp(column: ColumnElement[object]) -> ColumnElement[str]:
+    return func.to_char(func.timezone("UTC", column), _PG_TIMESTAMP_FORMAT)
+
+
+@lru_cache(maxsize=64)
+def _list_statement(shape: _ListShape) -> Select[tuple[str]]:
+    """The statement rendering one page as `{items, total, page, limit}` JSON text.
+
+    Built once per shape: constructing this statement costs more Python time than
+    PostgreSQL needs to run it.
+    """
+    where = and_(true(), *_conditions(shape))
+    page = (
+        select(Task)
+        .where(where)
+        .order_by(Task.created_at.desc(), Task.id.desc())
+        .limit(bindparam("limit", type_=Integer))
+        .offset(bindparam("offset", type_=Integer))
+        .subquery("page")
+    )
+    tag_names = (
+        select(
+            func.coalesce(func.json_agg(aggregate_order_by(Tag.name, Tag.name)), _EMPTY_JSON_ARRAY)
+        )
+        .select_from(task_tags.join(Tag, Tag.id == task_tags.c.tag_id))
+        .where(task_tags.c.task_id == page.c.id)
+        .scalar_subquery()
+    )
+    item = func.json_build_object(
+        "id", page.c.id,
+        "title", page.c.title,
+        "description", page.c.description,
+        "status", page.c.status,
+        "priority", page.c.priority,
+        "due_at", _timestamp(page.c.due_at),
+        "tags", tag_names,
+        "assignee_id", page.c.assignee_id,
+        "owner_id", page.c.owner_id,
+        "webhook_url", page.c.webhook_url,
+        "created_at", _timestamp(page.c.created_at),
+        "updated_at", _timestamp(page.c.updated_at),
+    )  # fmt: skip
+    items = (
+        select(
+            func.coalesce(
+                func.json_agg(aggregate_order_by(item, page.c.created_at.desc(), page.c.id.desc())),
+                _EMPTY_JSON_ARRAY,
+            )
+        )
+        .select_from(page)
+        .scalar_subquery()
+    )
+    total = select(func.count()).select_from(Task).where(where).scalar_subquery()
+    document = func.json_build_object(
+        "items", items,
+        "total", total,
+        "page", bindparam("page", type_=Integer),
+        "limit", bindparam("limit", type_=Integer),
+    )  # fmt: skip
+    return select(cast(document, String))
+
+
+async def list_page_json(
+    connection: AsyncConnection, *, principal: Principal, query: TaskListQuery
+) -> str:
+    """One page of visible tasks as the JSON text of `{items, total, page, limit}`.
+
+    PostgreSQL builds the whole document in one statement (page, tags, total): no per-row
+    Python work and no N+1, which is what dominates the cost of this endpoint. It runs
+    through Core, skipping the ORM's result processing.
+    """
+    statement = _list_statement(_ListShape.of(principal, query))
+    result = await connection.execute(statement, _list_parameters(principal, query))
+    return str(result.scalar_one())

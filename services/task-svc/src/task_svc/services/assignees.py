@@ -1,0 +1,100 @@
+"""Does a user id exist? Asked of auth-svc's internal API, answers cached in Redis."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+import httpx
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from taskhub_common.errors import FieldError, ServiceUnavailable, ValidationFailed
+from taskhub_common.internal import INTERNAL_TOKEN_HEADER
+
+logger = logging.getLogger(__name__)
+
+_CACHE_PREFIX = "tasks:user-exists:"
+_EXISTS, _MISSING = b"1", b"0"
+
+
+class UnknownAssignee(ValidationFailed):
+    message = "The request is not valid."
+
+    def __init__(self, field: str) -> None:
+        super().__init__(details=[FieldError(field=field, message="No user has this id.")])
+
+
+class UserDirectoryUnavailable(ServiceUnavailable):
+    message = "The user directory is unavailable; try again shortly."
+
+
+class UserDirectory:
+    """Existence checks against auth-svc `GET /internal/users/{id}`.
+
+    Both answers are cached (a missing user for a short time only: it may register soon).
+    Redis trouble only costs the cache; auth-svc trouble is a 503, never a guess.
+    """
+
+    def __init__(
+        self,
+        *,
+        auth_url: str,
+        internal_token: str,
+        client: httpx.AsyncClient,
+        redis: Redis,
+        positive_ttl_seconds: int,
+        negative_ttl_seconds: int,
+    ) -> None:
+        self.auth_url = auth_url.rstrip("/")
+        self.internal_token = internal_token
+        self.client = client
+        self.redis = redis
+        self.positive_ttl_seconds = positive_ttl_seconds
+        self.negative_ttl_seconds = negative_ttl_seconds
+
+    async def ensure_exists(self, user_id: uuid.UUID, *, field: str) -> None:
+        """Return when the user exists; else `UnknownAssignee` naming `field`."""
+        if not await self.exists(user_id):
+            raise UnknownAssignee(field)
+
+    async def exists(self, user_id: uuid.UUID) -> bool:
+        cached = await self._cached(user_id)
+        if cached is not None:
+            return cached
+        found = await self._ask_auth_svc(user_id)
+        await self._remember(user_id, found)
+        return found
+
+    async def _ask_auth_svc(self, user_id: uuid.UUID) -> bool:
+        url = f"{self.auth_url}/internal/users/{user_id}"
+        try:
+            response = await self.client.get(
+                url, headers={INTERNAL_TOKEN_HEADER: self.internal_token}
+            )
+        except httpx.HTTPError as exc:
+            logger.warning("auth-svc unreachable", extra={"error": type(exc).__name__})
+            raise UserDirectoryUnavailable from exc
+        if response.status_code == 200:
+            return True
+        if response.status_code == 404:
+            return False
+        logger.warning("auth-svc answered %s to a user lookup", response.status_code)
+        raise UserDirectoryUnavailable
+
+    async def _cached(self, user_id: uuid.UUID) -> bool | None:
+        try:
+            value = await self.redis.get(_CACHE_PREFIX + str(user_id))
+        except RedisError as exc:
+            logger.warning("assignee cache unavailable", extra={"error": type(exc).__name__})
+            return None
+        return None if value is None else value == _EXISTS
+
+    async def _remember(self, user_id: uuid.UUID, found: bool) -> None:
+        ttl = self.positive_ttl_seconds if found else self.negative_ttl_seconds
+        try:
+            await self.redis.set(
+                _CACHE_PREFIX + str(user_id), _EXISTS if found else _MISSING, ex=ttl
+            )
+        except RedisError as exc:
+            logger.warning("assignee cache unavailable", extra={"error": type(exc).__name__})

@@ -1,0 +1,211 @@
+"""Fixtures of task-svc's tests: the real test PostgreSQL and Redis, minted tokens, and
+small loopback HTTP servers standing in for the other services' internal endpoints."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+REQUIRED_ENV = ("TASKS_DATABASE_URL", "TASKS_REDIS_URL")
+_missing = [name for name in REQUIRED_ENV if not os.environ.get(name)]
+if _missing:
+    raise pytest.UsageError(
+        f"task-svc tests need {', '.join(_missing)} (the test stack's task database and "
+        "Redis), e.g. TASKS_DATABASE_URL=postgresql+asyncpg://taskhub_tasks:dev@127.0.0.1:55432/"
+        "taskhub_tasks_test TASKS_REDIS_URL=redis://127.0.0.1:56379/11"
+    )
+
+# Imported only once the environment is known to point at the test stack.
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession  # noqa: E402
+
+from task_svc.api import deps  # noqa: E402
+from task_svc.core.config import get_settings  # noqa: E402
+from task_svc.db.session import database, read_connection, redis  # noqa: E402
+from task_svc.main import app  # noqa: E402
+from task_svc.services.assignees import UserDirectory  # noqa: E402
+from taskhub_common.auth import Role, principal_dependency  # noqa: E402
+from taskhub_common.testing import TokenMinter, api_client, migrate, rollback_session  # noqa: E402
+
+ALEMBIC_INI = Path(__file__).resolve().parents[1] / "alembic.ini"
+INTERNAL_TOKEN = get_settings().internal_token.get_secret_value()
+
+
+@dataclass
+class Loopback:
+    """A real HTTP server on 127.0.0.1 answering POSTs/GETs from a scripted list of statuses."""
+
+    statuses: list[int] = field(default_factory=list)
+    default_status: int = 202
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    known_users: set[str] = field(default_factory=set)
+    delay_seconds: float = 0.0
+    url: str = ""
+
+    def next_status(self) -> int:
+        return self.statuses.pop(0) if self.statuses else self.default_status
+
+
+def _handler(state: Loopback) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:  # keep test output quiet
+            return
+
+        def _reply(self, status: int, body: dict[str, Any]) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:
+            # auth-svc's internal contract: GET /internal/users/{id} -> 200 user / 404.
+            state.requests.append({"method": "GET", "path": self.path, "headers": self.headers})
+            time.sleep(state.delay_seconds)
+            if self.headers.get("X-Internal-Token") != INTERNAL_TOKEN:
+                self._reply(401, {"error": {"code": "UNAUTHORIZED", "message": "no"}})
+                return
+            status = state.next_status()
+            user_id = self.path.rsplit("/", 1)[-1]
+            if status == 200 and user_id not in state.known_users:
+                status = 404
+            body = {"id": user_id, "email": "u@example.test", "name": "U", "role": "user"}
+            self._reply(status, body if status == 200 else {"error": {"code": "X"}})
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", "0"))
+            body = json.loads(self.rfile.read(length) or b"null")
+            state.requests.append(
+                {"method": "POST", "path": self.path, "headers": self.headers, "json": body}
+            )
+            self._reply(state.next_status(), {})
+
+    return Handler
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that gave up (a timeout test) is expected; no traceback on stderr.
+        return
+
+
+@pytest.fixture
+def loopback() -> Iterator[Loopback]:
+    state = Loopback()
+    server = _QuietServer(("127.0.0.1", 0), _handler(state))
+    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def closed_port_url() -> str:
+    """A loopback URL nothing listens on (the port was bound, then released)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="session")
+async def migrated() -> None:
+    await migrate(ALEMBIC_INI, get_settings().database_url)
+
+
+@pytest.fixture
+async def session(migrated: None) -> AsyncIterator[AsyncSession]:
+    async with rollback_session(database.engine) as test_session:
+        yield test_session
+
+
+@pytest.fixture(scope="session")
+def minter() -> TokenMinter:
+    settings = get_settings()
+    return TokenMinter(issuer=settings.jwt_issuer, audience=settings.jwt_audience)
+
+
+@pytest.fixture
+def auth_svc(loopback: Loopback) -> Loopback:
+    """The stand-in auth-svc; every user made by `make_user` is known to it."""
+    loopback.default_status = 200
+    return loopback
+
+
+@pytest.fixture
+def users(auth_svc: Loopback) -> UserDirectory:
+    return UserDirectory(
+        auth_url=auth_svc.url,
+        internal_token=INTERNAL_TOKEN,
+        client=httpx.AsyncClient(timeout=2.0),
+        redis=redis,
+        positive_ttl_seconds=600,
+        negative_ttl_seconds=30,
+    )
+
+
+@pytest.fixture
+def make_user(auth_svc: Loopback, minter: TokenMinter) -> Callable[..., User]:
+    def make(role: Role = Role.USER) -> User:
+        user_id = uuid.uuid4()
+        auth_svc.known_users.add(str(user_id))
+        return User(id=user_id, headers=minter.headers(user_id, role))
+
+    return make
+
+
+@dataclass(frozen=True)
+class User:
+    id: uuid.UUID
+    headers: dict[str, str]
+
+
+@pytest.fixture
+async def client(
+    session: AsyncSession, minter: TokenMinter, users: UserDirectory
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The app in-process: DB work in the rolled-back test transaction, tokens from `minter`."""
+    app.dependency_overrides[deps.current_principal] = principal_dependency(lambda: minter.verifier)
+    app.dependency_overrides[deps.user_directory] = lambda: users
+
+    async def test_read_connection() -> AsyncIterator[AsyncConnection]:
+        # Reads see the test transaction's uncommitted rows.
+        yield await session.connection()
+
+    app.dependency_overrides[read_connection] = test_read_connection
+    try:
+        async with api_client(
+            app, session_dependency=database.session, session=session
+        ) as test_client:
+            yield test_client
+    finally:
+        app.dependency_overrides.clear()
+
+
+@pytest.fixture
+def create_task(client: httpx.AsyncClient) -> Callable[..., Awaitable[dict[str, Any]]]:
+    """POST /tasks as `user`, asserting success; returns the task."""
+
+    async def create(user: User, **fields: Any) -> dict[str, Any]:
+        body = {"title": "A task", **fields}
+        response = await client.post("/tasks", json=body, headers=user.headers)
+        assert response.status_code == 201, response.text
+        task: dict[str, Any] = response.json()
+        return task
+
+    return create

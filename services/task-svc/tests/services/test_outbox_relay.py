@@ -1,0 +1,197 @@
+"""The outbox relay against a real HTTP receiver on loopback (notify-svc's contract)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import replace
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from task_svc.core.config import get_settings
+from task_svc.models import OutboxEvent, TaskStatus
+from task_svc.services.events import TaskSnapshot, events_for_change
+from task_svc.services.outbox_relay import OutboxRelay, backoff_seconds
+
+INTERNAL_TOKEN = get_settings().internal_token.get_secret_value()
+
+
+def _relay(session: AsyncSession, notify_url: str, **options: Any) -> OutboxRelay:
+    @asynccontextmanager
+    async def transaction() -> AsyncIterator[AsyncSession]:
+        async with session.begin_nested():
+            yield session
+
+    return OutboxRelay(
+        transaction=transaction,
+        client=httpx.AsyncClient(timeout=2.0),
+        notify_url=notify_url,
+        internal_token=INTERNAL_TOKEN,
+        **{"backoff_base_seconds": 0.05, "backoff_max_seconds": 0.2, **options},
+    )
+
+
+def _snapshot(status: TaskStatus = TaskStatus.TODO) -> TaskSnapshot:
+    return TaskSnapshot(
+        id=uuid.uuid4(),
+        title="t",
+        owner_id=uuid.uuid4(),
+        assignee_id=None,
+        webhook_url=None,
+        due_at=None,
+        status=status,
+    )
+
+
+async def _done_event(session: AsyncSession, snapshot: TaskSnapshot | None = None) -> OutboxEvent:
+    before = snapshot or _snapshot()
+    (event,) = events_for_change(before, replace(before, status=TaskStatus.DONE))
+    session.add(event)
+    await session.flush()
+    return event
+
+
+async def _reload(session: AsyncSession, event: OutboxEvent) -> OutboxEvent:
+    statement = select(OutboxEvent).where(OutboxEvent.id == event.id)
+    return (await session.execute(statement.execution_options(populate_existing=True))).scalar_one()
+
+
+def _posts_of(receiver: Any, event: OutboxEvent) -> list[dict[str, Any]]:
+    return [r for r in receiver.requests if r["headers"]["Idempotency-Key"] == str(event.id)]
+
+
+async def test_retries_with_backoff_until_accepted_then_never_again(
+    session: AsyncSession, loopback: Any
+) -> None:
+    loopback.statuses = [503, 503]  # then the default 202
+    event = await _done_event(session)
+    # Backoff after n failures: 0.5 * 2**(n-1) s, jittered down to half of that.
+    relay = _relay(session, loopback.url, backoff_base_seconds=0.5, backoff_max_seconds=1.0)
+
+    await relay.deliver_due()
+    failed = await _reload(session, event)
+    assert (failed.attempts, failed.last_error, failed.delivered_at) == (1, "HTTP 503", None)
+    assert failed.next_attempt_at > failed.created_at
+
+    await relay.deliver_due()  # not due yet: backing off
+    assert len(_posts_of(loopback, event)) == 1
+
+    for _ in range(80):
+        await asyncio.sleep(0.05)
+        await relay.deliver_due()
+        if (await _reload(session, event)).delivered_at is not None:
+            break
+    delivered = await _reload(session, event)
+    assert delivered.delivered_at is not None
+    assert delivered.attempts == 3
+    assert delivered.last_error is None
+
+    await relay.deliver_due()
+    posts = _posts_of(loopback, event)
+    assert len(posts) == 3
+    for post in posts:
+        assert post["path"] == "/internal/events"
+        assert post["headers"]["X-Internal-Token"] == INTERNAL_TOKEN
+        assert post["headers"]["Content-Type"] == "application/json"
+        assert post["json"] == event.payload
+
+
+@pytest.mark.parametrize("status", [200, 202, 204, 409])
+async def test_accepted_or_duplicate_counts_as_delivered(
+    session: AsyncSession, loopback: Any, status: int
+) -> None:
+    loopback.statuses = [status]
+    event = await _done_event(session)
+    await _relay(session, loopback.url).deliver_due()
+    assert (await _reload(session, event)).delivered_at is not None
+
+
+async def test_notify_svc_down_loses_nothing(
+    session: AsyncSession, closed_port_url: str, loopback: Any
+) -> None:
+    event = await _done_event(session)
+    await _relay(session, closed_port_url).deliver_due()
+    pending = await _reload(session, event)
+    assert (pending.attempts, pending.last_error, pending.delivered_at) == (1, "ConnectError", None)
+
+    await asyncio.sleep(0.1)
+    await _relay(session, loopback.url).deliver_due()
+    assert (await _reload(session, event)).delivered_at is not None
+    assert len(_posts_of(loopback, event)) == 1
+
+
+async def test_an_unreachable_notify_svc_ends_the_batch(
+    session: AsyncSession, closed_port_url: str
+) -> None:
+    first, second = await _done_event(session), await _done_event(session)
+    tried = await _relay(session, closed_port_url).deliver_due()
+    attempts = sorted([(await _reload(session, e)).attempts for e in (first, second)])
+    assert tried >= 1
+    assert attempts == [0, 1]
+
+
+async def test_the_loop_survives_failing_iterations(caplog: pytest.LogCaptureFixture) -> None:
+    calls = 0
+
+    class BrokenTransaction(AbstractAsyncContextManager[AsyncSession]):
+        async def __aenter__(self) -> AsyncSession:
+            nonlocal calls
+            calls += 1
+            raise RuntimeError("database restarting")
+
+        async def __aexit__(self, *exc_info: object) -> None:
+            return None
+
+    relay = OutboxRelay(
+        transaction=BrokenTransaction,
+        client=httpx.AsyncClient(),
+        notify_url="http://127.0.0.1:9",
+        internal_token=INTERNAL_TOKEN,
+        poll_interval_seconds=0.02,
+    )
+    runner = asyncio.create_task(relay.run())
+    await asyncio.sleep(0.2)
+    assert not runner.done()
+    runner.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await runner
+    assert calls >= 3
+    assert "outbox relay iteration failed" in caplog.messages
+
+
+async def test_events_of_one_task_keep_their_order(session: AsyncSession, loopback: Any) -> None:
+    task = _snapshot()
+    first = await _done_event(session, task)
+    second = await _done_event(session, replace(task, status=TaskStatus.TODO))
+    other_task = await _done_event(session)
+    loopback.statuses = [503]  # the first event fails once
+    relay = _relay(session, loopback.url)
+
+    await relay.deliver_due()
+    assert _posts_of(loopback, second) == []  # waits behind the failed first event
+    assert len(_posts_of(loopback, other_task)) == 1  # other tasks are not held up
+
+    for _ in range(40):
+        await asyncio.sleep(0.05)
+        await relay.deliver_due()
+        if (await _reload(session, second)).delivered_at is not None:
+            break
+    keys = [r["headers"]["Idempotency-Key"] for r in loopback.requests]
+    ours = [key for key in keys if key in {str(first.id), str(second.id)}]
+    assert ours == [str(first.id), str(first.id), str(second.id)]
+
+
+def test_backoff_grows_exponentially_is_capped_and_jittered() -> None:
+    delays = [backoff_seconds(n, base=1.0, cap=60.0) for n in range(1, 10) for _ in range(20)]
+    by_attempt = [delays[i * 20 : (i + 1) * 20] for i in range(9)]
+    for attempt, samples in enumerate(by_attempt, start=1):
+        nominal = min(60.0, 2.0 ** (attempt - 1))
+        assert all(nominal * 0.5 <= d <= nominal for d in samples)
+    assert len(set(by_attempt[3])) > 1  # jitter
+    assert max(max(s) for s in by_attempt) <= 60.0
