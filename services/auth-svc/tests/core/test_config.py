@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from pydantic import ValidationError
 
@@ -13,14 +15,9 @@ STRONG = "a-real-secret-0123456789"
 @pytest.fixture(autouse=True)
 def no_auth_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Only what a test sets counts (the suite itself runs with AUTH_* set)."""
-    for name in (
-        "AUTH_ENVIRONMENT",
-        "AUTH_INTERNAL_TOKEN",
-        "AUTH_ADMIN_EMAIL",
-        "AUTH_ADMIN_PASSWORD",
-        "AUTH_KEYS_DIR",
-    ):
-        monkeypatch.delenv(name, raising=False)
+    for name in [name for name in os.environ if name.startswith("AUTH_")]:
+        if not name.endswith(("_DATABASE_URL", "_REDIS_URL")):
+            monkeypatch.delenv(name)
 
 
 def test_defaults_match_the_contract() -> None:
