@@ -5,6 +5,8 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
+import pytest
+
 from taskhub_e2e.stack.credentials import credential_keys, load_or_create_credentials
 from taskhub_e2e.stack.environment import build_service_env
 from taskhub_e2e.stack.layout import StackLayout
@@ -96,3 +98,15 @@ def test_missing_credentials_are_added_without_touching_the_others(tmp_path: Pat
 
     assert values["AUTH_DB_PASSWORD"] == "chosen-by-hand"
     assert sorted(values) == sorted(credential_keys())
+
+
+def test_exported_service_variables_override_the_stack_defaults(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TASKS_CREATE_RATE_LIMIT", "1000/minute")
+    monkeypatch.setenv("AUTH_LOG_LEVEL", "DEBUG")
+    monkeypatch.setenv("UNRELATED_SETTING", "ignored")
+    env = build_service_env(StackPorts(), CREDENTIALS, LAYOUT)
+    assert env["TASKS_CREATE_RATE_LIMIT"] == "1000/minute"
+    assert env["AUTH_LOG_LEVEL"] == "DEBUG"
+    assert "UNRELATED_SETTING" not in env

@@ -83,6 +83,9 @@ def schemathesis_command(options: FuzzOptions, service: str) -> list[str]:
         "--no-color",
         "run",
         f"{options.base_url.rstrip('/')}/{service}/openapi.json",
+        # A service that is still starting gets a moment before the run counts as failed.
+        "--wait-for-schema",
+        "30",
         "--exclude-path-regex",
         INTERNAL_PATHS,
         "--max-time",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
+
 from taskhub_e2e.stack.credentials import (
     ADMIN_PASSWORD,
     INTERNAL_TOKEN,
@@ -72,4 +75,13 @@ def build_service_env(
         "TASKHUB_CELERY_METRICS_PORT": str(ports.celery_metrics),
         "TASKHUB_ARQ_METRICS_PORT": str(ports.arq_metrics),
     }
-    return dict(sorted(env.items()))
+    return dict(sorted((env | _overrides_from(os.environ)).items()))
+
+
+# A developer tunes a service of the native stack by exporting its variable before `up`
+# (e.g. TASKS_CREATE_RATE_LIMIT for a benchmark); these prefixes are the services'.
+SERVICE_PREFIXES = ("AUTH_", "TASKS_", "NOTIFY_")
+
+
+def _overrides_from(environ: Mapping[str, str]) -> dict[str, str]:
+    return {key: value for key, value in environ.items() if key.startswith(SERVICE_PREFIXES)}

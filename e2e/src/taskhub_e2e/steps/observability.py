@@ -42,8 +42,10 @@ STEADY_MIX: tuple[tuple[Service, str, str], ...] = (
 )
 SERVICE_LABELS = {Service.AUTH: "auth-svc", Service.TASKS: "task-svc", Service.NOTIFY: "notify-svc"}
 
-DELIVERIES = 'sum(taskhub_celery_tasks_total{task="notify.deliver_job", outcome="%s"})'
-DEAD_LETTERS = "sum(taskhub_dead_letters_total)"
+DELIVERIES = 'taskhub_celery_tasks_total{task="notify.deliver_job", outcome="%s"}'
+DEAD_LETTERS = "taskhub_dead_letters_total"
+# Added to every window: a scrape or two before the scenario began, to read from.
+WINDOW_MARGIN_SECONDS = 15
 
 # TaskHub's own logs: one JSON object per line. postgres, redis, prometheus, supervisord
 # and nginx's error log are third-party formats (docs/observability.md).
@@ -103,6 +105,10 @@ def wait_for(check: Callable[[], list[str]], seconds: float = SETTLE_SECONDS) ->
     assert not missing, "\n".join(missing)
 
 
+def seconds_since(started: float) -> int:
+    return int(time.time() - started) + WINDOW_MARGIN_SECONDS
+
+
 def log_dir(target: Target) -> Path:
     assert target.log_dir is not None, "the scenario is @logs: the target must have log files"
     return target.log_dir
@@ -135,18 +141,22 @@ def create_task(api: TaskHubClient, actor: Actor, **fields: Any) -> dict[str, An
 @dataclass
 class SteadyTraffic:
     sent: Counter[Service] = field(default_factory=Counter)
-    before: dict[str, float] = field(default_factory=dict)
-    started: float = 0.0
+    started: float = field(default_factory=time.time)
 
 
-def request_counts(target: Target) -> dict[str, float]:
-    """Per service, the GET requests counted on the route the steady mix uses there."""
+def requests_since(target: Target, started: float) -> dict[str, float]:
+    """Per service, the GET requests counted since `started` on the steady mix's route.
+
+    `increase` rather than a difference of two readings: it survives a service restarting
+    (its counters start again from zero) in between.
+    """
+    window = seconds_since(started)
     counts: dict[str, float] = {}
     for service, _, route in STEADY_MIX:
         label = SERVICE_LABELS[service]
         promql = (
-            f'sum(http_server_request_duration_seconds_count{{service="{label}", '
-            f'http_route="{route}", http_request_method="GET"}})'
+            f'sum(increase(http_server_request_duration_seconds_count{{service="{label}", '
+            f'http_route="{route}", http_request_method="GET"}}[{window}s]))'
         )
         counts[label] = query_value(target, promql)
     return counts
@@ -162,7 +172,7 @@ def uses_steadily(
     cast: Cast, api: TaskHubClient, target: Target, who: str, rate: str, seconds: str
 ) -> SteadyTraffic:
     actor = cast[who]
-    traffic = SteadyTraffic(before=request_counts(target), started=time.time())
+    traffic = SteadyTraffic()
     interval = 1.0 / int(rate)
     began = time.monotonic()
     for n in range(int(rate) * int(seconds)):
@@ -178,12 +188,11 @@ def uses_steadily(
 @then("Prometheus counts at least the requests each service was sent")
 def requests_counted(target: Target, steady_traffic: SteadyTraffic) -> None:
     def short() -> list[str]:
-        now = request_counts(target)
+        counted = requests_since(target, steady_traffic.started)
         return [
-            f"{label}: {now[label] - steady_traffic.before[label]:.0f} more requests counted, "
-            f"{steady_traffic.sent[service]} sent"
+            f"{label}: {counted[label]:.0f} requests counted, {steady_traffic.sent[service]} sent"
             for service, label in SERVICE_LABELS.items()
-            if now[label] - steady_traffic.before[label] < steady_traffic.sent[service]
+            if counted[label] < steady_traffic.sent[service]
         ]
 
     wait_for(short)
@@ -196,7 +205,7 @@ def requests_counted(target: Target, steady_traffic: SteadyTraffic) -> None:
     )
 )
 def latency_bound(target: Target, steady_traffic: SteadyTraffic, bound: str) -> None:
-    window = int(time.time() - steady_traffic.started) + 15
+    window = seconds_since(steady_traffic.started)
     slow = []
     for service, _, route in STEADY_MIX:
         label = SERVICE_LABELS[service]
@@ -214,24 +223,27 @@ def latency_bound(target: Target, steady_traffic: SteadyTraffic, bound: str) -> 
 # --- worker counters ---------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(frozen=True)
 class WorkerCounters:
-    success: float = 0.0
-    failure: float = 0.0
-    dead_letters: float = 0.0
+    success: float
+    failure: float
+    dead_letters: float
 
 
-def worker_counters(target: Target) -> WorkerCounters:
+def worker_counters_since(target: Target, started: float) -> WorkerCounters:
+    """Delivery outcomes and dead letters counted since `started` (restarts included)."""
+    window = f"[{seconds_since(started)}s]"
     return WorkerCounters(
-        success=query_value(target, DELIVERIES % "success"),
-        failure=query_value(target, DELIVERIES % "failure"),
-        dead_letters=query_value(target, DEAD_LETTERS),
+        success=query_value(target, f"sum(increase({DELIVERIES % 'success'}{window}))"),
+        failure=query_value(target, f"sum(increase({DELIVERIES % 'failure'}{window}))"),
+        dead_letters=query_value(target, f"sum(increase({DEAD_LETTERS}{window}))"),
     )
 
 
 @given("the operators have noted the worker counters", target_fixture="worker_baseline")
-def note_worker_counters(target: Target) -> WorkerCounters:
-    return worker_counters(target)
+def note_worker_counters() -> float:
+    """When the scenario's own work began: counters are read as growth since then."""
+    return time.time()
 
 
 @when(
@@ -248,11 +260,10 @@ def queues_own_email(cast: Cast, api: TaskHubClient, who: str) -> None:
 
 
 @then(parsers.re(r"^Prometheus counts at least 1 more successful delivery task$"))
-def success_counted(target: Target, worker_baseline: WorkerCounters) -> None:
+def success_counted(target: Target, worker_baseline: float) -> None:
     def short() -> list[str]:
-        now = worker_counters(target)
-        grew = now.success - worker_baseline.success
-        return [] if grew >= 1 else [f"successful deliveries grew by {grew:.0f}"]
+        grew = worker_counters_since(target, worker_baseline).success
+        return [] if grew >= 1 else [f"successful deliveries grew by {grew:.1f}"]
 
     wait_for(short)
 
@@ -286,16 +297,14 @@ def webhook_dead_lettered(cast: Cast, api: TaskHubClient, observed_task: dict[st
 @then(
     parsers.re(r"^Prometheus counts at least 1 more failed delivery task and 1 more dead letter$")
 )
-def failure_counted(target: Target, worker_baseline: WorkerCounters) -> None:
+def failure_counted(target: Target, worker_baseline: float) -> None:
     def short() -> list[str]:
-        now = worker_counters(target)
-        failed = now.failure - worker_baseline.failure
-        dead = now.dead_letters - worker_baseline.dead_letters
+        now = worker_counters_since(target, worker_baseline)
         missing = []
-        if failed < 1:
-            missing.append(f"failed deliveries grew by {failed:.0f}")
-        if dead < 1:
-            missing.append(f"dead letters grew by {dead:.0f}")
+        if now.failure < 1:
+            missing.append(f"failed deliveries grew by {now.failure:.1f}")
+        if now.dead_letters < 1:
+            missing.append(f"dead letters grew by {now.dead_letters:.1f}")
         return missing
 
     wait_for(short)

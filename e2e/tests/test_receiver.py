@@ -1,0 +1,161 @@
+"""The webhook receiver: real HTTP on loopback, signature checks, holding, hang-up detection."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import socket
+import threading
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from taskhub_e2e.receiver import (
+    Behaviour,
+    WebhookReceiver,
+    allowlist_value,
+    parse_allowlist,
+    receiver_port,
+    receiver_usable,
+    running_receiver,
+)
+
+SECRET = "receiver-test-secret"
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    # Port 0: the tests take any free port; the suite uses its fixed range.
+    with running_receiver(0, SECRET) as running:
+        yield running
+
+
+def signed(body: bytes, secret: str = SECRET) -> dict[str, str]:
+    digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return {
+        "Content-Type": "application/json",
+        "X-TaskHub-Delivery": "job-1",
+        "X-TaskHub-Signature": f"sha256={digest}",
+    }
+
+
+def test_records_a_signed_delivery(receiver: WebhookReceiver) -> None:
+    inbox = receiver.open_inbox()
+    body = json.dumps({"hello": "world"}).encode()
+
+    response = httpx.post(inbox.url, content=body, headers=signed(body))
+
+    assert response.status_code == 200
+    (delivery,) = inbox.wait_for(1, 5.0)
+    assert delivery.signature_valid
+    assert delivery.delivery_id == "job-1"
+    assert delivery.json() == {"hello": "world"}
+    assert delivery.answered == 200
+
+
+def test_a_wrong_signature_is_recorded_as_invalid(receiver: WebhookReceiver) -> None:
+    inbox = receiver.open_inbox()
+    body = b'{"a": 1}'
+
+    httpx.post(inbox.url, content=body, headers=signed(body, secret="another secret"))
+    httpx.post(inbox.url, content=body, headers={"Content-Type": "application/json"})
+
+    assert [delivery.signature_valid for delivery in inbox.wait_for(2, 5.0)] == [False, False]
+
+
+def test_a_failing_inbox_answers_500_every_time(receiver: WebhookReceiver) -> None:
+    inbox = receiver.open_inbox(Behaviour(status=500))
+    body = b"{}"
+
+    statuses = [httpx.post(inbox.url, content=body, headers=signed(body)).status_code for _ in "ab"]
+
+    assert statuses == [500, 500]
+    assert [delivery.answered for delivery in inbox.snapshot()] == [500, 500]
+
+
+def test_unknown_and_closed_inboxes_are_not_found(receiver: WebhookReceiver) -> None:
+    inbox = receiver.open_inbox()
+    receiver.close_inbox(inbox)
+
+    assert httpx.post(inbox.url, content=b"{}").status_code == 404
+    assert httpx.post(inbox.url.rsplit("/", 1)[0] + "/nope", content=b"{}").status_code == 404
+    assert inbox.snapshot() == []
+
+
+def test_a_held_delivery_whose_sender_hangs_up_is_never_answered(
+    receiver: WebhookReceiver,
+) -> None:
+    inbox = receiver.open_inbox(Behaviour(hold_seconds=10.0, hold_first=1))
+    body = b'{"slow": true}'
+    request = (
+        f"POST /{inbox.url.split('/', 3)[3]} HTTP/1.1\r\nHost: x\r\n"
+        f"Content-Length: {len(body)}\r\n"
+        + "".join(f"{name}: {value}\r\n" for name, value in signed(body).items())
+        + "\r\n"
+    ).encode() + body
+
+    with socket.create_connection(("127.0.0.1", receiver.port), timeout=5) as sender:
+        sender.sendall(request)
+        assert inbox.wait_for_arrivals(1, 5.0)
+    # The sender is gone; the next delivery is answered at once.
+    (held,) = inbox.wait_for(1, 5.0)
+    retry = httpx.post(inbox.url, content=body, headers=signed(body))
+
+    assert held.answered is None
+    assert held.signature_valid
+    assert retry.status_code == 200
+    assert [delivery.answered for delivery in inbox.wait_for(2, 5.0)] == [None, 200]
+
+
+def test_a_held_delivery_is_answered_after_the_hold(receiver: WebhookReceiver) -> None:
+    inbox = receiver.open_inbox(Behaviour(hold_seconds=1.0, hold_first=1))
+    body = b"{}"
+    answers: list[int] = []
+    sender = threading.Thread(
+        target=lambda: answers.append(
+            httpx.post(inbox.url, content=body, headers=signed(body)).status_code
+        )
+    )
+
+    sender.start()
+    assert inbox.wait_for_arrivals(1, 5.0)
+    assert inbox.snapshot() == []  # still held
+    sender.join(5.0)
+
+    assert answers == [200]
+    assert [delivery.answered for delivery in inbox.snapshot()] == [200]
+
+
+@pytest.mark.parametrize(
+    ("worker", "port"),
+    [("main", 8190), ("", 8190), ("gw0", 8190), ("gw9", 8199), ("gw10", None), ("odd", None)],
+)
+def test_each_worker_has_its_own_port(worker: str, port: int | None) -> None:
+    assert receiver_port(worker) == port
+
+
+def test_the_allowlist_is_read_like_notify_svc_reads_it() -> None:
+    assert parse_allowlist(" 127.0.0.1:8190 , a.example:80,") == {"127.0.0.1:8190", "a.example:80"}
+    assert parse_allowlist('["127.0.0.1:8191"]') == {"127.0.0.1:8191"}
+    assert parse_allowlist(allowlist_value()) == {f"127.0.0.1:{8190 + n}" for n in range(10)}
+
+
+def test_the_receiver_is_usable_only_when_allowlisted_with_a_known_secret() -> None:
+    complete = {
+        "NOTIFY_WEBHOOK_ALLOWLIST": allowlist_value(),
+        "NOTIFY_WEBHOOK_SIGNING_SECRET": "s",
+    }
+
+    assert receiver_usable(complete, "gw1") == (True, "")
+    usable, why = receiver_usable({}, "main")
+    assert not usable
+    assert allowlist_value() in why
+    usable, why = receiver_usable({**complete, "NOTIFY_WEBHOOK_ALLOWLIST": "127.0.0.1:8190"}, "gw1")
+    assert not usable
+    assert "127.0.0.1:8191" in why
+    usable, why = receiver_usable({**complete, "NOTIFY_WEBHOOK_SIGNING_SECRET": ""}, "main")
+    assert not usable
+    assert "SIGNING_SECRET" in why
+    assert not receiver_usable(complete, "gw12")[0]
