@@ -12,10 +12,12 @@ from auth_svc.core.config import get_settings
 from auth_svc.db.session import database, redis
 from auth_svc.services.bootstrap import prepare
 from taskhub_common.app import create_app
+from taskhub_common.tracing import instrument_clients
 
 
 @asynccontextmanager
 async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    instrument_clients(database.engine)
     await prepare(get_settings())
     yield
     await redis.aclose()

@@ -2,14 +2,20 @@
 
 Spans are always created, so logs and responses carry trace ids even natively; they are
 exported only when `OTEL_EXPORTER_OTLP_ENDPOINT` is set (compose points it at the
-collector), through a batch processor that never blocks a request. `OTEL_SDK_DISABLED=true`
-switches tracing off entirely.
+collector), through a batch processor whose worker thread does the sending: a request
+never waits for the collector, present or not. `OTEL_SDK_DISABLED=true` switches tracing
+off entirely.
+
+Hops no instrumentation covers (ARQ jobs, outbox events) carry the context by hand:
+`inject_trace_context` at the producer, `continue_trace` at the consumer.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, MutableMapping
+import weakref
+from collections.abc import Iterator, Mapping, MutableMapping
+from contextlib import contextmanager
 
 from fastapi import FastAPI
 from opentelemetry import propagate, trace
@@ -20,27 +26,58 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 _configured_service: str | None = None
+# Engines already traced: SQLAlchemy's instrumentor patches an engine once per call.
+_traced_engines: weakref.WeakSet[AsyncEngine] = weakref.WeakSet()
 
 # Paths polled by probes and Prometheus: tracing them only adds noise.
 UNTRACED_PATHS = "healthz,readyz,metrics"
+# One export attempt may take this long (in the exporter's thread, never a request's).
+EXPORT_TIMEOUT_SECONDS = 5.0
+# How long a worker process waits for its last spans at shutdown.
+SHUTDOWN_FLUSH_MILLIS = 5000
+
+_tracer = trace.get_tracer("taskhub")
 
 
 def tracing_enabled() -> bool:
     return os.environ.get("OTEL_SDK_DISABLED", "").lower() != "true"
 
 
+def build_tracer_provider(service_name: str, *, otlp_endpoint: str | None) -> TracerProvider:
+    """A provider naming `service_name`; with an endpoint, spans go there in batches."""
+    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    if otlp_endpoint:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        exporter = OTLPSpanExporter(
+            endpoint=f"{otlp_endpoint.rstrip('/')}/v1/traces", timeout=EXPORT_TIMEOUT_SECONDS
+        )
+        provider.add_span_processor(BatchSpanProcessor(exporter))
+    return provider
+
+
 def configure_tracing(service_name: str) -> None:
-    """Install the process's tracer provider once (later calls are no-ops)."""
+    """Install the process's tracer provider once (later calls are no-ops).
+
+    Call it in the process that creates the spans: a prefork Celery child configures its
+    own in `worker_process_init` (the batch thread of a parent does not survive a fork).
+    """
     global _configured_service
     if _configured_service is not None or not tracing_enabled():
         return
-    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
-    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
-    trace.set_tracer_provider(provider)
+    endpoint = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+    # Compose names each worker container (celery-worker, arq-worker) with OTEL_SERVICE_NAME.
+    name = os.environ.get("OTEL_SERVICE_NAME") or service_name
+    trace.set_tracer_provider(build_tracer_provider(name, otlp_endpoint=endpoint))
     _configured_service = service_name
+
+
+def flush_traces(timeout_millis: int = SHUTDOWN_FLUSH_MILLIS) -> bool:
+    """Export what is still buffered (a worker child about to exit); True when done."""
+    provider = trace.get_tracer_provider()
+    if isinstance(provider, TracerProvider):
+        return provider.force_flush(timeout_millis)
+    return True
 
 
 def instrument_app(app: FastAPI) -> None:
@@ -52,20 +89,41 @@ def instrument_app(app: FastAPI) -> None:
     FastAPIInstrumentor.instrument_app(app, excluded_urls=UNTRACED_PATHS)
 
 
-def instrument_clients(engine: AsyncEngine | None = None) -> None:
-    """Client spans for outgoing HTTP (httpx), SQL (SQLAlchemy) and Redis calls."""
+def instrument_clients(*engines: AsyncEngine) -> None:
+    """Client spans for outgoing HTTP (httpx), Redis and SQL on each of `engines`.
+
+    Idempotent: call it from every lifespan / worker start-up with the process's engines.
+    """
     if not tracing_enabled():
         return
     from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
     from opentelemetry.instrumentation.redis import RedisInstrumentor
-    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+    from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+    from opentelemetry.metrics import get_meter
 
     if not HTTPXClientInstrumentor().is_instrumented_by_opentelemetry:
         HTTPXClientInstrumentor().instrument()
     if not RedisInstrumentor().is_instrumented_by_opentelemetry:
         RedisInstrumentor().instrument()
-    if engine is not None:
-        SQLAlchemyInstrumentor().instrument(engine=engine.sync_engine)
+    # What SQLAlchemyInstrumentor does per engine, minus its once-per-process guard:
+    # a process may open engines at different times (a worker child opens its own).
+    tracer = trace.get_tracer("opentelemetry.instrumentation.sqlalchemy")
+    usage = get_meter("taskhub").create_up_down_counter("db.client.connections.usage")
+    for engine in engines:
+        if engine not in _traced_engines:
+            EngineTracer(tracer, engine.sync_engine, usage)  # type: ignore[no-untyped-call]
+            _traced_engines.add(engine)
+
+
+def instrument_celery() -> None:
+    """Producer spans (context into message headers) and worker spans (continued from them)."""
+    if not tracing_enabled():
+        return
+    from opentelemetry.instrumentation.celery import CeleryInstrumentor
+
+    instrumentor = CeleryInstrumentor()  # type: ignore[no-untyped-call]
+    if not instrumentor.is_instrumented_by_opentelemetry:
+        instrumentor.instrument()
 
 
 def inject_trace_context(carrier: MutableMapping[str, str] | None = None) -> dict[str, str]:
@@ -79,6 +137,23 @@ def inject_trace_context(carrier: MutableMapping[str, str] | None = None) -> dic
 def extract_trace_context(carrier: Mapping[str, str] | None) -> Context:
     """The context a hand-carried `traceparent` describes (empty when absent)."""
     return propagate.extract(dict(carrier or {}))
+
+
+@contextmanager
+def continue_trace(
+    name: str,
+    carrier: Mapping[str, str] | None,
+    *,
+    kind: trace.SpanKind = trace.SpanKind.CONSUMER,
+) -> Iterator[trace.Span]:
+    """A current span `name` inside the trace `carrier` names (a new trace without one).
+
+    Client instrumentation below it (httpx, SQL, Celery publish) then propagates that trace.
+    """
+    with _tracer.start_as_current_span(
+        name, context=extract_trace_context(carrier), kind=kind
+    ) as span:
+        yield span
 
 
 def current_trace_id() -> str | None:

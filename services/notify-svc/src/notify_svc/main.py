@@ -11,11 +11,15 @@ from notify_svc.api.routers import ROUTERS
 from notify_svc.core.config import get_settings
 from notify_svc.db.session import database, redis
 from notify_svc.services.dispatch import arq_pool
+from notify_svc.worker.tracing import instrument_celery_producer
 from taskhub_common.app import create_app
+from taskhub_common.tracing import instrument_clients
 
 
 @asynccontextmanager
 async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    instrument_clients(database.engine)
+    instrument_celery_producer()
     yield
     await arq_pool.close()
     await redis.aclose()

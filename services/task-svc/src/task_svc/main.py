@@ -16,6 +16,7 @@ from task_svc.core.http import close_http_client, http_client
 from task_svc.db.session import database, read_engine, redis
 from task_svc.services.outbox_relay import OutboxRelay
 from taskhub_common.app import create_app
+from taskhub_common.tracing import instrument_clients
 
 
 def build_relay(settings: Settings) -> OutboxRelay:
@@ -34,6 +35,7 @@ def build_relay(settings: Settings) -> OutboxRelay:
 @asynccontextmanager
 async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()
+    instrument_clients(database.engine, read_engine)
     relay_task = None
     if settings.outbox_relay_enabled:
         relay_task = asyncio.create_task(build_relay(settings).run(), name="outbox-relay")

@@ -20,6 +20,7 @@ from arq.connections import RedisSettings
 from arq.jobs import Job as ArqJob
 
 from notify_svc.core.config import get_settings
+from taskhub_common.tracing import inject_trace_context
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +93,12 @@ async def schedule_release(job_id: uuid.UUID, send_at: datetime) -> None:
     try:
         pool = await arq_pool.get()
         await pool.enqueue_job(
-            RELEASE_FUNCTION, str(job_id), _job_id=str(job_id), _defer_until=send_at
+            RELEASE_FUNCTION,
+            str(job_id),
+            _job_id=str(job_id),
+            _defer_until=send_at,
+            # ARQ has no tracing of its own: the release continues this request's trace.
+            trace_context=inject_trace_context(),
         )
     except Exception as exc:
         logger.warning(

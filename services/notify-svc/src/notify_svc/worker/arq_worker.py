@@ -24,7 +24,9 @@ from notify_svc.services.dispatch import (
     arq_serialize,
     enqueue_deliveries,
 )
-from taskhub_common.logging import configure_logging
+from notify_svc.worker.tracing import start_worker_tracing
+from taskhub_common.logging import JsonFormatter, configure_logging
+from taskhub_common.tracing import continue_trace, flush_traces
 
 logger = logging.getLogger(__name__)
 
@@ -32,10 +34,22 @@ logger = logging.getLogger(__name__)
 # sweep releases whatever is still overdue after that.
 RELEASE_RETRY_SECONDS = 5
 RELEASE_MAX_TRIES = 10
+RELEASE_OUTCOMES = ("released", "skipped", "retry")
 
 
-async def release_job(ctx: dict[str, Any], job_id: str) -> str:
-    """scheduled -> queued, then hand to Celery; a job canceled first stays canceled."""
+async def release_job(
+    ctx: dict[str, Any], job_id: str, trace_context: dict[str, str] | None = None
+) -> str:
+    """scheduled -> queued, then hand to Celery; a job canceled first stays canceled.
+
+    `trace_context` is the `traceparent` of the request that scheduled the job: the
+    release and the delivery it enqueues continue that trace.
+    """
+    with continue_trace(f"arq {RELEASE_FUNCTION}", trace_context):
+        return await _release(job_id)
+
+
+async def _release(job_id: str) -> str:
     try:
         async with database.transaction() as session:
             released = await jobs_service.release_scheduled_job(session, job_id=uuid.UUID(job_id))
@@ -55,6 +69,9 @@ async def startup(ctx: dict[str, Any]) -> None:
     # The arq command configured logging before importing us: take the root logger back.
     settings = get_settings()
     configure_logging(settings.service_name, settings.log_level)
+    start_worker_tracing(database.engine)
+    for outcome in RELEASE_OUTCOMES:  # exported at 0 from the start (see celery_app)
+        ARQ_JOBS.labels(RELEASE_FUNCTION, outcome)
     try:
         start_metrics_server(settings.arq_metrics_port, address=settings.metrics_address)
     except OSError as exc:
@@ -62,7 +79,25 @@ async def startup(ctx: dict[str, Any]) -> None:
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
+    flush_traces()
     await database.dispose()
+
+
+# For `arq --custom-log-dict notify_svc.worker.arq_worker.LOG_CONFIG`: the lines arq writes
+# before `startup` runs ("Starting worker ...") are JSON too.
+LOG_CONFIG: dict[str, Any] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": JsonFormatter, "service": get_settings().service_name}},
+    "handlers": {
+        "stdout": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            "stream": "ext://sys.stdout",
+        }
+    },
+    "root": {"handlers": ["stdout"], "level": get_settings().log_level.upper()},
+}
 
 
 class WorkerSettings:

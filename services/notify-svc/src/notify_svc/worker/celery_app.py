@@ -21,12 +21,16 @@ from notify_svc.core.metrics import (
     QueueDepthCollector,
     start_metrics_server,
 )
-from notify_svc.services.dispatch import SCAN_REMINDERS_TASK, SWEEP_TASK
+from notify_svc.services.delivery import Outcome
+from notify_svc.services.dispatch import DELIVER_TASK, SCAN_REMINDERS_TASK, SWEEP_TASK
+from notify_svc.worker.tracing import start_worker_tracing
 from taskhub_common.logging import configure_logging
+from taskhub_common.tracing import flush_traces
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_QUEUE = "celery"
+TASK_OUTCOMES = ("success", "failure", "retry")
 
 settings = get_settings()
 
@@ -67,6 +71,11 @@ def _serve_metrics(**_: Any) -> None:
     """The metrics server lives in the worker's main process (children share via files)."""
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         logger.warning("PROMETHEUS_MULTIPROC_DIR is not set: prefork children are not counted")
+    # Every outcome is exported from the start, at 0: a series born at 1 shows no
+    # increase(), so the first failure after a start would go unseen.
+    for task_name in (DELIVER_TASK, SCAN_REMINDERS_TASK, SWEEP_TASK):
+        for outcome in TASK_OUTCOMES:
+            CELERY_TASKS.labels(task_name, outcome)
     try:
         current = get_settings()
         start_metrics_server(
@@ -78,8 +87,27 @@ def _serve_metrics(**_: Any) -> None:
         logger.error("metrics server not started", extra={"error": str(exc)})
 
 
+@signals.worker_process_init.connect
+def _trace_child(**_: Any) -> None:
+    """Each prefork child runs tasks, so each starts its own tracer (and exporter thread)."""
+    start_worker_tracing()
+
+
+@signals.worker_init.connect
+def _trace_unforked_worker(sender: Any = None, **_: Any) -> None:
+    # Solo and thread pools run tasks in this very process; prefork children do it above.
+    if "prefork" not in str(getattr(sender, "pool_cls", "prefork")):
+        start_worker_tracing()
+
+
+@signals.beat_init.connect
+def _trace_beat(**_: Any) -> None:
+    start_worker_tracing()
+
+
 @signals.worker_process_shutdown.connect
 def _forget_dead_child(pid: int | None = None, **_: Any) -> None:
+    flush_traces()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
 
@@ -103,8 +131,11 @@ def _task_finished(task_id: str | None = None, task: Any = None, **_: Any) -> No
 
 
 @signals.task_success.connect
-def _task_succeeded(sender: Any = None, **_: Any) -> None:
-    CELERY_TASKS.labels(getattr(sender, "name", "unknown"), "success").inc()
+def _task_succeeded(sender: Any = None, result: Any = None, **_: Any) -> None:
+    # A delivery that gave up returns normally (its dead letter is committed, nothing is
+    # left to retry), yet for operators that run failed.
+    outcome = "failure" if result == Outcome.FAILED.value else "success"
+    CELERY_TASKS.labels(getattr(sender, "name", "unknown"), outcome).inc()
 
 
 @signals.task_failure.connect

@@ -11,6 +11,7 @@ never reuses its parent's loop or connections.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import os
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -21,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from notify_svc.core.config import get_settings
 from taskhub_common.db import Database
+from taskhub_common.tracing import instrument_clients
 
 T = TypeVar("T")
 
@@ -33,6 +35,7 @@ class _State:
         self.pid = os.getpid()
         self.runner = asyncio.Runner()
         self.database = Database(get_settings().database_url, pool_size=WORKER_POOL_SIZE)
+        instrument_clients(self.database.engine)
 
 
 class WorkerRuntime:
@@ -54,7 +57,9 @@ class WorkerRuntime:
         async def call() -> T:
             return await work(state.database)
 
-        return state.runner.run(call())
+        # The caller's context, not the one the runner captured on its first run: the
+        # current task's trace (and anything else in contextvars) must reach the coroutine.
+        return state.runner.run(call(), context=contextvars.copy_context())
 
     def close(self) -> None:
         state: _State | None = getattr(self._local, "state", None)

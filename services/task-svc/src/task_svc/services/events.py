@@ -8,9 +8,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from task_svc.models import OPEN_STATUSES, OutboxEvent, Task, TaskStatus
+from taskhub_common.tracing import inject_trace_context
 
 TASK_DONE = "task.done"
 TASK_DEADLINE_CHANGED = "task.deadline_changed"
+# The payload key holding the `traceparent` of the change, for the relay.
+TRACE_CONTEXT_KEY = "trace_context"
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,12 +64,17 @@ def _iso(moment: datetime) -> str:
 
 def _event(event_type: str, snapshot: TaskSnapshot) -> OutboxEvent:
     event_id = uuid.uuid4()
-    payload = {
+    payload: dict[str, Any] = {
         "event_id": str(event_id),
         "type": event_type,
         "occurred_at": _iso(datetime.now(UTC)),
         "task": snapshot.as_json(),
     }
+    # The trace of the request that made the change: the relay continues it, however late
+    # it delivers, so the notification work shows up in that request's trace.
+    trace_context = inject_trace_context()
+    if trace_context:
+        payload[TRACE_CONTEXT_KEY] = trace_context
     return OutboxEvent(id=event_id, event_type=event_type, task_id=snapshot.id, payload=payload)
 
 

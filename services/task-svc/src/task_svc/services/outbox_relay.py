@@ -21,7 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from task_svc.models import OutboxEvent
 from task_svc.repositories import outbox as outbox_repository
+from task_svc.services.events import TRACE_CONTEXT_KEY
 from taskhub_common.internal import INTERNAL_TOKEN_HEADER
+from taskhub_common.tracing import continue_trace
 
 logger = logging.getLogger(__name__)
 
@@ -111,7 +113,12 @@ class OutboxRelay:
         """
         headers = {INTERNAL_TOKEN_HEADER: self.internal_token, "Idempotency-Key": str(event.id)}
         try:
-            response = await self.client.post(self.events_url, json=event.payload, headers=headers)
+            # Continues the trace of the change (`traceparent` goes out with the request).
+            change_trace = event.payload.get(TRACE_CONTEXT_KEY)
+            with continue_trace(f"outbox relay {event.event_type}", change_trace):
+                response = await self.client.post(
+                    self.events_url, json=event.payload, headers=headers
+                )
         except httpx.HTTPError as exc:
             return type(exc).__name__, False
         if response.is_success or response.status_code == httpx.codes.CONFLICT:

@@ -1,0 +1,185 @@
+"""Tracing beyond the basics: hand-carried traces, SQL spans, and export that never blocks."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from taskhub_common.db import Database
+from taskhub_common.tracing import (
+    build_tracer_provider,
+    configure_tracing,
+    continue_trace,
+    current_trace_id,
+    flush_traces,
+    inject_trace_context,
+    instrument_celery,
+    instrument_clients,
+)
+
+# Ending a span must cost the request microseconds, collector or not.
+SPAN_BUDGET_SECONDS = 0.002
+
+
+@pytest.fixture(scope="module")
+def finished_spans() -> Iterator[InMemorySpanExporter]:
+    """Spans of the process-wide provider, collected in memory for this module."""
+    configure_tracing("demo-svc")
+    provider = trace.get_tracer_provider()
+    assert isinstance(provider, TracerProvider)
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    yield exporter
+    exporter.shutdown()
+
+
+@pytest.fixture
+def spans(finished_spans: InMemorySpanExporter) -> InMemorySpanExporter:
+    finished_spans.clear()
+    return finished_spans
+
+
+def _trace_of(span: ReadableSpan) -> str:
+    assert span.context is not None
+    return format(span.context.trace_id, "032x")
+
+
+def test_continue_trace_joins_the_carried_trace(spans: InMemorySpanExporter) -> None:
+    with trace.get_tracer("test").start_as_current_span("enqueue"):
+        carried = inject_trace_context()
+        producer_trace = current_trace_id()
+    with continue_trace("release_job", carried) as span:
+        assert span.is_recording()
+        assert current_trace_id() == producer_trace
+    [consumer] = [span for span in spans.get_finished_spans() if span.name == "release_job"]
+    assert consumer.kind is trace.SpanKind.CONSUMER
+    assert consumer.parent is not None
+    assert _trace_of(consumer) == producer_trace
+
+
+def test_continue_trace_without_a_carrier_starts_a_new_trace(spans: InMemorySpanExporter) -> None:
+    with trace.get_tracer("test").start_as_current_span("unrelated"):
+        unrelated = current_trace_id()
+        with continue_trace("release_job", None):
+            # An empty carrier means "no parent", not "the span that happens to be current".
+            assert current_trace_id() not in (None, unrelated)
+
+
+@pytest.mark.integration
+async def test_sql_on_an_instrumented_engine_is_a_child_span(
+    database_url: str, spans: InMemorySpanExporter
+) -> None:
+    database = Database(database_url, pool_size=1)
+    instrument_clients(database.engine)
+    instrument_clients(database.engine)  # a second call must not trace twice
+    try:
+        with trace.get_tracer("test").start_as_current_span("request") as parent:
+            await database.ping()
+    finally:
+        await database.dispose()
+    sql = [span for span in spans.get_finished_spans() if span.name.startswith("SELECT")]
+    assert len(sql) == 1, [span.name for span in spans.get_finished_spans()]
+    assert sql[0].parent is not None
+    assert sql[0].parent.span_id == parent.get_span_context().span_id
+
+
+def test_celery_instrumentation_is_idempotent() -> None:
+    instrument_celery()
+    instrument_celery()
+
+
+# --- export ------------------------------------------------------------------------------
+
+
+class _Collector(ThreadingHTTPServer):
+    """A loopback stand-in for the OTel collector's OTLP/HTTP receiver."""
+
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+        self.bodies: list[bytes] = []
+        super().__init__(("127.0.0.1", 0), _CollectorHandler)
+
+
+class _CollectorHandler(BaseHTTPRequestHandler):
+    server: _Collector
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.server.paths.append(self.path)
+        self.server.bodies.append(body)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+@pytest.fixture
+def collector() -> Iterator[_Collector]:
+    server = _Collector()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _time_spans(provider: TracerProvider, count: int) -> float:
+    tracer = provider.get_tracer("test")
+    started = time.perf_counter()
+    for index in range(count):
+        with tracer.start_as_current_span(f"request-{index}"):
+            pass
+    return (time.perf_counter() - started) / count
+
+
+def test_spans_reach_the_collector_over_otlp_http(collector: _Collector) -> None:
+    endpoint = f"http://127.0.0.1:{collector.server_address[1]}"
+    provider = build_tracer_provider("demo-svc", otlp_endpoint=endpoint)
+    try:
+        with provider.get_tracer("test").start_as_current_span("exported-span"):
+            pass
+        assert provider.force_flush(5000)
+    finally:
+        provider.shutdown()
+    assert collector.paths
+    assert set(collector.paths) == {"/v1/traces"}
+    assert any(b"exported-span" in body and b"demo-svc" in body for body in collector.bodies)
+
+
+def test_an_absent_collector_never_slows_a_span() -> None:
+    endpoint = f"http://127.0.0.1:{_closed_port()}"
+    provider = build_tracer_provider("demo-svc", otlp_endpoint=endpoint)
+    try:
+        per_span = _time_spans(provider, 500)
+    finally:
+        provider.shutdown()
+    assert per_span < SPAN_BUDGET_SECONDS, f"{per_span * 1000:.3f} ms per span"
+
+
+def test_without_an_endpoint_nothing_is_exported() -> None:
+    provider = build_tracer_provider("demo-svc", otlp_endpoint=None)
+    assert provider._active_span_processor._span_processors == ()
+
+
+def test_flush_without_an_sdk_provider_is_a_no_op(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(trace, "get_tracer_provider", trace.NoOpTracerProvider)
+    assert flush_traces(10) is True
