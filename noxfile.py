@@ -171,6 +171,14 @@ def e2e(session: nox.Session) -> None:
         for label, args in _e2e_passes(pytest_args):
             session.log(f"== e2e: {label}")
             session.run("pytest", "e2e/scenarios", *args)
+        if not external and not pytest_args:
+            session.log("== every PromQL expression of the dashboards and rules, live")
+            session.run(
+                "pytest",
+                "infra/tests/test_promql.py",
+                "-q",
+                f"--junitxml={REPORTS / 'promql-junit.xml'}",
+            )
     finally:
         session.log(f"e2e suite took {time.monotonic() - began:.1f} s")
         if started_here and not keep_stack:
@@ -200,6 +208,22 @@ def _e2e_passes(pytest_args: list[str]) -> list[tuple[str, list[str]]]:
             ],
         ),
     ]
+
+
+@nox.session
+def load(session: nox.Session) -> None:
+    """A realistic mix through the gateway with k6; prints RPS, p50/p95/p99 and errors.
+
+    `-- --rate 20 --duration 60s` changes the load; TASKHUB_BASE_URL targets another stack.
+    """
+    if not os.environ.get("TASKHUB_BASE_URL") and not _stack_is_running():
+        _stack(session, "up")
+    session.run(
+        sys.executable,
+        "-m",
+        "taskhub_e2e.load",
+        *(session.posargs or ["--rate", "10", "--duration", "30s"]),
+    )
 
 
 @nox.session

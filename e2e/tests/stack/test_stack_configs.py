@@ -71,8 +71,12 @@ def test_supervisord_runs_every_program_with_the_conventions_commands(tmp_path: 
         "/venv/bin/uvicorn auth_svc.main:app --host 127.0.0.1 --port 18101"
     )
     assert programs["celery-worker"].command == (
-        "/venv/bin/celery -A notify_svc.worker.celery_app:app worker"
+        "/venv/bin/celery -A notify_svc.worker.celery_app:app --quiet worker"
         " --loglevel INFO --concurrency 2"
+    )
+    assert programs["arq-worker"].command == (
+        "/venv/bin/arq notify_svc.worker.arq_worker.WorkerSettings"
+        " --custom-log-dict notify_svc.worker.arq_worker.LOG_CONFIG"
     )
     assert programs["postgres"].command == (
         f"/opt/pg/bin/postgres -D {tmp_path}/pgdata -p 54320 -k {tmp_path}/pgsock"
