@@ -49,8 +49,10 @@ def test_service_env_follows_the_conventions() -> None:
     )
     assert env["NOTIFY_WEBHOOK_SIGNING_SECRET"] == "sign-me"
     assert env["NOTIFY_AUTH_URL"] == "http://127.0.0.1:8101"
-    # Left to whoever runs the stack; PROMETHEUS_MULTIPROC_DIR is the Celery worker's alone.
-    assert "NOTIFY_WEBHOOK_ALLOWLIST" not in env
+    # The e2e suite's loopback receivers, one port per xdist worker.
+    assert env["NOTIFY_WEBHOOK_ALLOWLIST"].split(",")[0] == "127.0.0.1:8190"
+    assert len(env["NOTIFY_WEBHOOK_ALLOWLIST"].split(",")) == 10
+    # PROMETHEUS_MULTIPROC_DIR is the Celery worker's alone.
     assert "PROMETHEUS_MULTIPROC_DIR" not in env
 
 

@@ -26,6 +26,22 @@ ADMIN_EMAIL = "admin@example.com"
 # Every client of the native stack (the e2e suite, fuzzing, benchmarks) is 127.0.0.1, so
 # the per-address failed-login limit is raised; the per-account limit keeps its default.
 LOGIN_IP_MAX_FAILURES = 1000
+# The e2e suite's webhook receivers listen on loopback, one port per xdist worker; only
+# the native stack allowlists them (the setting is empty by default, refused in production).
+E2E_RECEIVER_PORTS = range(8190, 8200)
+# Faster retry and recovery than production defaults, so scenarios about failed deliveries
+# and killed workers finish in seconds.
+NOTIFY_DEV_TIMINGS = {
+    "NOTIFY_RETRY_BACKOFF_SECONDS": "1",
+    "NOTIFY_WEBHOOK_TIMEOUT_SECONDS": "5",
+    "NOTIFY_STUCK_JOB_SECONDS": "10",
+    "NOTIFY_STUCK_SWEEP_SECONDS": "1",
+}
+
+
+# Variables the native stack sets only to serve as a test bed; a deployment (compose)
+# keeps the services' production defaults for them.
+TEST_BED_ONLY = frozenset({*NOTIFY_DEV_TIMINGS, "NOTIFY_WEBHOOK_ALLOWLIST"})
 
 
 def build_service_env(
@@ -72,6 +88,8 @@ def build_service_env(
         "NOTIFY_AUTH_URL": auth_url,
         "NOTIFY_WEBHOOK_SIGNING_SECRET": credentials[WEBHOOK_SIGNING_SECRET],
         "NOTIFY_REMINDER_SCAN_SECONDS": str(REMINDER_SCAN_SECONDS),
+        "NOTIFY_WEBHOOK_ALLOWLIST": ",".join(f"127.0.0.1:{port}" for port in E2E_RECEIVER_PORTS),
+        **NOTIFY_DEV_TIMINGS,
         "TASKHUB_CELERY_METRICS_PORT": str(ports.celery_metrics),
         "TASKHUB_ARQ_METRICS_PORT": str(ports.arq_metrics),
     }

@@ -75,11 +75,12 @@ def metrics_grew(
 ) -> None:
     if metrics_baseline.unavailable or target.prometheus_url is None:
         pytest.skip(f"needs {Capability.METRICS}: {metrics_baseline.unavailable}")
-    created = len(task_book.owned_by(cast["she"]))
+    mine = task_book.owned_by(cast["she"])
+    done = [task for task in mine if task["status"] == "done"]
     wanted = {
-        TASKS_CREATED: metrics_baseline.values[TASKS_CREATED] + created,
+        TASKS_CREATED: metrics_baseline.values[TASKS_CREATED] + len(mine),
         TASKS_LIMITED: metrics_baseline.values[TASKS_LIMITED] + 1,
-        DELIVERIES: metrics_baseline.values[DELIVERIES] + created,
+        DELIVERIES: metrics_baseline.values[DELIVERIES] + len(done),
     }
     deadline = time.monotonic() + METRICS_SECONDS
     while True:

@@ -52,7 +52,7 @@ DELIVERY_SECONDS = 20.0
 # task-svc's outbox relay backs off while notify-svc is down; this covers its retries.
 EVENT_SECONDS = 30.0
 # Time the scheduler gets past a job's send_at before "never delivered" is believed.
-SCHEDULE_GRACE_SECONDS = 3.0
+SCHEDULE_GRACE_SECONDS = 2.0
 # A scenario that needs the stuck-job sweep is skipped when the sweep is slower than this.
 MAX_RECOVERY_SECONDS = 90.0
 CELERY_WORKER = "celery-worker"

@@ -5,6 +5,7 @@ The scenario's tasks live in a `TaskBook` (`task_book`, a function-scoped fixtur
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
@@ -20,7 +21,6 @@ from taskhub_e2e.client import TaskHubClient
 from taskhub_e2e.outcomes import describe, expect_status, json_body
 from taskhub_e2e.steps.auth import ensure_account, ensure_signed_in
 from taskhub_e2e.taskbook import (
-    MAX_PAGE_SIZE,
     TaskBook,
     all_tasks,
     create_task,
@@ -51,12 +51,11 @@ def task_book() -> TaskBook:
 
 
 def the_others(cast: Cast, who: str, *others: str) -> Actor:
-    """`cast[who]`, after mentioning `others`, stays the one "she" refers to."""
+    """`cast[who]`, looked up last so that "she" still means them after `others` (who get
+    an account) were mentioned."""
     for other in others:
         ensure_account(cast.api, cast[other])
-    actor = cast[who]
-    cast.current = actor
-    return actor
+    return cast[who]
 
 
 # --- creating --------------------------------------------------------------------------
@@ -248,19 +247,26 @@ def marks_task_done(
     return cast.answered(response)
 
 
-@when(parsers.re(rf"^{WHO} marks all {HER} tasks done at once$"), target_fixture="reply")
-def marks_all_done(cast: Cast, api: TaskHubClient, task_book: TaskBook, who: str) -> httpx.Response:
+@when(
+    parsers.re(rf"^{WHO} marks (?P<count>\d+) of {HER} tasks done at once$"),
+    target_fixture="reply",
+)
+def marks_some_done(
+    cast: Cast, api: TaskHubClient, task_book: TaskBook, who: str, count: str
+) -> httpx.Response:
     actor = cast[who]
-    ids = [task["id"] for task in task_book.owned_by(actor)]
+    ids = [task["id"] for task in task_book.owned_by(actor)][: int(count)]
+    assert len(ids) == int(count), f"{actor.name} has only {len(ids)} tasks"
     return cast.answered(mark_done(api, actor, task_book, ids, bulk=True))
 
 
-@then("every one of them is reported updated")
-def all_updated(cast: Cast, task_book: TaskBook, reply: httpx.Response) -> None:
+@then(parsers.re(r"^all (?P<count>\d+) are reported updated$"))
+def all_updated(task_book: TaskBook, reply: httpx.Response, count: str) -> None:
     expect_status(reply, 200)
     body = json_body(reply)
-    mine = {task["id"] for task in task_book.owned_by(cast["she"])}
-    assert set(body["updated"]) == mine, f"updated {len(body['updated'])} of {len(mine)}"
+    asked = set(json.loads(reply.request.content)["ids"])
+    assert len(asked) == int(count), f"asked for {len(asked)}"
+    assert set(body["updated"]) == asked, f"updated {len(body['updated'])} of {len(asked)}"
     assert body["not_found"] == [], body
 
 
@@ -390,24 +396,31 @@ def gets_pages(task_book: TaskBook, who: str, sizes: str) -> None:
     assert created == sorted(created, reverse=True), "the pages are not newest first"
 
 
-@when(parsers.re(rf"^{WHO} looks for {HER} tasks due (?P<window>.+)$"), target_fixture="reply")
-def looks_by_deadline(cast: Cast, api: TaskHubClient, who: str, window: str) -> httpx.Response:
+def due_window(window: str) -> dict[str, str | None]:
+    """ "after now and before 3 days from now" -> the list's due_after/due_before filters."""
     match = re.fullmatch(r"(?:after (?P<after>.+?))?(?: and )?(?:before (?P<before>.+))?", window)
     assert match, f"not a window: {window!r}"
     assert match["after"] or match["before"], f"not a window: {window!r}"
-    bounds = {
+    return {
         "due_after": iso(moment(match["after"])) if match["after"] else None,
         "due_before": iso(moment(match["before"])) if match["before"] else None,
     }
-    return cast.answered(api.list_tasks(cast[who].require_access(), limit=MAX_PAGE_SIZE, **bounds))
 
 
-@then(parsers.re(rf"^{WHO} finds (?P<titles>nothing|[A-Z].*)$"))
-def finds_titles(reply: httpx.Response, who: str, titles: str) -> None:
-    expect_status(reply, 200)
-    wanted = [] if titles == "nothing" else split_words(titles)
-    found = [item["title"] for item in json_body(reply)["items"]]
-    assert sorted(found) == sorted(wanted), f"found {found}, wanted {wanted}"
+@then(parsers.re(rf"^{WHO} finds these tasks by their deadline:$"))
+def finds_by_deadline(cast: Cast, api: TaskHubClient, who: str, datatable: list[list[str]]) -> None:
+    actor = cast[who]
+    header, *rows = datatable
+    problems = []
+    for row in rows:
+        cells = dict(zip(header, row, strict=True))
+        wanted = [] if cells["titles"] == "nothing" else split_words(cells["titles"])
+        found = [
+            item["title"] for item in all_tasks(api, actor, **due_window(cells["due"]))["items"]
+        ]
+        if sorted(found) != sorted(wanted):
+            problems.append(f"due {cells['due']}: found {found}, wanted {wanted}")
+    assert not problems, "\n".join(problems)
 
 
 # --- mistakes and limits ---------------------------------------------------------------

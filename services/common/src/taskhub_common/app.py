@@ -7,12 +7,12 @@ from pathlib import Path
 
 import swagger_ui
 from fastapi import APIRouter, FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import Lifespan
 
+from taskhub_common.cors import EnvelopeCORSMiddleware
 from taskhub_common.errors import install_error_handlers
 from taskhub_common.health import ReadinessCheck, health_router
 from taskhub_common.logging import configure_logging
@@ -79,7 +79,7 @@ def create_app(
 
     # Added innermost first: CORS, then metrics, then the request context around everything.
     app.add_middleware(
-        CORSMiddleware,
+        EnvelopeCORSMiddleware,
         allow_origins=list(settings.cors_origins),
         allow_credentials=False,
         allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],

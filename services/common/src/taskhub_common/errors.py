@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
+from starlette.routing import compile_path
 
 from taskhub_common.context import current_request_id
 
@@ -154,12 +155,43 @@ async def _handle_validation_error(_: Request, exc: Exception) -> Response:
     return error_response(422, "VALIDATION_ERROR", "The request is not valid.", details=details)
 
 
-async def _handle_http_exception(_: Request, exc: Exception) -> Response:
+HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
+# FastAPI raises a bare 400 when a body cannot even be decoded (e.g. it is not UTF-8); the
+# contract calls every unreadable body a 422 VALIDATION_ERROR, like malformed JSON.
+UNREADABLE_BODY_MESSAGE = "The request body could not be read as JSON."
+
+
+def _allowed_methods(request: Request, starlette_allow: str | None) -> str | None:
+    """Every method the request's path supports, for the `Allow` header of a 405.
+
+    Starlette's own 405 names only the first route whose path matched, so a path served by
+    two routes (GET and DELETE `/x/{id}`) would advertise one method. The app's OpenAPI
+    document knows them all; Starlette's value covers routes the document leaves out.
+    """
+    methods = {m.strip().upper() for m in (starlette_allow or "").split(",") if m.strip()}
+    app = request.app
+    if isinstance(app, FastAPI):
+        path = request.url.path
+        for template, operations in app.openapi().get("paths", {}).items():
+            regex, _format, _convertors = compile_path(template)
+            if regex.match(path):
+                methods |= {method.upper() for method in operations if method in HTTP_METHODS}
+    return ", ".join(sorted(methods)) or None
+
+
+async def _handle_http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:
+        return error_response(422, "VALIDATION_ERROR", UNREADABLE_BODY_MESSAGE)
     code = CODE_BY_STATUS.get(exc.status_code, "INTERNAL_ERROR")
     default_message = HTTPStatus(exc.status_code).phrase
     message = exc.detail if isinstance(exc.detail, str) else default_message
-    return error_response(exc.status_code, code, message, headers=exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        allowed = _allowed_methods(request, headers.pop("Allow", None))
+        if allowed:
+            headers["Allow"] = allowed
+    return error_response(exc.status_code, code, message, headers=headers or None)
 
 
 def install_error_handlers(app: FastAPI) -> None:

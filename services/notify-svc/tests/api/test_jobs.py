@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from taskhub_common.auth import Role
+from taskhub_common.text import NO_NUL_PATTERN
 
 pytestmark = pytest.mark.integration
 
@@ -95,8 +96,21 @@ async def test_idempotency_keys_are_per_user(
         {"to": "a@example.com", "subject": "s", "body": "b", "send_at": "2030-01-01T00:00:00"},
         {"to": "a@example.com", "subject": "s", "body": "b", "send_at": "2999-01-01T00:00:00Z"},
         {"to": "a@example.com", "subject": 5, "body": "b"},
+        # Found by fuzzing: pydantic read numbers as Unix timestamps; the schema says date-time.
+        {"to": "a@example.com", "subject": "s", "body": "b", "send_at": 0},
+        {"to": "a@example.com", "subject": "s", "body": "b", "send_at": "1700000000"},
     ],
-    ids=["address", "empty", "nul", "unknown-field", "naive-time", "too-far", "type"],
+    ids=[
+        "address",
+        "empty",
+        "nul",
+        "unknown-field",
+        "naive-time",
+        "too-far",
+        "type",
+        "timestamp-number",
+        "timestamp-text",
+    ],
 )
 async def test_invalid_email_bodies_are_422(
     client: httpx.AsyncClient, make_user: Callable[..., Any], body: dict[str, Any]
@@ -116,7 +130,18 @@ async def test_malformed_json_and_bad_keys_are_422(
     spaced_key = await client.post(
         "/notify/email", json=EMAIL, headers=headers | {"Idempotency-Key": "has space"}
     )
-    assert (broken.status_code, spaced_key.status_code) == (422, 422)
+    # Found by fuzzing: a body that is not UTF-8 was a 400 outside the contract.
+    not_utf8 = await client.post(
+        "/notify/email", content=b"\xff\xfe", headers=headers | {"Content-Type": "application/json"}
+    )
+    assert (broken.status_code, spaced_key.status_code, not_utf8.status_code) == (422, 422, 422)
+
+
+async def test_openapi_declares_the_nul_rule(client: httpx.AsyncClient) -> None:
+    # Found by fuzzing: NUL was refused but undocumented, so valid-looking bodies got a 422.
+    spec = (await client.get("/notify/openapi.json")).json()
+    email = spec["components"]["schemas"]["EmailJobCreate"]["properties"]
+    assert email["subject"]["pattern"] == email["body"]["pattern"] == NO_NUL_PATTERN
 
 
 @pytest.mark.parametrize(

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict
 
+from taskhub_common.text import NoNul
 
-def _refuse_nul(value: str) -> str:
-    # PostgreSQL text cannot hold NUL; refusing it here keeps it a 422 rather than a 500.
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
-
-
-NoNul = AfterValidator(_refuse_nul)
+__all__ = ["InputModel", "NoNul", "Page"]
 
 
 class InputModel(BaseModel):

@@ -8,18 +8,14 @@ from typing import Annotated, Any
 import orjson
 from pydantic import AfterValidator
 
+from taskhub_common.text import NoNul, refuse_nul
+
 MAX_PAYLOAD_BYTES = 64 * 1024
 MAX_PAYLOAD_DEPTH = 32
 
 
-def refuse_nul(value: str) -> str:
-    # PostgreSQL text and jsonb cannot hold U+0000: refuse it here rather than fail at insert.
-    if "\x00" in value:
-        raise ValueError("NUL characters are not allowed.")
-    return value
-
-
-NoNulStr = Annotated[str, AfterValidator(refuse_nul)]
+# The rule is declared in the OpenAPI document too (a `pattern`), not only checked.
+NoNulStr = Annotated[str, NoNul]
 
 
 def _check_json_value(value: Any, depth: int) -> None:

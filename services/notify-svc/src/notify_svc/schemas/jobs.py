@@ -12,6 +12,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Email
 
 from notify_svc.models import JobKind, JobStatus, JobType
 from notify_svc.schemas.common import JsonObject, NoNulStr
+from taskhub_common.text import DateTimeText
 
 # ARQ keeps deferred jobs in Redis; a bound keeps "send_at" a scheduling tool, not storage.
 MAX_SCHEDULE_AHEAD = timedelta(days=366)
@@ -23,7 +24,7 @@ def _not_too_far(value: AwareDatetime | None) -> AwareDatetime | None:
     return value
 
 
-SendAt = Annotated[AwareDatetime | None, AfterValidator(_not_too_far)]
+SendAt = Annotated[AwareDatetime | None, DateTimeText, AfterValidator(_not_too_far)]
 
 
 class JobCreate(BaseModel):

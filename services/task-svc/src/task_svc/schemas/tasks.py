@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from task_svc.models import TaskPriority, TaskStatus
+from taskhub_common.text import DateTimeText, NoNul, NotNullable
 
 MAX_TAGS_PER_TASK = 20
 MAX_TAG_LENGTH = 50
@@ -78,19 +79,26 @@ def _utc_timestamp(value: datetime) -> str:
     return value.astimezone(UTC).strftime(TIMESTAMP_FORMAT)
 
 
+# No NUL and not blank, declared in the schema as well as checked.
+NOT_BLANK_PATTERN = r"^[^\x00]*[^\s\x00][^\x00]*$"
 Title = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
-    AfterValidator(_no_nul),
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=200, pattern=NOT_BLANK_PATTERN
+    ),
 ]
-Description = Annotated[str, StringConstraints(max_length=10_000), AfterValidator(_no_nul)]
+Description = Annotated[str, StringConstraints(max_length=10_000), NoNul]
 WebhookUrl = Annotated[
     str,
     StringConstraints(min_length=1, max_length=2048),
-    AfterValidator(_no_nul),
+    NoNul,
     AfterValidator(_http_url),
 ]
-Tags = Annotated[list[str], Field(max_length=100), AfterValidator(normalize_tags)]
+# Declared in the schema as validated: no NUL, not blank, at most 50 characters as sent.
+TagText = Annotated[str, StringConstraints(max_length=MAX_TAG_LENGTH, pattern=NOT_BLANK_PATTERN)]
+Tags = Annotated[list[TagText], Field(max_length=100), AfterValidator(normalize_tags)]
+# A number is not read as a Unix timestamp: the schema says ISO 8601 `date-time`.
+DueAt = Annotated[AwareDatetime | None, DateTimeText]
 Timestamp = Annotated[datetime, PlainSerializer(_utc_timestamp, return_type=str)]
 
 
@@ -101,7 +109,7 @@ class TaskCreate(BaseModel):
     description: Description | None = None
     status: TaskStatus = TaskStatus.TODO
     priority: TaskPriority = TaskPriority.NORMAL
-    due_at: AwareDatetime | None = None
+    due_at: DueAt = None
     tags: Tags = []
     assignee_id: uuid.UUID | None = None
     webhook_url: WebhookUrl | None = None
@@ -112,12 +120,13 @@ class TaskUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    title: Title | None = None
+    # Absent means "unchanged"; null is refused (`_not_null`), and the schema says so.
+    title: Annotated[Title | None, NotNullable] = None
     description: Description | None = None
-    status: TaskStatus | None = None
-    priority: TaskPriority | None = None
-    due_at: AwareDatetime | None = None
-    tags: Tags | None = None
+    status: Annotated[TaskStatus | None, NotNullable] = None
+    priority: Annotated[TaskPriority | None, NotNullable] = None
+    due_at: DueAt = None
+    tags: Annotated[Tags | None, NotNullable] = None
     assignee_id: uuid.UUID | None = None
     webhook_url: WebhookUrl | None = None
 
@@ -168,12 +177,12 @@ class TaskListQuery(BaseModel):
     """Filters and paging of GET /tasks (list parameters are repeatable)."""
 
     status: list[TaskStatus] = Field(default=[], description="Repeatable; any of the statuses.")
-    tag: Annotated[list[str], Field(max_length=MAX_TAGS_PER_TASK)] = Field(
+    tag: Annotated[list[TagText], Field(max_length=MAX_TAGS_PER_TASK)] = Field(
         default=[], description=TAG_FILTER_DESCRIPTION
     )
     assignee_id: uuid.UUID | None = None
-    due_before: AwareDatetime | None = Field(default=None, description="due_at < this instant.")
-    due_after: AwareDatetime | None = Field(default=None, description="due_at > this instant.")
+    due_before: DueAt = Field(default=None, description="due_at < this instant.")
+    due_after: DueAt = Field(default=None, description="due_at > this instant.")
     page: int = Field(default=1, ge=1, le=MAX_PAGE)
     limit: int = Field(default=20, ge=1, le=MAX_PAGE_SIZE)
 
