@@ -17,6 +17,7 @@ import weakref
 from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 
+import httpx
 from fastapi import FastAPI
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
@@ -159,3 +160,13 @@ def continue_trace(
 def current_trace_id() -> str | None:
     context = trace.get_current_span().get_span_context()
     return format(context.trace_id, "032x") if context.is_valid else None
+
+
+def keep_trace_context_private(client: httpx.AsyncClient) -> httpx.AsyncClient:
+    """`client` without trace propagation, for requests that leave TaskHub (webhooks):
+    our trace ids are not shared with third parties. Wrap its calls in a span yourself."""
+    if tracing_enabled():
+        from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+
+        HTTPXClientInstrumentor.uninstrument_client(client)
+    return client

@@ -10,11 +10,15 @@ from typing import Any
 
 import httpx
 import orjson
+from opentelemetry import trace
 
 from notify_svc.core import ssrf
+from taskhub_common.tracing import keep_trace_context_private
 
 DELIVERY_HEADER = "X-TaskHub-Delivery"
 SIGNATURE_HEADER = "X-TaskHub-Signature"
+
+_tracer = trace.get_tracer(__name__)
 
 
 class WebhookFailed(Exception):
@@ -85,12 +89,33 @@ async def post_webhook(
         SIGNATURE_HEADER: signature(secret, body),
     }
     extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
+    with _tracer.start_as_current_span("webhook POST", kind=trace.SpanKind.CLIENT) as span:
+        span.set_attribute("server.address", target.host)
+        status = await _send(checked, body, headers, extensions, limits)
+        span.set_attribute("http.response.status_code", status)
+    if 300 <= status < 400:
+        raise WebhookFailed(f"The receiver answered with a redirect (HTTP {status}); not followed.")
+    if not 200 <= status < 300:
+        raise WebhookFailed(f"The receiver answered HTTP {status}.")
+    return status
+
+
+async def _send(
+    checked: ssrf.CheckedTarget,
+    body: bytes,
+    headers: dict[str, str],
+    extensions: dict[str, str],
+    limits: WebhookLimits,
+) -> int:
+    """POST to the checked address; the receiver's status, its body read up to the cap."""
     try:
         async with (
             asyncio.timeout(limits.timeout_seconds),
             # trust_env=False: a proxy from the environment would resolve the name itself.
-            httpx.AsyncClient(
-                timeout=limits.timeout_seconds, follow_redirects=False, trust_env=False
+            keep_trace_context_private(
+                httpx.AsyncClient(
+                    timeout=limits.timeout_seconds, follow_redirects=False, trust_env=False
+                )
             ) as client,
             client.stream(
                 "POST",
@@ -105,9 +130,4 @@ async def post_webhook(
         raise WebhookFailed("The receiver did not answer in time.") from exc
     except httpx.HTTPError as exc:
         raise WebhookFailed("The receiver could not be reached.") from exc
-    status = response.status_code
-    if response.is_redirect or 300 <= status < 400:
-        raise WebhookFailed(f"The receiver answered with a redirect (HTTP {status}); not followed.")
-    if not 200 <= status < 300:
-        raise WebhookFailed(f"The receiver answered HTTP {status}.")
-    return status
+    return response.status_code
