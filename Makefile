@@ -54,5 +54,14 @@ load: ## a realistic traffic mix through the gateway; prints RPS and latency per
 bench: ## the benchmarks (login, task list, done-to-notification)
 	$(NOX) -s bench
 
+fuzz: ## schemathesis against every service's OpenAPI through the gateway
+	$(NOX) -s fuzz
+
+backup: ## pg_dump every database of the native stack into backups/
+	$(NOX) -s backup
+
+restore: ## restore one database: make restore FILE=backups/...dump
+	$(NOX) -s restore -- $(FILE)
+
 clean: ## stop the native stack and delete its data and the reports
 	$(NOX) -s clean

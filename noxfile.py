@@ -227,6 +227,35 @@ def load(session: nox.Session) -> None:
 
 
 @nox.session
+def fuzz(session: nox.Session) -> None:
+    """Schemathesis against each service's OpenAPI through the gateway (all checks, with
+    authentication): zero 5xx and zero schema violations is the bar."""
+    started_here = not _stack_is_running()
+    if started_here:
+        _stack(session, "up")
+    REPORTS.mkdir(exist_ok=True)
+    try:
+        session.run("taskhub-fuzz", "--reports-dir", str(REPORTS), *session.posargs)
+    finally:
+        if started_here:
+            _stack(session, "down")
+
+
+@nox.session
+def backup(session: nox.Session) -> None:
+    """pg_dump every service database (custom format, timestamped) into backups/."""
+    session.run("taskhub-backup", *session.posargs)
+
+
+@nox.session
+def restore(session: nox.Session) -> None:
+    """Restore one database from a dump: `nox -s restore -- FILE [--database-url URL]`."""
+    if not session.posargs:
+        session.error("usage: nox -s restore -- FILE [--database-url URL]")
+    session.run("taskhub-restore", *session.posargs)
+
+
+@nox.session
 def check(session: nox.Session) -> None:
     """Everything CI runs: lint, typecheck, tests, e2e (serially, then in parallel)."""
     session.notify("lint")
