@@ -110,3 +110,36 @@ async def test_migrate_applies_every_revision(database_url: str, tmp_path: Path)
             await session.execute(text(f"DROP TABLE IF EXISTS {table}"))
             await session.execute(text(f"DROP TABLE IF EXISTS alembic_version_{table}"))
         await database.dispose()
+
+
+async def test_the_migrate_command_applies_every_revision(
+    database_url: str, tmp_path: Path
+) -> None:
+    import asyncio
+
+    from taskhub_common.cli import run_migrations_cli, service_parser
+
+    table = f"common_cli_{uuid.uuid4().hex[:8]}"
+    ini = _write_migration_project(tmp_path, table)
+    database = Database(database_url, pool_size=1)
+    try:
+        status = await asyncio.to_thread(
+            run_migrations_cli,
+            ["migrate"],
+            prog="taskhub-demo",
+            service="Demo",
+            alembic_ini=ini,
+            database_url=database_url,
+        )
+        assert status == 0
+        async with database.engine.connect() as connection:
+            exists = await connection.scalar(text(f"SELECT to_regclass('{table}') IS NOT NULL"))
+        assert exists is True
+        parser, _ = service_parser("taskhub-demo", "Demo")
+        with pytest.raises(SystemExit):
+            parser.parse_args(["unknown"])
+    finally:
+        async with database.transaction() as session:
+            await session.execute(text(f"DROP TABLE IF EXISTS {table}"))
+            await session.execute(text(f"DROP TABLE IF EXISTS alembic_version_{table}"))
+        await database.dispose()

@@ -14,6 +14,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from auth_svc.core.config import get_settings
 from auth_svc.schemas.auth import Email, Name, Password
+from taskhub_common.cli import service_parser
 from taskhub_common.db import Database
 from taskhub_common.migrations import upgrade_to_head
 
@@ -21,11 +22,7 @@ ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="taskhub-auth", description="TaskHub auth-svc management commands."
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("migrate", help="apply every database migration (alembic upgrade head)")
+    parser, commands = service_parser("taskhub-auth", "TaskHub auth-svc")
     create_admin = commands.add_parser(
         "create-admin",
         help="create an admin account, or promote an existing one (its password is kept)",

@@ -1,27 +1,24 @@
-"""Command line of notify-svc: `taskhub-notify` ... (see `--help`)."""
+"""Command line of notify-svc: `taskhub-notify migrate` (see `--help`)."""
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
 from notify_svc.core.config import get_settings
-from taskhub_common.migrations import upgrade_to_head
+from taskhub_common.cli import run_migrations_cli
 
 ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="taskhub-notify", description="TaskHub notify-svc management commands."
+    return run_migrations_cli(
+        argv,
+        prog="taskhub-notify",
+        service="TaskHub notify-svc",
+        alembic_ini=ALEMBIC_INI,
+        database_url=get_settings().database_url,
     )
-    commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("migrate", help="apply every database migration (alembic upgrade head)")
-    args = parser.parse_args(argv)
-    if args.command == "migrate":
-        upgrade_to_head(ALEMBIC_INI, get_settings().database_url)
-    return 0
 
 
 if __name__ == "__main__":
