@@ -63,7 +63,8 @@ class StubServer(ThreadingHTTPServer):
 
 class StubHandler(BaseHTTPRequestHandler):
     """Echo the request as JSON. Query: reply_status=<code>, reply_size=<padding bytes>,
-    reply_sleep=<seconds>, reply_cache=<Cache-Control>, reply_retry_after=<seconds>."""
+    reply_sleep=<seconds>, reply_cache=<Cache-Control>, reply_retry_after=<seconds>,
+    reply_allow=<Allow>."""
 
     protocol_version = "HTTP/1.1"  # keep-alive, as the services speak to nginx
     server: StubServer
@@ -93,6 +94,8 @@ class StubHandler(BaseHTTPRequestHandler):
             self.send_header("Cache-Control", query["reply_cache"])
         if "reply_retry_after" in query:
             self.send_header("Retry-After", query["reply_retry_after"])
+        if "reply_allow" in query:
+            self.send_header("Allow", query["reply_allow"])
         self.end_headers()
         # nginx may have given up on a slow answer, which is what the timeout test wants.
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
@@ -276,6 +279,24 @@ def assert_envelope(response: httpx.Response, status: int, code: str) -> dict[st
     return error
 
 
+def send_raw(gateway: Gateway, request: bytes) -> httpx.Response:
+    """Send bytes no HTTP client would produce and parse nginx's answer by hand."""
+    host, port = gateway.values["TASKHUB_GATEWAY_LISTEN"].split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(request)
+        raw = b""
+        while b"\r\n\r\n" not in raw and (chunk := sock.recv(65536)):
+            raw += chunk
+        head, _, body = raw.partition(b"\r\n\r\n")
+        status_line, *header_lines = head.decode("latin-1").split("\r\n")
+        fields = (line.partition(": ") for line in header_lines)
+        headers = httpx.Headers([(name, value) for name, _, value in fields])
+        while len(body) < int(headers["content-length"]) and (chunk := sock.recv(65536)):
+            body += chunk
+    assert status_line.startswith("HTTP/1.1 ")
+    return httpx.Response(int(status_line.split(" ")[1]), headers=headers, content=body)
+
+
 def assert_security_headers(response: httpx.Response) -> None:
     assert response.headers["x-content-type-options"] == "nosniff"
     assert response.headers["referrer-policy"] == "no-referrer"
@@ -344,7 +365,7 @@ def test_healthz_is_answered_by_nginx(client: httpx.Client) -> None:
 def test_healthz_refuses_other_methods(client: httpx.Client) -> None:
     response = client.post("/healthz")
     assert_envelope(response, 405, "METHOD_NOT_ALLOWED")
-    assert response.headers["allow"] == "GET, HEAD"
+    assert response.headers.get_list("allow") == ["GET, HEAD"]
 
 
 @pytest.mark.parametrize(
@@ -367,7 +388,10 @@ def test_service_paths_are_proxied_unchanged(client: httpx.Client, path: str, se
 
 @pytest.mark.parametrize(
     "path",
-    ["/nope", "/", "/tasksx", "/auth", "/notify", "/x.html", "/internal/x", "/auth/internal/users"],
+    [
+        *["/nope", "/", "/tasksx", "/auth", "/notify", "/x.html"],
+        *["/internal/x", "/auth/internal/users", "/_gateway/error/400"],
+    ],
 )
 def test_unrouted_paths_get_the_404_envelope(client: httpx.Client, path: str) -> None:
     response = client.get(path)
@@ -386,21 +410,104 @@ def test_upstream_errors_pass_through_untouched(client: httpx.Client) -> None:
     assert response.json()["service"] == "tasks"
 
 
-def test_trace_is_answered_with_the_405_envelope(client: httpx.Client) -> None:
-    assert_envelope(client.request("TRACE", "/auth/x"), 405, "METHOD_NOT_ALLOWED")
+API_METHODS = "GET, HEAD, POST, PATCH, DELETE, OPTIONS"
 
 
-def test_malformed_request_gets_the_400_envelope(gateway: Gateway) -> None:
-    host, port = gateway.values["TASKHUB_GATEWAY_LISTEN"].split(":")
-    with socket.create_connection((host, int(port)), timeout=5) as sock:
-        sock.sendall(b"GET /auth/x HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")
-        raw = b""
-        while chunk := sock.recv(65536):
-            raw += chunk
-    head, _, body = raw.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 400")
-    assert b"Content-Type: application/json" in head
-    assert json.loads(body)["error"]["code"] == "BAD_REQUEST"
+@pytest.mark.parametrize(
+    ("path", "allowed"),
+    [
+        ("/auth/x", API_METHODS),
+        ("/tasks", API_METHODS),
+        # nginx refuses TRACE before routing, so unrouted paths answer 405 too.
+        ("/nope", API_METHODS),
+        ("/healthz", "GET, HEAD"),
+    ],
+)
+def test_trace_is_answered_with_the_405_envelope(
+    client: httpx.Client, path: str, allowed: str
+) -> None:
+    response = client.request("TRACE", path)
+    assert_envelope(response, 405, "METHOD_NOT_ALLOWED")
+    assert response.headers.get_list("allow") == [allowed]
+    assert_security_headers(response)
+
+
+def test_a_service_405_keeps_its_own_allow(client: httpx.Client) -> None:
+    response = client.delete("/tasks/x?reply_status=405&reply_allow=GET,%20PATCH")
+    assert response.status_code == 405
+    assert response.json()["service"] == "tasks"
+    assert response.headers.get_list("allow") == ["GET, PATCH"]
+    assert "allow" not in client.delete("/tasks/x?reply_status=405").headers
+
+
+def test_too_long_uri_gets_the_414_envelope(client: httpx.Client) -> None:
+    # Over large_client_header_buffers (8 KiB): nginx refuses the request line itself.
+    response = client.get("/tasks/" + "a" * 10 * 1024)
+    error = assert_envelope(response, 414, "VALIDATION_ERROR")
+    assert error["message"] == "The request line is too long."
+    assert_security_headers(response)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param({"X-Big": "a" * 10 * 1024}, id="one-header-over-8k"),
+        pytest.param({f"X-Part-{n}": "a" * 7 * 1024 for n in range(5)}, id="all-over-32k"),
+    ],
+)
+def test_too_large_headers_get_the_431_envelope(
+    client: httpx.Client, headers: dict[str, str]
+) -> None:
+    response = client.get("/auth/x", headers=headers)
+    error = assert_envelope(response, 431, "VALIDATION_ERROR")
+    assert error["message"] == "The request headers are too large."
+    assert_security_headers(response)
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status", "message"),
+    [
+        pytest.param(
+            b"GET /auth/x HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+            400,
+            "The request is malformed.",
+            id="duplicate-host",
+        ),
+        # Nothing of the request line is usable, so there is no URI to keep.
+        pytest.param(b"GARBAGE\r\n\r\n", 400, "The request is malformed.", id="no-request-line"),
+        pytest.param(
+            b"GET /auth/../../x HTTP/1.1\r\nHost: a\r\n\r\n",
+            400,
+            "The request is malformed.",
+            id="path-above-root",
+        ),
+        pytest.param(
+            b"POST /auth/x HTTP/1.1\r\nHost: a\r\nContent-Length: abc\r\n\r\n",
+            400,
+            "The request is malformed.",
+            id="bad-content-length",
+        ),
+        pytest.param(
+            b"GET /auth/x HTTP/2.0\r\nHost: a\r\n\r\n",
+            505,
+            "The HTTP version is not supported.",
+            id="http-2-request-line",
+        ),
+        pytest.param(
+            b"POST /auth/x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n",
+            501,
+            "The Transfer-Encoding is not supported.",
+            id="unknown-transfer-encoding",
+        ),
+    ],
+)
+def test_malformed_requests_get_the_envelope(
+    gateway: Gateway, request_bytes: bytes, status: int, message: str
+) -> None:
+    response = send_raw(gateway, request_bytes)
+    error = assert_envelope(response, status, "VALIDATION_ERROR")
+    assert error["message"] == message
+    assert_security_headers(response)
 
 
 # --- headers to and from the services -------------------------------------------------
@@ -613,6 +720,20 @@ def test_access_log_is_one_json_object_per_line(gateway: Gateway, client: httpx.
     assert isinstance(entry["duration"], float)
     assert entry["bytes"] > 0
     assert "alice" not in json.dumps(entry)
+
+
+def test_a_malformed_request_is_logged_as_sent(gateway: Gateway) -> None:
+    # Its error page is served by URI, which must not replace the method and path logged.
+    request_id = f"bad-length-{os.getpid()}"
+    response = send_raw(
+        gateway,
+        b"POST /tasks/x?email=alice@example.com HTTP/1.1\r\nHost: a\r\n"
+        + f"X-Request-ID: {request_id}\r\nContent-Length: abc\r\n\r\n".encode(),
+    )
+    assert response.status_code == 400
+    entry = read_log_line(gateway.access_log, request_id)
+    assert (entry["method"], entry["path"], entry["status"]) == ("POST", "/tasks/x", 400)
+    assert entry["msg"] == "POST /tasks/x 400"
 
 
 def test_the_gateway_starts_a_trace_when_the_client_sent_none(
