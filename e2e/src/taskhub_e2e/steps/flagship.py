@@ -24,22 +24,35 @@ POLL_SECONDS = 1.0
 QUERY_TIMEOUT_SECONDS = 5.0
 
 TASKS_CREATED = (
-    'sum(http_server_request_duration_seconds_count{job="task-svc", http_route="/tasks", '
-    'http_request_method="POST", http_response_status_code="201"})'
+    'http_server_request_duration_seconds_count{job="task-svc", http_route="/tasks", '
+    'http_request_method="POST", http_response_status_code="201"}'
 )
 TASKS_LIMITED = (
-    'sum(http_server_request_duration_seconds_count{job="task-svc", http_route="/tasks", '
-    'http_request_method="POST", http_response_status_code="429"})'
+    'http_server_request_duration_seconds_count{job="task-svc", http_route="/tasks", '
+    'http_request_method="POST", http_response_status_code="429"}'
 )
-DELIVERIES = 'sum(taskhub_celery_tasks_total{task="notify.deliver_job", outcome="success"})'
+DELIVERIES = 'taskhub_celery_tasks_total{task="notify.deliver_job", outcome="success"}'
+# Covers a scrape before the scenario began and one after its last request.
+WINDOW_MARGIN_SECONDS = 30
 
 
 @dataclass
 class MetricsBaseline:
-    """The counters as the scenario began, or why they cannot be read."""
+    """When the scenario began, or why the metrics cannot be read."""
 
-    values: dict[str, float] = field(default_factory=dict)
+    started_at: float = field(default_factory=time.time)
+    totals: dict[str, float] = field(default_factory=dict)
     unavailable: str = ""
+
+    def growth(self, prometheus_url: str, counter: str) -> float:
+        """How much `counter` grew since the scenario began, read two ways because each
+        misses a case: `increase` sees through a restart whose stale sample would fake a
+        high baseline, but counts nothing for a series born inside its window (its first
+        sample is not 0); the plain difference of totals covers that case."""
+        window = int(time.time() - self.started_at) + WINDOW_MARGIN_SECONDS
+        increased = query(prometheus_url, f"sum(increase({counter}[{window}s]))")
+        difference = query(prometheus_url, f"sum({counter})") - self.totals.get(counter, 0.0)
+        return max(increased, difference)
 
 
 def query(prometheus_url: str, promql: str) -> float:
@@ -65,8 +78,9 @@ def note_metrics(target: Target, metrics_baseline: MetricsBaseline) -> None:
     if not target.has(Capability.METRICS) or target.prometheus_url is None:
         metrics_baseline.unavailable = target.missing.get(Capability.METRICS, "no Prometheus")
         return
-    for promql in (TASKS_CREATED, TASKS_LIMITED, DELIVERIES):
-        metrics_baseline.values[promql] = query(target.prometheus_url, promql)
+    metrics_baseline.started_at = time.time()
+    for counter in (TASKS_CREATED, TASKS_LIMITED, DELIVERIES):
+        metrics_baseline.totals[counter] = query(target.prometheus_url, f"sum({counter})")
 
 
 @then(parsers.re(rf"^the metrics show {HER} task requests and the deliveries$"))
@@ -77,23 +91,23 @@ def metrics_grew(
         pytest.skip(f"needs {Capability.METRICS}: {metrics_baseline.unavailable}")
     mine = task_book.owned_by(cast["she"])
     done = [task for task in mine if task["status"] == "done"]
-    wanted = {
-        TASKS_CREATED: metrics_baseline.values[TASKS_CREATED] + len(mine),
-        TASKS_LIMITED: metrics_baseline.values[TASKS_LIMITED] + 1,
-        DELIVERIES: metrics_baseline.values[DELIVERIES] + len(done),
-    }
+    # At least: scenarios running in parallel add to the same counters.
+    wanted = {TASKS_CREATED: len(mine), TASKS_LIMITED: 1, DELIVERIES: len(done)}
     deadline = time.monotonic() + METRICS_SECONDS
     while True:
-        seen = {promql: query(target.prometheus_url, promql) for promql in wanted}
+        seen = {
+            counter: metrics_baseline.growth(target.prometheus_url, counter) for counter in wanted
+        }
+        # increase() extrapolates to the window's edges, so allow half a count of slack.
         short = {
-            promql: (seen[promql], at_least)
-            for promql, at_least in wanted.items()
-            if seen[promql] < at_least
+            counter: (seen[counter], at_least)
+            for counter, at_least in wanted.items()
+            if seen[counter] < at_least - 0.5
         }
         if not short or time.monotonic() >= deadline:
             break
         time.sleep(POLL_SECONDS)
     assert not short, "\n".join(
-        f"{promql} is {value:.0f}, expected at least {at_least:.0f}"
-        for promql, (value, at_least) in short.items()
+        f"{counter} grew by {value:.1f}, expected at least {at_least}"
+        for counter, (value, at_least) in short.items()
     )
