@@ -57,7 +57,10 @@ def _stack_env(*args: str) -> dict[str, str]:
 
 
 def _stack_is_running() -> bool:
-    result = subprocess.run(["taskhub-stack", "status", "--quiet"], cwd=ROOT, check=False)
+    """Every program of the native stack is up (`status` exits 0 only then)."""
+    result = subprocess.run(
+        ["taskhub-stack", "status"], cwd=ROOT, check=False, stdout=subprocess.DEVNULL
+    )
     return result.returncode == 0
 
 
