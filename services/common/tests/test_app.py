@@ -2,8 +2,21 @@
 
 from __future__ import annotations
 
+import gc
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import httpx
 import pytest
+from fastapi import FastAPI
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
+
+from taskhub_common.app import create_app
+from taskhub_common.settings import ServiceSettings
 
 
 async def test_unknown_route_is_a_not_found_envelope(client: httpx.AsyncClient) -> None:
@@ -155,3 +168,52 @@ async def test_responses_carry_the_trace_id_of_the_callers_traceparent(
     fresh = await client.get("/demo/items/1")
     assert len(fresh.headers["x-trace-id"]) == 32
     assert fresh.headers["x-trace-id"] != trace_id
+
+
+class StartupSettings(ServiceSettings):
+    service_name: str = "demo-svc"
+
+
+@pytest.mark.parametrize("with_own_lifespan", [False, True])
+async def test_objects_alive_at_start_up_leave_the_collectors_sight(
+    with_own_lifespan: bool,
+) -> None:
+    started: list[str] = []
+
+    @asynccontextmanager
+    async def own_lifespan(_: FastAPI) -> AsyncIterator[None]:
+        started.append("service")
+        yield
+
+    app = create_app(
+        StartupSettings(),
+        prefix="/demo",
+        title="Demo",
+        description="Start-up only.",
+        routers=[],
+        readiness={},
+        lifespan=own_lifespan if with_own_lifespan else None,
+    )
+    gc.unfreeze()
+    async with app.router.lifespan_context(app):
+        assert gc.get_freeze_count() > 0
+    gc.unfreeze()
+    assert started == (["service"] if with_own_lifespan else [])
+
+
+async def test_requests_are_traced_but_probes_are_not(client: httpx.AsyncClient) -> None:
+    exporter = InMemorySpanExporter()
+    provider = trace.get_tracer_provider()
+    assert isinstance(provider, TracerProvider)
+    processor = SimpleSpanProcessor(exporter)
+    provider.add_span_processor(processor)
+    try:
+        await client.get("/demo/items/7")
+        await client.get("/demo/healthz")
+    finally:
+        processor.shutdown()
+    [span] = [span for span in exporter.get_finished_spans() if span.kind is SpanKind.SERVER]
+    assert span.name == "GET /demo/items/{item_id}"
+    assert span.attributes is not None
+    assert span.attributes["http.route"] == "/demo/items/{item_id}"
+    assert span.attributes["http.response.status_code"] == 200

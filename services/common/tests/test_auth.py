@@ -27,6 +27,7 @@ from taskhub_common.auth import (
     Role,
     StaticKeySource,
     TokenVerifier,
+    VerifiedTokens,
     access_token_claims,
     principal_dependency,
     read_unverified_header,
@@ -295,3 +296,63 @@ async def test_principal_dependency_reads_only_the_bearer_header(minter: TokenMi
         assert in_query.status_code == 401
         basic = await client.get("/whoami", headers={"Authorization": "Basic dXNlcjpwYXNz"})
         assert basic.status_code == 401
+
+
+async def test_a_verified_token_is_not_verified_again_until_its_exp(
+    minter: TokenMinter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    verifier = TokenVerifier(minter.verifier.keys, issuer=ISSUER, audience=AUDIENCE)
+    user_id = uuid.uuid4()
+    token = minter.access_token(user_id, lifetime=60)
+    first = await verifier.principal(token)
+    verifications = 0
+    verify = verifier.claims
+
+    async def counting_claims(token: str, *, expected_type: str) -> dict[str, Any]:
+        nonlocal verifications
+        verifications += 1
+        return await verify(token, expected_type=expected_type)
+
+    monkeypatch.setattr(verifier, "claims", counting_claims)
+    assert await verifier.principal(token) == first == Principal(user_id, Role.USER)
+    assert verifications == 0
+    # At its `exp` the entry goes: the token is verified again (and refused by then).
+    monkeypatch.setattr(time, "time", lambda: first_exp(token) + 31)
+    with pytest.raises(Unauthorized):
+        await verifier.principal(token)
+    assert verifications == 1
+    assert len(verifier.verified) == 0
+
+
+def first_exp(token: str) -> int:
+    payload = token.split(".")[1]
+    return int(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["exp"])
+
+
+async def test_forged_variants_of_a_cached_token_are_still_refused(minter: TokenMinter) -> None:
+    token = minter.access_token(uuid.uuid4())
+    await minter.verifier.principal(token)
+    header, payload, signature = token.split(".")
+    flipped = signature[:-2] + ("A" if signature[-2] != "A" else "B") + signature[-1]
+    with pytest.raises(Unauthorized):
+        await minter.verifier.principal(f"{header}.{payload}.{flipped}")
+
+
+def test_verified_tokens_keep_the_most_recently_used_within_their_size() -> None:
+    cache = VerifiedTokens(max_size=2)
+    alice, bob, carol = (Principal(uuid.uuid4(), Role.USER) for _ in range(3))
+    cache.put("a", alice, expires_at=100.0)
+    cache.put("b", bob, expires_at=100.0)
+    assert cache.get("a", now=1.0) is alice  # "a" is now the most recently used
+    cache.put("c", carol, expires_at=100.0)
+    assert cache.get("b", now=1.0) is None
+    assert cache.get("a", now=1.0) is alice
+    assert cache.get("c", now=1.0) is carol
+    assert cache.get("c", now=100.0) is None  # expired entries are dropped
+    assert len(cache) == 1
+
+
+def test_a_verified_token_cache_of_size_zero_keeps_nothing() -> None:
+    cache = VerifiedTokens(max_size=0)
+    cache.put("a", Principal(uuid.uuid4(), Role.ADMIN), expires_at=100.0)
+    assert cache.get("a", now=1.0) is None

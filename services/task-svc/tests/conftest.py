@@ -9,6 +9,7 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -27,11 +28,12 @@ if _missing:
     )
 
 # Imported only once the environment is known to point at the test stack.
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession  # noqa: E402
+import asyncpg  # noqa: E402
+from sqlalchemy.ext.asyncio import AsyncSession  # noqa: E402
 
 from task_svc.api import deps  # noqa: E402
 from task_svc.core.config import get_settings  # noqa: E402
-from task_svc.db.session import database, read_connection, redis  # noqa: E402
+from task_svc.db.session import database, read_connections, redis  # noqa: E402
 from task_svc.main import app  # noqa: E402
 from task_svc.services.assignees import UserDirectory  # noqa: E402
 from taskhub_common.auth import Role, principal_dependency  # noqa: E402
@@ -175,6 +177,19 @@ class User:
     headers: dict[str, str]
 
 
+@dataclass(frozen=True)
+class SessionReads:
+    """The read pool's stand-in: lends the asyncpg connection of the test's transaction."""
+
+    session: AsyncSession
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[asyncpg.Connection]:
+        raw = await (await self.session.connection()).get_raw_connection()
+        assert isinstance(raw.driver_connection, asyncpg.Connection)
+        yield raw.driver_connection
+
+
 @pytest.fixture
 async def client(
     session: AsyncSession, minter: TokenMinter, users: UserDirectory
@@ -183,11 +198,8 @@ async def client(
     app.dependency_overrides[deps.current_principal] = principal_dependency(lambda: minter.verifier)
     app.dependency_overrides[deps.user_directory] = lambda: users
 
-    async def test_read_connection() -> AsyncIterator[AsyncConnection]:
-        # Reads see the test transaction's uncommitted rows.
-        yield await session.connection()
-
-    app.dependency_overrides[read_connection] = test_read_connection
+    # Reads see the test transaction's uncommitted rows: they use its connection.
+    app.dependency_overrides[read_connections] = lambda: SessionReads(session)
     try:
         async with api_client(
             app, session_dependency=database.session, session=session

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy import text
+import pytest
 
 from task_svc import cli
 from task_svc.api import deps
 from task_svc.core.config import get_settings
 from task_svc.core.http import close_http_client, http_client
-from task_svc.db.session import read_connection
+from task_svc.db.read_pool import ReadPool
+from task_svc.db.session import read_connections
 from taskhub_common.auth import JwksKeySource
+from taskhub_common.errors import ServiceUnavailable
 
 
 def test_migrate_command_reaches_head() -> None:
@@ -31,7 +33,7 @@ async def test_the_verifier_trusts_the_configured_jwks() -> None:
 
 
 async def test_the_user_directory_uses_the_shared_client_and_settings() -> None:
-    directory = deps.user_directory()
+    directory = await deps.user_directory()
     settings = get_settings()
     assert directory.auth_url == settings.auth_url.rstrip("/")
     assert directory.client is http_client()
@@ -48,12 +50,12 @@ async def test_the_shared_client_is_recreated_after_close() -> None:
     assert not second.is_closed
 
 
-async def test_the_read_connection_runs_outside_a_transaction(migrated: None) -> None:
+async def test_read_connections_run_outside_a_transaction(migrated: None) -> None:
     # Autocommit: each statement is its own transaction, so now() moves between them.
-    async for connection in read_connection():
-        first = await connection.scalar(text("SELECT now()"))
+    async with (await read_connections()).connection() as connection:
+        first = await connection.fetchval("SELECT now()")
         await asyncio.sleep(0.01)
-        second = await connection.scalar(text("SELECT now()"))
+        second = await connection.fetchval("SELECT now()")
     assert first != second
 
 
@@ -69,3 +71,19 @@ def test_env_example_documents_every_setting() -> None:
         if line.startswith("TASKS_")
     }
     assert documented == {f"TASKS_{name.upper()}" for name in Settings.model_fields}
+
+
+async def test_an_unreachable_read_database_is_a_503_envelope() -> None:
+    pool = ReadPool("postgresql+asyncpg://nobody:nothing@127.0.0.1:1/none", size=1)
+    with pytest.raises(ServiceUnavailable):
+        async with pool.connection():
+            pass  # pragma: no cover - never reached
+    await pool.close()
+
+
+async def test_the_read_pool_opens_once_and_closes(migrated: None) -> None:
+    pool = ReadPool(get_settings().database_url, size=2)
+    async with pool.connection() as first, pool.connection() as second:
+        assert await first.fetchval("SELECT 1") == await second.fetchval("SELECT 1") == 1
+    await pool.close()
+    await pool.close()  # closing twice is harmless

@@ -65,6 +65,12 @@ def supervisor_values(config: StackConfig, venv_bin: Path) -> dict[str, str]:
         "TASKS_PORT": str(ports.tasks),
         "NOTIFY_PORT": str(ports.notify),
         "CELERY_MULTIPROC_DIR": str(layout.celery_multiproc_dir),
+        "AUTH_METRICS_DIR": str(layout.service_metrics_dir("auth-svc")),
+        "TASKS_METRICS_DIR": str(layout.service_metrics_dir("task-svc")),
+        "NOTIFY_METRICS_DIR": str(layout.service_metrics_dir("notify-svc")),
+        # Workers per service, as in the images (gunicorn_conf's default); a developer may
+        # set WEB_CONCURRENCY=1 for a lighter stack.
+        "WEB_CONCURRENCY": os.environ.get("WEB_CONCURRENCY", "2"),
         "PROMETHEUS": str(config.programs["prometheus"]),
         "PROMETHEUS_DATA_DIR": str(layout.prometheus_dir),
         "PROMETHEUS_PORT": str(ports.prometheus),

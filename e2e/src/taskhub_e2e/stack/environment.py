@@ -50,8 +50,9 @@ def build_service_env(
     """Every service variable of the stack; with `test`, the `_test` databases and Redis 10-13.
 
     Add new variables here: both the supervised programs and the test session read this.
-    `PROMETHEUS_MULTIPROC_DIR` is deliberately absent: only the Celery worker gets it (in
-    its supervisord section), or the services would pool their samples with the worker's.
+    `PROMETHEUS_MULTIPROC_DIR` is deliberately absent: each supervisord section sets its
+    own folder (the services' gunicorn workers, the Celery worker), or every program would
+    pool its samples with the others'.
     """
     redis_offset = TEST_REDIS_OFFSET if test else 0
 

@@ -195,6 +195,10 @@ class StackLayout:
     def celery_multiproc_dir(self) -> Path:
         return self.run_dir / "prom-celery"
 
+    def service_metrics_dir(self, service: str) -> Path:
+        """Where the gunicorn workers of `service` pool their metric samples."""
+        return self.run_dir / f"prom-{service}"
+
     def log_path(self, program: str) -> Path:
         return self.log_dir / f"{program}.log"
 

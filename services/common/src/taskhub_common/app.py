@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import gc
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import swagger_ui
@@ -19,7 +21,7 @@ from taskhub_common.logging import configure_logging
 from taskhub_common.metrics import PrometheusMiddleware, metrics_endpoint
 from taskhub_common.middleware import RequestContextMiddleware
 from taskhub_common.settings import ServiceSettings
-from taskhub_common.tracing import configure_tracing, instrument_app
+from taskhub_common.tracing import configure_tracing, server_telemetry
 
 CORS_ALLOWED_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"]
 CORS_EXPOSED_HEADERS = ["X-Request-ID", "Location", "Retry-After", "RateLimit", "RateLimit-Policy"]
@@ -43,6 +45,30 @@ def _mount_docs(app: FastAPI, prefix: str, title: str) -> None:
         )
 
 
+def _freezing_startup_objects(lifespan: Lifespan[FastAPI] | None) -> Lifespan[FastAPI]:
+    """`lifespan`, then moving every object alive at start-up out of the collector's sight.
+
+    Modules, routes, engines and caches live as long as the process, yet each full garbage
+    collection walks all of them: under load that made requests wait tens of milliseconds
+    now and then (the p99), and cost CPU on every request. `gc.freeze()` leaves them out of
+    all later collections; objects created while serving are collected as before.
+    """
+
+    @asynccontextmanager
+    async def lifespan_then_freeze(app: FastAPI) -> AsyncIterator[None]:
+        async with lifespan(app) if lifespan else _no_lifespan():
+            gc.collect()  # garbage of the start-up need not live forever
+            gc.freeze()
+            yield
+
+    return lifespan_then_freeze
+
+
+@asynccontextmanager
+async def _no_lifespan() -> AsyncIterator[None]:
+    yield
+
+
 def create_app(
     settings: ServiceSettings,
     *,
@@ -61,6 +87,7 @@ def create_app(
     """
     configure_logging(settings.service_name, settings.log_level)
     configure_tracing(settings.service_name)
+    quiet = frozenset({f"{prefix}/healthz", f"{prefix}/metrics"})
     app = FastAPI(
         title=title,
         description=description,
@@ -68,7 +95,9 @@ def create_app(
         docs_url=None,
         openapi_url=f"{prefix}/openapi.json",
         redoc_url=None,
-        lifespan=lifespan,
+        lifespan=_freezing_startup_objects(lifespan),
+        # The server span wraps every middleware, so logs and X-Trace-ID see its ids.
+        telemetry=server_telemetry(untraced_paths=quiet | {f"{prefix}/readyz"}),
     )
     install_error_handlers(app)
     _mount_docs(app, prefix, title)
@@ -86,10 +115,6 @@ def create_app(
         allow_headers=CORS_ALLOWED_HEADERS,
         expose_headers=CORS_EXPOSED_HEADERS,
     )
-    quiet = frozenset({f"{prefix}/healthz", f"{prefix}/metrics"})
     app.add_middleware(PrometheusMiddleware, skip_paths=frozenset({f"{prefix}/metrics"}))
     app.add_middleware(RequestContextMiddleware, quiet_paths=quiet)
-    # Outermost: the server span is active for everything above, so logs and the
-    # X-Trace-ID header see its ids.
-    instrument_app(app)
     return app

@@ -16,6 +16,7 @@ import logging
 import re
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from enum import StrEnum
@@ -41,6 +42,8 @@ REFRESH_TOKEN_TYPE = "rt+jwt"  # noqa: S105
 FORBIDDEN_HEADER_MEMBERS = frozenset({"jwk", "jku", "x5u", "x5c", "x5t", "x5t#S256", "crit"})
 _SANE_KID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 INVALID_TOKEN_MESSAGE = "The token is invalid or expired."  # noqa: S105
+# Access tokens verified recently; a client sends the same one for up to its lifetime.
+VERIFIED_TOKEN_CACHE_SIZE = 4096
 
 
 class Role(StrEnum):
@@ -191,16 +194,60 @@ def access_token_claims(
     }
 
 
+class VerifiedTokens:
+    """The principals of access tokens that passed verification, each until its `exp`.
+
+    Verifying an RS256 token (parse, signature, claims) is the largest fixed cost of an
+    authenticated request, and a client repeats one token for its whole lifetime. Keyed by
+    the complete token text, signature included, so only a token that verified itself can
+    hit; an entry is dropped at its `exp`, from then on the token is verified again (and
+    refused). Least recently used entries go first when `max_size` is reached.
+    """
+
+    def __init__(self, max_size: int = VERIFIED_TOKEN_CACHE_SIZE) -> None:
+        self.max_size = max_size
+        self._entries: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
+
+    def get(self, token: str, *, now: float) -> Principal | None:
+        entry = self._entries.get(token)
+        if entry is None:
+            return None
+        principal, expires_at = entry
+        if now >= expires_at:
+            del self._entries[token]
+            return None
+        self._entries.move_to_end(token)
+        return principal
+
+    def put(self, token: str, principal: Principal, *, expires_at: float) -> None:
+        if self.max_size <= 0:
+            return
+        self._entries[token] = (principal, expires_at)
+        self._entries.move_to_end(token)
+        while len(self._entries) > self.max_size:
+            self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
 class TokenVerifier:
     """Checks signature, `typ`, `iss`, `aud`, `exp`, `iat`, `nbf`, `sub`, `jti` and `role`."""
 
     def __init__(
-        self, keys: KeySource, *, issuer: str, audience: str, leeway_seconds: int = 30
+        self,
+        keys: KeySource,
+        *,
+        issuer: str,
+        audience: str,
+        leeway_seconds: int = 30,
+        cache_size: int = VERIFIED_TOKEN_CACHE_SIZE,
     ) -> None:
         self.keys = keys
         self.issuer = issuer
         self.audience = audience
         self.leeway_seconds = leeway_seconds
+        self.verified = VerifiedTokens(cache_size)
 
     async def claims(self, token: str, *, expected_type: str) -> dict[str, Any]:
         """The verified claims of `token`, or `Unauthorized`."""
@@ -224,12 +271,19 @@ class TokenVerifier:
         return decoded.claims
 
     async def principal(self, token: str) -> Principal:
-        """The caller an access token stands for."""
+        """The caller an access token stands for (verified once, then cached until `exp`)."""
+        now = time.time()
+        cached = self.verified.get(token, now=now)
+        if cached is not None:
+            return cached
         claims = await self.claims(token, expected_type=ACCESS_TOKEN_TYPE)
         try:
-            return Principal(user_id=uuid.UUID(str(claims["sub"])), role=Role(claims["role"]))
+            principal = Principal(user_id=uuid.UUID(str(claims["sub"])), role=Role(claims["role"]))
         except (KeyError, ValueError) as exc:
             raise Unauthorized(INVALID_TOKEN_MESSAGE) from exc
+        # `exp` is essential and numeric once validated; the leeway is not cached.
+        self.verified.put(token, principal, expires_at=float(claims["exp"]))
+        return principal
 
 
 # auto_error=False: a missing header must become our envelope, not FastAPI's 403 body.

@@ -13,7 +13,7 @@ from task_svc.api.deps import token_verifier
 from task_svc.api.routers import ROUTERS
 from task_svc.core.config import Settings, get_settings
 from task_svc.core.http import close_http_client, http_client
-from task_svc.db.session import database, read_engine, redis
+from task_svc.db.session import database, read_pool, redis
 from task_svc.services.outbox_relay import OutboxRelay
 from taskhub_common.app import create_app
 from taskhub_common.tracing import instrument_clients
@@ -35,7 +35,7 @@ def build_relay(settings: Settings) -> OutboxRelay:
 @asynccontextmanager
 async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()
-    instrument_clients(database.engine, read_engine)
+    instrument_clients(database.engine)
     relay_task = None
     if settings.outbox_relay_enabled:
         relay_task = asyncio.create_task(build_relay(settings).run(), name="outbox-relay")
@@ -50,7 +50,7 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         token_verifier.cache_clear()  # it holds the client just closed
         await redis.aclose()
         await database.dispose()
-        await read_engine.dispose()
+        await read_pool.close()
 
 
 app = create_app(

@@ -9,12 +9,13 @@ from fastapi import Depends, Response
 
 from task_svc.core.config import get_settings
 from task_svc.core.http import http_client
-from task_svc.db.session import DbSession, ReadConnection, redis
+from task_svc.db.session import DbSession, Reads, redis
 from task_svc.services.assignees import UserDirectory
+from task_svc.services.list_cache import ListPageCache
 from task_svc.services.rate_limit import Quota, UserRateLimiter, redis_storage
 from taskhub_common.auth import JwksKeySource, Principal, TokenVerifier, principal_dependency
 
-__all__ = ["CreationQuota", "CurrentUser", "DbSession", "ReadConnection", "Users"]
+__all__ = ["CreationQuota", "CurrentUser", "DbSession", "ListCache", "Reads", "Users"]
 
 
 @lru_cache
@@ -33,7 +34,11 @@ current_principal = principal_dependency(token_verifier)
 CurrentUser = Annotated[Principal, Depends(current_principal)]
 
 
-def user_directory() -> UserDirectory:
+# Dependencies below are `async def` although they do not await: FastAPI runs a plain
+# `def` dependency in its thread pool, a thread hop per request for nothing.
+
+
+async def user_directory() -> UserDirectory:
     settings = get_settings()
     return UserDirectory(
         auth_url=settings.auth_url,
@@ -49,7 +54,19 @@ Users = Annotated[UserDirectory, Depends(user_directory)]
 
 
 @lru_cache
-def creation_limiter() -> UserRateLimiter:
+def _list_page_cache() -> ListPageCache:
+    return ListPageCache(get_settings().list_cache_bytes)
+
+
+async def list_page_cache() -> ListPageCache:
+    return _list_page_cache()
+
+
+ListCache = Annotated[ListPageCache, Depends(list_page_cache)]
+
+
+@lru_cache
+def _creation_limiter() -> UserRateLimiter:
     settings = get_settings()
     return UserRateLimiter(
         redis_storage(settings.redis_url, connection_pool=redis.connection_pool),
@@ -57,6 +74,10 @@ def creation_limiter() -> UserRateLimiter:
         policy="create",
         metric_label="task_create",
     )
+
+
+async def creation_limiter() -> UserRateLimiter:
+    return _creation_limiter()
 
 
 async def creation_quota(

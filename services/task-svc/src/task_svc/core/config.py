@@ -18,6 +18,8 @@ class Settings(ServiceSettings):
     redis_url: str = "redis://127.0.0.1:63790/1"
     # The autocommit pool of single-statement reads (the task list), beside the main pool.
     database_read_pool_size: int = Field(default=10, ge=1, le=100)
+    # Rendered list pages kept per process, checked against the list version (0: off).
+    list_cache_bytes: int = Field(default=32 * 1024 * 1024, ge=0)
 
     # Other services this one calls.
     jwks_url: str = "http://127.0.0.1:8101/auth/.well-known/jwks.json"

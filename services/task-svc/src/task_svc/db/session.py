@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends
 from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from task_svc.core.config import get_settings
+from task_svc.db.read_pool import ReadConnections, ReadPool
 from taskhub_common.db import Database
 
 settings = get_settings()
@@ -20,25 +20,16 @@ redis: Redis = Redis.from_url(settings.redis_url, socket_timeout=1.0, socket_con
 DbSession = Annotated[AsyncSession, Depends(database.session, scope="function")]
 
 
-# Requests that run one read-only statement (the task list, the hottest endpoint) use a
-# small pool of autocommit connections: one statement sees one snapshot anyway, and it
-# saves BEGIN/COMMIT plus two of the three round trips the asyncpg pre-ping costs on a
-# connection outside autocommit (BEGIN; ping; ROLLBACK).
-read_engine: AsyncEngine = create_async_engine(
-    settings.database_url,
-    isolation_level="AUTOCOMMIT",
-    pool_size=settings.database_read_pool_size,
-    # No overflow: overflow connections are closed on check-in whenever the pool is full,
-    # so under steady load they would be opened (a PostgreSQL fork) and closed per request.
-    max_overflow=0,
-    pool_pre_ping=True,
-)
+# The task list, the hottest endpoint, reads through plain asyncpg connections in
+# autocommit: it runs one or two statements per request, and SQLAlchemy's execution
+# layer plus a pre-ping would cost more CPU than PostgreSQL spends answering them.
+read_pool = ReadPool(settings.database_url, size=settings.database_read_pool_size)
 
 
-async def read_connection() -> AsyncIterator[AsyncConnection]:
-    """An autocommit connection for a request that runs one read-only statement."""
-    async with read_engine.connect() as connection:
-        yield connection
+async def read_connections() -> ReadConnections:
+    """The read pool. A plain dependency rather than a yielded connection: FastAPI's
+    machinery around generator dependencies costs more than the reads themselves."""
+    return read_pool
 
 
-ReadConnection = Annotated[AsyncConnection, Depends(read_connection)]
+Reads = Annotated[ReadConnections, Depends(read_connections)]

@@ -95,3 +95,17 @@ class Task(Base):
 
     # lazy="raise": every read path says how it loads tags, so no N+1 sneaks in.
     tags: Mapped[list[Tag]] = relationship(secondary=task_tags, lazy="raise", order_by=Tag.name)
+
+
+class TaskListVersion(Base):
+    """How often the set of tasks a user sees has changed: the key of their cached lists.
+
+    Every write bumps the rows of the users whose list it changes (owner, old and new
+    assignee) in its own transaction, so a list read in one snapshot together with the
+    version belongs to exactly that version.
+    """
+
+    __tablename__ = "task_list_versions"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)

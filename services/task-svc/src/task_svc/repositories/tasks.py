@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
+    ClauseElement,
     ColumnElement,
     Integer,
     Select,
     String,
     and_,
+    any_,
     bindparam,
     cast,
     delete,
@@ -23,11 +25,14 @@ from sqlalchemy import (
     select,
     true,
 )
-from sqlalchemy.dialects.postgresql import aggregate_order_by, insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by, insert
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
+from sqlalchemy.sql.compiler import SQLCompiler
 
-from task_svc.models import Tag, Task, task_tags
+from task_svc.db.read_pool import ReadConnection
+from task_svc.models import Tag, Task, TaskListVersion, task_tags
 from task_svc.schemas.tasks import TaskListQuery
 from taskhub_common.auth import Principal
 
@@ -93,6 +98,25 @@ async def delete_task(session: AsyncSession, task_id: uuid.UUID) -> None:
     await session.execute(delete(Task).where(Task.id == task_id))
 
 
+async def bump_list_versions(session: AsyncSession, user_ids: Iterable[uuid.UUID | None]) -> None:
+    """Mark the task lists of `user_ids` as changed, in the caller's transaction.
+
+    Call it once per transaction, right after locking the tasks it changes and before
+    touching tags: the version rows are then always locked after task rows and before
+    tag rows, in user id order, so two writers never wait for each other in a circle.
+    """
+    ids = sorted({user_id for user_id in user_ids if user_id is not None})
+    if not ids:
+        return
+    statement = insert(TaskListVersion).values([{"user_id": id_, "version": 1} for id_ in ids])
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[TaskListVersion.user_id],
+            set_={"version": TaskListVersion.version + 1},
+        )
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class _ListShape:
     """Which filters a list request uses: one cached statement per shape."""
@@ -119,7 +143,7 @@ class _ListShape:
 def _list_parameters(principal: Principal, query: TaskListQuery) -> dict[str, Any]:
     return {
         "user_id": principal.user_id,
-        "statuses": list(query.status),
+        "statuses": [status.value for status in query.status],
         "assignee_id": query.assignee_id,
         "due_before": query.due_before,
         "due_after": query.due_after,
@@ -132,12 +156,14 @@ def _list_parameters(principal: Principal, query: TaskListQuery) -> dict[str, An
 
 
 def _conditions(shape: _ListShape) -> list[ColumnElement[bool]]:
+    # Lists travel as one array parameter (= ANY), so a shape has one statement text
+    # whatever the number of statuses or tags asked for.
     conditions: list[ColumnElement[bool]] = []
     if not shape.admin:
         user_id = bindparam("user_id", type_=Task.owner_id.type)
         conditions.append(or_(Task.owner_id == user_id, Task.assignee_id == user_id))
     if shape.status:
-        conditions.append(Task.status.in_(bindparam("statuses", expanding=True)))
+        conditions.append(Task.status == any_(bindparam("statuses", type_=ARRAY(Task.status.type))))
     if shape.assignee:
         conditions.append(Task.assignee_id == bindparam("assignee_id", type_=Task.assignee_id.type))
     if shape.due_before:
@@ -154,7 +180,7 @@ def _tasks_with_all_tags() -> Select[tuple[uuid.UUID]]:
     return (
         select(task_tags.c.task_id)
         .join(Tag, Tag.id == task_tags.c.tag_id)
-        .where(Tag.name.in_(bindparam("tags", expanding=True)))
+        .where(Tag.name == any_(bindparam("tags", type_=ARRAY(Tag.name.type))))
         .group_by(task_tags.c.task_id)
         .having(func.count() == bindparam("tag_count", type_=Integer))
     )
@@ -164,13 +190,9 @@ def _timestamp(column: ColumnElement[object]) -> ColumnElement[str]:
     return func.to_char(func.timezone("UTC", column), _PG_TIMESTAMP_FORMAT)
 
 
-@lru_cache(maxsize=64)
-def _list_statement(shape: _ListShape) -> Select[tuple[str]]:
-    """The statement rendering one page as `{items, total, page, limit}` JSON text.
-
-    Built once per shape: constructing this statement costs more Python time than
-    PostgreSQL needs to run it.
-    """
+def _list_statement(shape: _ListShape) -> Select[str] | Select[str, int]:
+    """The page as `{items, total, page, limit}` JSON text and, for a caller who is not an
+    admin, the version of their list that this snapshot shows."""
     where = and_(true(), *_conditions(shape))
     page = (
         select(Task)
@@ -219,18 +241,85 @@ def _list_statement(shape: _ListShape) -> Select[tuple[str]]:
         "page", bindparam("page", type_=Integer),
         "limit", bindparam("limit", type_=Integer),
     )  # fmt: skip
-    return select(cast(document, String))
+    if shape.admin:
+        return select(cast(document, String))
+    return select(cast(document, String), _version_of_user_list())
+
+
+def _version_of_user_list() -> ColumnElement[int]:
+    return func.coalesce(
+        select(TaskListVersion.version)
+        .where(TaskListVersion.user_id == bindparam("user_id", type_=Task.owner_id.type))
+        .scalar_subquery(),
+        0,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    """A statement as asyncpg runs it: `$n` text and the parameter name of each `$n`."""
+
+    sql: str
+    names: tuple[str, ...]
+    constants: dict[str, Any]
+
+    @classmethod
+    def of(cls, statement: ClauseElement) -> _Compiled:
+        compiled = statement.compile(dialect=_ASYNCPG)
+        assert isinstance(compiled, SQLCompiler)
+        names = tuple(compiled.positiontup or ())
+        # Binds without a name of ours are literals of the statement (the JSON keys).
+        constants = {
+            name: compiled.binds[name].effective_value for name in names if name not in _VARIABLES
+        }
+        return cls(str(compiled), names, constants)
+
+    def arguments(self, parameters: dict[str, Any]) -> list[Any]:
+        return [
+            parameters[name] if name in _VARIABLES else self.constants[name] for name in self.names
+        ]
+
+
+_ASYNCPG = asyncpg_dialect()  # type: ignore[no-untyped-call]  # SQLAlchemy leaves it unannotated
+# The parameters of `_list_parameters`; every other bind of a statement is a constant.
+_VARIABLES = frozenset(
+    {"user_id", "statuses", "assignee_id", "due_before", "due_after", "tags", "tag_count"}
+    | {"limit", "offset", "page"}
+)
+
+
+@lru_cache(maxsize=64)
+def _compiled_list(shape: _ListShape) -> _Compiled:
+    # Built and compiled once per shape: doing it per request would cost more Python time
+    # than PostgreSQL needs to run the statement.
+    return _Compiled.of(_list_statement(shape))
+
+
+@lru_cache(maxsize=1)
+def _compiled_version() -> _Compiled:
+    return _Compiled.of(select(_version_of_user_list()))
+
+
+async def list_version(connection: ReadConnection, user_id: uuid.UUID) -> int:
+    """The current version of `user_id`'s task list (0 before its first change)."""
+    compiled = _compiled_version()
+    version = await connection.fetchval(compiled.sql, *compiled.arguments({"user_id": user_id}))
+    return int(version)
 
 
 async def list_page_json(
-    connection: AsyncConnection, *, principal: Principal, query: TaskListQuery
-) -> str:
-    """One page of visible tasks as the JSON text of `{items, total, page, limit}`.
+    connection: ReadConnection, *, principal: Principal, query: TaskListQuery
+) -> tuple[str, int | None]:
+    """One page of visible tasks as the JSON text of `{items, total, page, limit}`, and the
+    version of the caller's list it shows (None for an admin, who sees every list).
 
     PostgreSQL builds the whole document in one statement (page, tags, total): no per-row
-    Python work and no N+1, which is what dominates the cost of this endpoint. It runs
-    through Core, skipping the ORM's result processing.
+    Python work and no N+1, which is what dominates the cost of this endpoint.
     """
-    statement = _list_statement(_ListShape.of(principal, query))
-    result = await connection.execute(statement, _list_parameters(principal, query))
-    return str(result.scalar_one())
+    compiled = _compiled_list(_ListShape.of(principal, query))
+    row = await connection.fetchrow(
+        compiled.sql, *compiled.arguments(_list_parameters(principal, query))
+    )
+    assert row is not None  # an aggregate always yields one row
+    document = str(row[0])
+    return document, (None if principal.is_admin else int(row[1]))

@@ -6,8 +6,9 @@ import uuid
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from task_svc.db.read_pool import ReadConnections
 from task_svc.models import Task, TaskStatus
 from task_svc.repositories import outbox as outbox_repository
 from task_svc.repositories import tasks as task_repository
@@ -19,6 +20,7 @@ from task_svc.schemas.tasks import (
 )
 from task_svc.services.assignees import UserDirectory
 from task_svc.services.events import TaskSnapshot, events_for_change
+from task_svc.services.list_cache import ListPageCache, query_key
 from taskhub_common.auth import Principal
 from taskhub_common.errors import Forbidden, NotFound
 
@@ -51,6 +53,7 @@ async def create_task(
         await users.ensure_exists(data.assignee_id, field="body.assignee_id")
     fields = data.model_dump(exclude={"tags"})
     task = Task(id=uuid.uuid4(), owner_id=owner.user_id, **fields)
+    await task_repository.bump_list_versions(session, [owner.user_id, data.assignee_id])
     task.tags = await task_repository.tags_named(session, data.tags)
     await task_repository.add_task(session, task)
     outbox_repository.add_events(session, events_for_change(None, TaskSnapshot.of(task)))
@@ -84,6 +87,9 @@ async def update_task(
     if new_assignee is not None and new_assignee != task.assignee_id:
         await users.ensure_exists(new_assignee, field="body.assignee_id")
     before = TaskSnapshot.of(task)
+    await task_repository.bump_list_versions(
+        session, [task.owner_id, task.assignee_id, fields.get("assignee_id")]
+    )
     await _apply(session, task, fields)
     await session.flush()
     await session.refresh(task, ["updated_at"])
@@ -107,6 +113,7 @@ async def delete_task(session: AsyncSession, *, principal: Principal, task_id: u
     if not _manages(principal, task):
         raise TaskDeleteForbidden
     before = TaskSnapshot.of(task)
+    await task_repository.bump_list_versions(session, [task.owner_id, task.assignee_id])
     await task_repository.delete_task(session, task.id)
     outbox_repository.add_events(session, events_for_change(before, None))
 
@@ -126,13 +133,16 @@ async def bulk_set_status(
         task.id: task
         for task in await task_repository.lock_tasks(session, task_ids, principal=principal)
     }
-    for task in tasks.values():
-        if task.status is not status:
-            before = TaskSnapshot.of(task)
-            task.status = status
-            outbox_repository.add_events(
-                session, events_for_change(before, replace(before, status=status))
-            )
+    changing = [task for task in tasks.values() if task.status is not status]
+    await task_repository.bump_list_versions(
+        session, [user for task in changing for user in (task.owner_id, task.assignee_id)]
+    )
+    for task in changing:
+        before = TaskSnapshot.of(task)
+        task.status = status
+        outbox_repository.add_events(
+            session, events_for_change(before, replace(before, status=status))
+        )
     await session.flush()
     return BulkStatusResult(
         updated=[task_id for task_id in task_ids if task_id in tasks],
@@ -141,7 +151,33 @@ async def bulk_set_status(
 
 
 async def list_tasks(
-    connection: AsyncConnection, *, principal: Principal, query: TaskListQuery
-) -> str:
-    """The JSON document of one page of the caller's visible tasks."""
-    return await task_repository.list_page_json(connection, principal=principal, query=query)
+    reads: ReadConnections,
+    *,
+    principal: Principal,
+    query: TaskListQuery,
+    cache: ListPageCache,
+) -> bytes:
+    """The JSON document of one page of the caller's visible tasks.
+
+    A page kept for the current version of the caller's list is served as is (see
+    `services.list_cache`); otherwise PostgreSQL renders it, with the version it shows.
+    """
+    async with reads.connection() as connection:
+        if principal.is_admin or not cache.enabled:
+            cache.bypassed()
+            document, _ = await task_repository.list_page_json(
+                connection, principal=principal, query=query
+            )
+            return document.encode()
+        page_of_query = query_key(query)
+        version = await task_repository.list_version(connection, principal.user_id)
+        kept = cache.get((principal.user_id, version, page_of_query))
+        if kept is not None:
+            return kept
+        document, shown_version = await task_repository.list_page_json(
+            connection, principal=principal, query=query
+        )
+    page = document.encode()
+    assert shown_version is not None  # read for every caller but admins
+    cache.put((principal.user_id, shown_version, page_of_query), page)
+    return page

@@ -7,7 +7,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from task_svc.api.deps import CreationQuota, CurrentUser, DbSession, ReadConnection, Users
+from task_svc.api.deps import (
+    CreationQuota,
+    CurrentUser,
+    DbSession,
+    ListCache,
+    Reads,
+    Users,
+)
 from task_svc.schemas.tasks import (
     BulkStatusRequest,
     BulkStatusResult,
@@ -78,10 +85,14 @@ async def create_task(
     ),
 )
 async def list_tasks(
-    query: Annotated[TaskListQuery, Query()], user: CurrentUser, connection: ReadConnection
+    query: Annotated[TaskListQuery, Query()],
+    user: CurrentUser,
+    reads: Reads,
+    cache: ListCache,
 ) -> Response:
-    # The database renders the page as JSON (see repositories.tasks.list_page_json).
-    document = await task_service.list_tasks(connection, principal=user, query=query)
+    # The page is JSON rendered by the database, or kept from an earlier identical request
+    # (see services.list_cache).
+    document = await task_service.list_tasks(reads, principal=user, query=query, cache=cache)
     return Response(content=document, media_type="application/json")
 
 

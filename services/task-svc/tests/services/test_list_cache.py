@@ -1,0 +1,55 @@
+"""The page cache on its own: least recently used pages go first, within a byte budget."""
+
+from __future__ import annotations
+
+import uuid
+
+from task_svc.schemas.tasks import TaskListQuery
+from task_svc.services.list_cache import ListPageCache, query_key
+
+USER = uuid.uuid4()
+
+
+def test_pages_beyond_the_byte_budget_push_out_the_least_recently_used() -> None:
+    cache = ListPageCache(max_bytes=10)
+    cache.put((USER, 1, "a"), b"aaaa")
+    cache.put((USER, 1, "b"), b"bbbb")
+    assert cache.get((USER, 1, "a")) == b"aaaa"  # "a" is now the most recently used
+    cache.put((USER, 1, "c"), b"cccc")
+    assert cache.get((USER, 1, "b")) is None
+    assert cache.get((USER, 1, "a")) == b"aaaa"
+    assert cache.get((USER, 1, "c")) == b"cccc"
+    assert cache.size_bytes == 8
+    assert len(cache) == 2
+
+
+def test_a_page_replaced_under_the_same_key_is_counted_once() -> None:
+    cache = ListPageCache(max_bytes=10)
+    cache.put((USER, 1, "a"), b"aaaa")
+    cache.put((USER, 1, "a"), b"aaaaaa")
+    assert cache.size_bytes == 6
+    assert cache.get((USER, 1, "a")) == b"aaaaaa"
+
+
+def test_a_page_larger_than_the_budget_is_not_kept() -> None:
+    cache = ListPageCache(max_bytes=3)
+    cache.put((USER, 1, "a"), b"aaaa")
+    assert len(cache) == 0
+    assert not ListPageCache(max_bytes=0).enabled
+
+
+def test_the_key_of_a_query_covers_every_filter_and_the_page() -> None:
+    base = TaskListQuery()
+    variants = [
+        TaskListQuery(status=["done"]),
+        TaskListQuery(tag=["x"]),
+        TaskListQuery(assignee_id=uuid.uuid4()),
+        TaskListQuery(due_before="2031-01-01T00:00:00Z"),
+        TaskListQuery(due_after="2031-01-01T00:00:00Z"),
+        TaskListQuery(page=2),
+        TaskListQuery(limit=5),
+    ]
+    keys = {query_key(base), *(query_key(query) for query in variants)}
+    assert len(keys) == 1 + len(variants)
+    # Tags arrive normalized: the same set in any spelling is one page.
+    assert query_key(TaskListQuery(tag=["B", "a"])) == query_key(TaskListQuery(tag=["a", "b"]))
