@@ -108,6 +108,15 @@ Feature: Tasks
     And Alice's task is still "Surprise party", to do
     And Bob's task list does not show Alice's task
 
+  Scenario: A change shows at once in every list it concerns
+    Given Bob has signed in
+    And Alice has a task "Paint the shed" assigned to Bob
+    And Alice and Bob have looked at their task lists
+    When Bob moves the task to done
+    Then Alice's task list shows the task as done
+    When Alice deletes the task
+    Then Bob's task list does not show Alice's task
+
   @security
   Scenario: The assignee may move the status along, and nothing else
     Given Bob has signed in

@@ -62,14 +62,21 @@ def render_supervisor(tmp_path: Path, config: StackConfig) -> ServerOptions:
     return options
 
 
-def test_supervisord_runs_every_program_with_the_conventions_commands(tmp_path: Path) -> None:
+def test_supervisord_runs_every_program_with_the_conventions_commands(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("WEB_CONCURRENCY", raising=False)
     options = render_supervisor(tmp_path, stack_config(tmp_path, StackPorts(auth=18101)))
     programs = {group.name: group.process_configs[0] for group in options.process_group_configs}
 
     assert sorted(programs) == sorted(PROGRAM_NAMES)
+    # The services run as in their images: gunicorn, the shared config, WEB_CONCURRENCY.
     assert programs["auth-svc"].command == (
-        "/venv/bin/uvicorn auth_svc.main:app --host 127.0.0.1 --port 18101"
+        "/venv/bin/gunicorn auth_svc.main:app --config python:taskhub_common.gunicorn_conf"
     )
+    assert programs["auth-svc"].environment["GUNICORN_BIND"] == "127.0.0.1:18101"
+    assert programs["auth-svc"].environment["WEB_CONCURRENCY"] == "2"
+    assert programs["auth-svc"].stopwaitsecs > 20  # gunicorn's graceful_timeout
     assert programs["celery-worker"].command == (
         "/venv/bin/celery -A notify_svc.worker.celery_app:app --quiet worker"
         " --loglevel INFO --concurrency 2"
@@ -100,11 +107,16 @@ def test_every_program_gets_the_service_environment(tmp_path: Path) -> None:
         for key, value in config.service_env.items():
             assert program.environment[key] == value, (name, key)
         assert program.environment["PATH"].startswith("/venv/bin:")
-    # Only the Celery worker pools its samples in a multiprocess folder.
+    # Each multi-process program pools its samples in a folder of its own.
     assert programs["celery-worker"].environment["PROMETHEUS_MULTIPROC_DIR"] == str(
         config.layout.celery_multiproc_dir
     )
-    assert "PROMETHEUS_MULTIPROC_DIR" not in programs["auth-svc"].environment
+    folders = {
+        programs[name].environment["PROMETHEUS_MULTIPROC_DIR"]
+        for name in ("auth-svc", "task-svc", "notify-svc", "celery-worker")
+    }
+    assert len(folders) == 4
+    assert "PROMETHEUS_MULTIPROC_DIR" not in config.service_env
 
 
 def test_supervisor_environment_round_trips_awkward_values() -> None:

@@ -20,6 +20,11 @@ What it does:
 
 A Python load generator would saturate the 2-core machines before the server does; wrk
 is a C event loop that costs little CPU per request.
+
+wrk repeats one request, so after the first few the list comes from task-svc's page cache
+(checked against the user's list version on every request; see the service README). To
+measure the rendering path instead, start the stack with the cache off:
+`TASKS_LIST_CACHE_BYTES=0 uv run nox -s bench -- task`.
 """
 
 from __future__ import annotations

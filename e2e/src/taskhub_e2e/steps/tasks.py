@@ -336,6 +336,23 @@ def list_hides(cast: Cast, api: TaskHubClient, task_book: TaskBook, who: str, ow
     assert task["id"] not in listed, f"{who} sees {owner}'s task"
 
 
+@given(parsers.re(rf"^(?P<first>{NAME}) and (?P<second>{NAME}) have looked at their task lists$"))
+def looked_at_lists(cast: Cast, api: TaskHubClient, first: str, second: str) -> None:
+    # Lists already read once: a server that kept them must notice the change that follows.
+    for name in (first, second):
+        all_tasks(api, cast.actors[name])
+
+
+@then(parsers.re(rf"^(?P<who>{NAME})'s task list shows the task as (?P<status>{STATUS_PHRASE})$"))
+def list_shows_status(
+    cast: Cast, api: TaskHubClient, task_book: TaskBook, who: str, status: str
+) -> None:
+    task_id = task_book.the_task()["id"]
+    listed = {item["id"]: item for item in all_tasks(api, cast.actors[who])["items"]}
+    assert task_id in listed, f"{who}'s list lacks the task"
+    assert listed[task_id]["status"] == status_value(status), listed[task_id]
+
+
 # --- finding ---------------------------------------------------------------------------
 
 

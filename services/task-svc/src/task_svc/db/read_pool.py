@@ -9,12 +9,16 @@ from typing import Protocol
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
 from sqlalchemy.engine import make_url
 
 from taskhub_common.errors import ServiceUnavailable
 
 # What a connection of this pool is (a proxy of asyncpg's), and what tests lend instead.
 type ReadConnection = PoolConnectionProxy[asyncpg.Record] | asyncpg.Connection[asyncpg.Record]
+
+_tracer = trace.get_tracer("taskhub.task_svc.reads")
 
 # What a lost or refused database connection raises: the request gets a 503 envelope.
 _UNAVAILABLE = (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError)
@@ -41,13 +45,16 @@ class ReadPool:
     """
 
     def __init__(self, database_url: str, *, size: int) -> None:
+        url = make_url(database_url)
         # The SQLAlchemy URL names its driver (postgresql+asyncpg); asyncpg wants libpq's form.
-        self.dsn = (
-            make_url(database_url)
-            .set(drivername="postgresql")
-            .render_as_string(hide_password=False)
-        )
+        self.dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
         self.size = size
+        self._span_attributes = {
+            "db.system.name": "postgresql",
+            "db.namespace": url.database or "",
+            "server.address": url.host or "",
+            "server.port": url.port or 5432,
+        }
         self._pool: asyncpg.Pool | None = None
         self._opening = asyncio.Lock()
         self._turns = asyncio.Semaphore(size)
@@ -62,7 +69,19 @@ class ReadPool:
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[ReadConnection]:
-        """A connection for the duration of the block; 503 when the database is unreachable."""
+        """A connection for the duration of the block; 503 when the database is unreachable.
+
+        The block is one client span in the request's trace (these reads bypass the
+        SQLAlchemy instrumentation that traces the other statements).
+        """
+        with _tracer.start_as_current_span(
+            "postgresql read", kind=SpanKind.CLIENT, attributes=self._span_attributes
+        ):
+            async with self._lent_connection() as connection:
+                yield connection
+
+    @asynccontextmanager
+    async def _lent_connection(self) -> AsyncIterator[ReadConnection]:
         async with self._turns:
             try:
                 pool = self._pool or await self._open()
