@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from functools import lru_cache
 from typing import Self
 
@@ -39,9 +40,11 @@ class Settings(ServiceSettings):
     login_ip_max_failures: int = Field(default=20, ge=1, le=100_000)
     login_failure_window_seconds: int = Field(default=900, ge=1, le=86_400)
 
-    # Concurrent argon2 computations per process; more would only queue threads behind
-    # busy cores and starve the event loop.
+    # Concurrent argon2 computations on this host, across the service's worker processes;
+    # more would only queue threads behind busy cores and starve the event loops.
     password_hash_concurrency: int = Field(default_factory=_hashing_slots, ge=1, le=64)
+    # Where the workers of one host share those slots (lock files; any private folder).
+    password_hash_slots_dir: str = os.path.join(tempfile.gettempdir(), "taskhub-auth-hashing")
 
     # The header the gateway sets to the client address it saw (it overwrites client
     # values); empty means "use the peer address".

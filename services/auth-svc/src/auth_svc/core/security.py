@@ -70,7 +70,10 @@ class KeyStore:
 
 _settings = get_settings()
 key_store = KeyStore(Path(_settings.keys_dir), key_size=_settings.key_size)
-passwords = PasswordHashing(concurrency=_settings.password_hash_concurrency)
+passwords = PasswordHashing(
+    concurrency=_settings.password_hash_concurrency,
+    slots_dir=Path(_settings.password_hash_slots_dir),
+)
 
 
 def get_verifier() -> TokenVerifier:
