@@ -5,11 +5,12 @@ from __future__ import annotations
 import io
 import json
 import logging
+import time
 
 from opentelemetry.sdk.trace import TracerProvider
 
 from taskhub_common.context import reset_request_id, set_request_id
-from taskhub_common.logging import JsonFormatter, configure_logging
+from taskhub_common.logging import BatchingStreamHandler, JsonFormatter, configure_logging
 
 
 def _format(record: logging.LogRecord) -> dict[str, object]:
@@ -70,3 +71,38 @@ def test_configure_logging_routes_framework_loggers_to_json(
     logging.getLogger("uvicorn.access").info("duplicate access line")
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert [line["msg"] for line in lines] == ["started"]
+
+
+def test_batched_lines_come_out_whole_and_in_order() -> None:
+    stream = io.StringIO()
+    handler = BatchingStreamHandler(stream)
+    handler.setFormatter(JsonFormatter("demo-svc"))
+    for number in range(500):
+        handler.handle(logging.makeLogRecord({"msg": f"line {number}"}))
+    handler.flush()
+    lines = [json.loads(line)["msg"] for line in stream.getvalue().splitlines()]
+    assert lines == [f"line {number}" for number in range(500)]
+
+
+def test_a_batched_line_is_written_without_waiting_for_more() -> None:
+    stream = io.StringIO()
+    handler = BatchingStreamHandler(stream)
+    handler.setFormatter(JsonFormatter("demo-svc"))
+    handler.handle(logging.makeLogRecord({"msg": "alone"}))
+    deadline = time.monotonic() + 5
+    while "alone" not in stream.getvalue() and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert json.loads(stream.getvalue())["msg"] == "alone"
+
+
+def test_configuring_batched_logging_twice_keeps_one_writer() -> None:
+    root = logging.getLogger()
+    saved = root.handlers[:]
+    try:
+        configure_logging("demo-svc", batched=True)
+        first = root.handlers[0]
+        configure_logging("other-svc", batched=True)
+        assert root.handlers == [first]
+        assert isinstance(first, BatchingStreamHandler)
+    finally:
+        root.handlers[:] = saved

@@ -85,7 +85,7 @@ def create_app(
     Routes carry the prefix themselves, so the gateway proxies paths unchanged and
     `{prefix}/docs` loads `{prefix}/openapi.json` both directly and through the gateway.
     """
-    configure_logging(settings.service_name, settings.log_level)
+    configure_logging(settings.service_name, settings.log_level, batched=True)
     configure_tracing(settings.service_name)
     quiet = frozenset({f"{prefix}/healthz", f"{prefix}/metrics"})
     app = FastAPI(

@@ -49,7 +49,7 @@ class ReadPool:
         # The SQLAlchemy URL names its driver (postgresql+asyncpg); asyncpg wants libpq's form.
         self.dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
         self.size = size
-        self._span_attributes = {
+        self._span_attributes: dict[str, str | int] = {
             "db.system.name": "postgresql",
             "db.namespace": url.database or "",
             "server.address": url.host or "",

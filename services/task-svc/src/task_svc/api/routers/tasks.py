@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Depends, Response, status
 
 from task_svc.api.deps import (
     CreationQuota,
@@ -26,6 +26,7 @@ from task_svc.schemas.tasks import (
 )
 from task_svc.services import tasks as task_service
 from taskhub_common.errors import error_responses
+from taskhub_common.query import QueryModel
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 
@@ -72,10 +73,15 @@ async def create_task(
     return TaskRead.model_validate(task)
 
 
+# The hottest endpoint's query string: validated by the model in one call (see QueryModel).
+task_list_query = QueryModel(TaskListQuery)
+
+
 @router.get(
     "",
     response_model=TaskPage,
     responses=error_responses(401, 422),
+    openapi_extra=task_list_query.openapi_extra,
     summary="List the caller's tasks",
     description=(
         "Tasks the caller owns or is assigned to (an admin: all), newest first "
@@ -85,7 +91,7 @@ async def create_task(
     ),
 )
 async def list_tasks(
-    query: Annotated[TaskListQuery, Query()],
+    query: Annotated[TaskListQuery, Depends(task_list_query)],
     user: CurrentUser,
     reads: Reads,
     cache: ListCache,
