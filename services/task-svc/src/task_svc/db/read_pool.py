@@ -20,8 +20,14 @@ type ReadConnection = PoolConnectionProxy[asyncpg.Record] | asyncpg.Connection[a
 
 _tracer = trace.get_tracer("taskhub.task_svc.reads")
 
-# What a lost or refused database connection raises: the request gets a 503 envelope.
-_UNAVAILABLE = (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError)
+# What a lost or refused database connection raises: the request gets a 503 envelope. A
+# connection the server ends under a request can also surface as a client protocol error.
+_UNAVAILABLE = (
+    OSError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InternalClientError,
+)
 
 
 async def _keep_session_state(_connection: ReadConnection) -> None:
@@ -90,6 +96,9 @@ class ReadPool:
                 raise ServiceUnavailable("The task database is unavailable.") from exc
             try:
                 yield connection
+            except _UNAVAILABLE as exc:  # lost mid-request (a database restart, say)
+                connection.terminate()  # never lend it again; the pool opens a new one
+                raise ServiceUnavailable("The task database is unavailable.") from exc
             finally:
                 await pool.release(connection)
 
