@@ -44,15 +44,37 @@ class MetricsBaseline:
     totals: dict[str, float] = field(default_factory=dict)
     unavailable: str = ""
 
+    # Samples older than this belong to a process that is gone (a stack run before this
+    # one): twice the slowest scrape interval, plus slack.
+    fresh_seconds: int = 35
+
+    def total(self, prometheus_url: str, counter: str) -> float:
+        """The sum of the series of `counter` that are being scraped now."""
+        return query(prometheus_url, f"sum(last_over_time({counter}[{self.fresh_seconds}s]))")
+
     def growth(self, prometheus_url: str, counter: str) -> float:
         """How much `counter` grew since the scenario began, read two ways because each
         misses a case: `increase` sees through a restart whose stale sample would fake a
         high baseline, but counts nothing for a series born inside its window (its first
-        sample is not 0); the plain difference of totals covers that case."""
+        sample is not 0); the difference of the live totals covers that case."""
         window = int(time.time() - self.started_at) + WINDOW_MARGIN_SECONDS
         increased = query(prometheus_url, f"sum(increase({counter}[{window}s]))")
-        difference = query(prometheus_url, f"sum({counter})") - self.totals.get(counter, 0.0)
+        difference = self.total(prometheus_url, counter) - self.totals.get(counter, 0.0)
         return max(increased, difference)
+
+
+def scrape_interval_seconds(prometheus_url: str) -> int:
+    """The longest scrape interval of Prometheus' active targets ("5s", "15s", "1m")."""
+    response = httpx.get(
+        f"{prometheus_url.rstrip('/')}/api/v1/targets", timeout=QUERY_TIMEOUT_SECONDS
+    )
+    response.raise_for_status()
+    units = {"s": 1, "m": 60}
+    intervals = [
+        int(target["scrapeInterval"][:-1]) * units[target["scrapeInterval"][-1]]
+        for target in response.json()["data"]["activeTargets"]
+    ]
+    return max(intervals, default=15)
 
 
 def query(prometheus_url: str, promql: str) -> float:
@@ -79,8 +101,9 @@ def note_metrics(target: Target, metrics_baseline: MetricsBaseline) -> None:
         metrics_baseline.unavailable = target.missing.get(Capability.METRICS, "no Prometheus")
         return
     metrics_baseline.started_at = time.time()
+    metrics_baseline.fresh_seconds = 2 * scrape_interval_seconds(target.prometheus_url) + 2
     for counter in (TASKS_CREATED, TASKS_LIMITED, DELIVERIES):
-        metrics_baseline.totals[counter] = query(target.prometheus_url, f"sum({counter})")
+        metrics_baseline.totals[counter] = metrics_baseline.total(target.prometheus_url, counter)
 
 
 @then(parsers.re(rf"^the metrics show {HER} task requests and the deliveries$"))
