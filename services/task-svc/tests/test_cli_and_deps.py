@@ -93,12 +93,16 @@ async def test_a_read_connection_lost_mid_request_is_a_503_and_is_replaced(
     migrated: None,
 ) -> None:
     pool, killer = (ReadPool(get_settings().database_url, size=1) for _ in range(2))
-    with pytest.raises(ServiceUnavailable):
+
+    async def read_after_the_backend_is_killed() -> None:
         async with pool.connection() as connection:
             backend = await connection.fetchval("SELECT pg_backend_pid()")
             async with killer.connection() as other:
                 await other.fetchval("SELECT pg_terminate_backend($1)", backend)
             await connection.fetchval("SELECT 1")
+
+    with pytest.raises(ServiceUnavailable):
+        await read_after_the_backend_is_killed()
     async with pool.connection() as connection:  # the pool opens a new one
         assert await connection.fetchval("SELECT 1") == 1
     await pool.close()

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Protocol
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
-from opentelemetry import trace
-from opentelemetry.trace import SpanKind
 from sqlalchemy.engine import make_url
 
 from taskhub_common.errors import ServiceUnavailable
@@ -18,15 +17,15 @@ from taskhub_common.errors import ServiceUnavailable
 # What a connection of this pool is (a proxy of asyncpg's), and what tests lend instead.
 type ReadConnection = PoolConnectionProxy[asyncpg.Record] | asyncpg.Connection[asyncpg.Record]
 
-_tracer = trace.get_tracer("taskhub.task_svc.reads")
-
 # What a lost or refused database connection raises: the request gets a 503 envelope. A
-# connection the server ends under a request can also surface as a client protocol error.
+# server shutting down or killing the backend answers with an operator-intervention error
+# (57P01 and kin) or closes the socket first, which can surface as a client protocol error.
 _UNAVAILABLE = (
     OSError,
     asyncpg.InterfaceError,
     asyncpg.PostgresConnectionError,
     asyncpg.InternalClientError,
+    asyncpg.exceptions.OperatorInterventionError,
 )
 
 
@@ -51,16 +50,13 @@ class ReadPool:
     """
 
     def __init__(self, database_url: str, *, size: int) -> None:
-        url = make_url(database_url)
         # The SQLAlchemy URL names its driver (postgresql+asyncpg); asyncpg wants libpq's form.
-        self.dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self.dsn = (
+            make_url(database_url)
+            .set(drivername="postgresql")
+            .render_as_string(hide_password=False)
+        )
         self.size = size
-        self._span_attributes: dict[str, str | int] = {
-            "db.system.name": "postgresql",
-            "db.namespace": url.database or "",
-            "server.address": url.host or "",
-            "server.port": url.port or 5432,
-        }
         self._pool: asyncpg.Pool | None = None
         self._opening = asyncio.Lock()
         self._turns = asyncio.Semaphore(size)
@@ -75,19 +71,7 @@ class ReadPool:
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[ReadConnection]:
-        """A connection for the duration of the block; 503 when the database is unreachable.
-
-        The block is one client span in the request's trace (these reads bypass the
-        SQLAlchemy instrumentation that traces the other statements).
-        """
-        with _tracer.start_as_current_span(
-            "postgresql read", kind=SpanKind.CLIENT, attributes=self._span_attributes
-        ):
-            async with self._lent_connection() as connection:
-                yield connection
-
-    @asynccontextmanager
-    async def _lent_connection(self) -> AsyncIterator[ReadConnection]:
+        """A connection for the duration of the block; 503 when the database is unreachable."""
         async with self._turns:
             try:
                 pool = self._pool or await self._open()
@@ -97,7 +81,10 @@ class ReadPool:
             try:
                 yield connection
             except _UNAVAILABLE as exc:  # lost mid-request (a database restart, say)
-                connection.terminate()  # never lend it again; the pool opens a new one
+                # Never lend it again; the pool opens a new one. A connection that closed
+                # has already gone back to the pool by itself.
+                with contextlib.suppress(asyncpg.InterfaceError):
+                    connection.terminate()
                 raise ServiceUnavailable("The task database is unavailable.") from exc
             finally:
                 await pool.release(connection)
