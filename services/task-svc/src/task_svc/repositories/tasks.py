@@ -263,37 +263,31 @@ def _version_of_user_list() -> ColumnElement[int]:
 
 @dataclass(frozen=True, slots=True)
 class _Compiled:
-    """A statement as asyncpg runs it: `$n` text and the parameter name of each `$n`."""
+    """A statement as asyncpg runs it: `$n` text, the bind name of each `$n`, and the
+    statement's own values of its binds (the literals, such as the JSON keys)."""
 
     sql: str
     names: tuple[str, ...]
-    constants: dict[str, Any]
+    literals: dict[str, Any]
 
     @classmethod
     def of(cls, statement: ClauseElement) -> _Compiled:
         compiled = statement.compile(dialect=_ASYNCPG)
         assert isinstance(compiled, SQLCompiler)
         names = tuple(compiled.positiontup or ())
-        # Binds without a name of ours are literals of the statement (the JSON keys).
-        constants = {
-            name: compiled.binds[name].effective_value for name in names if name not in _VARIABLES
-        }
-        return cls(str(compiled), names, constants)
+        literals = {name: compiled.binds[name].effective_value for name in names}
+        return cls(str(compiled), names, literals)
 
     def arguments(self, parameters: dict[str, Any]) -> list[Any]:
+        """The `$n` values: the caller's `parameters` by name, the literals for the rest."""
         return [
-            parameters[name] if name in _VARIABLES else self.constants[name] for name in self.names
+            parameters[name] if name in parameters else self.literals[name] for name in self.names
         ]
 
 
 _tracer = trace.get_tracer("taskhub.task_svc.repositories")
 _PAGE_SPAN_ATTRIBUTES = {"db.system.name": "postgresql", "db.operation.name": "SELECT"}
 _ASYNCPG = asyncpg_dialect()  # type: ignore[no-untyped-call]  # SQLAlchemy leaves it unannotated
-# The parameters of `_list_parameters`; every other bind of a statement is a constant.
-_VARIABLES = frozenset(
-    {"user_id", "statuses", "assignee_id", "due_before", "due_after", "tags", "tag_count"}
-    | {"limit", "offset", "page"}
-)
 
 
 @lru_cache(maxsize=64)
