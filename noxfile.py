@@ -232,7 +232,8 @@ def load(session: nox.Session) -> None:
 @nox.session
 def fuzz(session: nox.Session) -> None:
     """Schemathesis against each service's OpenAPI through the gateway (all checks, with
-    authentication): zero 5xx and zero schema violations is the bar."""
+    authentication), then targeted edge cases for every field by type: zero 5xx and zero
+    schema violations is the bar (`-- --edges-only` / `-- --no-edges` for one phase)."""
     started_here = not _stack_is_running()
     if started_here:
         _stack(session, "up")

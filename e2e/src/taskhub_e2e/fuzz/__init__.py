@@ -1,9 +1,13 @@
-"""API fuzzing of every service through the gateway with Schemathesis, signed in as a fuzz user.
+"""API fuzzing of every service through the gateway, signed in as a fuzz user, in two phases.
 
-Each service's OpenAPI document (`/{svc}/openapi.json`) drives Schemathesis with all of its
-checks: no 5xx, every status and body as documented (the error envelope included), valid
-data accepted and invalid data refused. The run is bounded in time per service. Internal
-routes are left out: the gateway never routes `/internal/` (gateway.feature proves it).
+1. Schemathesis: each service's OpenAPI document (`/{svc}/openapi.json`) drives it with all of
+   its checks: no 5xx, every status and body as documented (the error envelope included),
+   valid data accepted and invalid data refused, bounded in time per service.
+2. Edge cases (`edges.py`): every field of every public operation gets the values of its type
+   that generic generation rarely reaches (calendar ends with extreme offsets, lone
+   surrogates, NUL, RTL and zero-width text, 2^31/2^63 integers, IDNA hosts); zero 5xx.
+Internal routes are left out: the gateway never routes `/internal/` (gateway.feature proves
+it).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from pathlib import Path
 
 import httpx
 
+from taskhub_e2e.fuzz.edges import EdgeOptions, EdgeReport, run_edge_fuzz
 from taskhub_e2e.people import strong_password
 
 SERVICES = ("auth", "tasks", "notify")
@@ -45,6 +50,12 @@ class FuzzOptions:
     reports_dir: Path = Path("reports")
     seed: int | None = None
     email_domain: str = "example.com"
+    # Which phases run: Schemathesis and/or the targeted edge cases.
+    schemathesis: bool = True
+    edges: bool = True
+    # A webhook target the deployment accepts (its allowlist), so webhook cases reach storage.
+    webhook_url: str = "http://127.0.0.1:8199/fuzz"
+    admin: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +129,21 @@ def run_fuzz(options: FuzzOptions) -> list[ServiceResult]:
         )
         results.append(ServiceResult(service, completed.returncode, time.monotonic() - started))
     return results
+
+
+def run_edges(options: FuzzOptions) -> tuple[EdgeReport, float]:
+    """The targeted edge cases of every service, and how long they took."""
+    started = time.monotonic()
+    report = run_edge_fuzz(
+        EdgeOptions(
+            base_url=options.base_url,
+            services=options.services,
+            webhook_url=options.webhook_url,
+            email_domain=options.email_domain,
+            admin=options.admin,
+        )
+    )
+    return report, time.monotonic() - started
 
 
 def summary(results: Sequence[ServiceResult]) -> str:

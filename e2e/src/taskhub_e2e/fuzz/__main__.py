@@ -8,7 +8,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from taskhub_e2e.fuzz import SERVICES, FuzzError, FuzzOptions, run_fuzz, summary
+from taskhub_e2e.fuzz import SERVICES, FuzzError, FuzzOptions, run_edges, run_fuzz, summary
+from taskhub_e2e.stack.native import NativeStack
+from taskhub_e2e.target import admin_credentials
 
 
 def parse_args(argv: Sequence[str] | None = None) -> FuzzOptions:
@@ -39,7 +41,19 @@ def parse_args(argv: Sequence[str] | None = None) -> FuzzOptions:
         "--email-domain",
         default=os.environ.get("TASKHUB_E2E_EMAIL_DOMAIN", defaults.email_domain),
     )
+    phases = parser.add_mutually_exclusive_group()
+    phases.add_argument("--edges-only", action="store_true", help="only the targeted edge cases")
+    phases.add_argument("--no-edges", action="store_true", help="only Schemathesis")
+    parser.add_argument(
+        "--webhook-url",
+        default=os.environ.get("TASKHUB_FUZZ_WEBHOOK_URL", defaults.webhook_url),
+        help="a webhook target the deployment accepts (env TASKHUB_FUZZ_WEBHOOK_URL)",
+    )
     args = parser.parse_args(argv)
+    # Administrators' operations are fuzzed too when admin credentials are known (natively
+    # from the stack's environment, else TASKHUB_ADMIN_EMAIL / TASKHUB_ADMIN_PASSWORD).
+    native = None if "TASKHUB_BASE_URL" in os.environ else NativeStack()
+    credentials, _ = admin_credentials(os.environ, native)
     return FuzzOptions(
         base_url=args.base_url,
         services=tuple(args.service or SERVICES),
@@ -49,18 +63,29 @@ def parse_args(argv: Sequence[str] | None = None) -> FuzzOptions:
         reports_dir=args.reports_dir,
         seed=args.seed,
         email_domain=args.email_domain,
+        schemathesis=not args.edges_only,
+        edges=not args.no_edges,
+        webhook_url=args.webhook_url,
+        admin=None if credentials is None else (credentials.email, credentials.password),
     )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse_args(argv)
+    passed = True
     try:
-        results = run_fuzz(options)
+        if options.schemathesis:
+            results = run_fuzz(options)
+            print(summary(results))
+            passed = all(result.passed for result in results)
+        if options.edges:
+            report, seconds = run_edges(options)
+            print(f"{report.summary()}\n  took {seconds:.1f} s")
+            passed = passed and report.passed
     except (FuzzError, OSError) as error:
         print(f"taskhub-fuzz: {error}", file=sys.stderr)
         return 2
-    print(summary(results))
-    return 0 if all(result.passed for result in results) else 1
+    return 0 if passed else 1
 
 
 if __name__ == "__main__":
