@@ -23,6 +23,11 @@ NAMING_CONVENTION = {
 }
 
 
+# Seconds to wait for a pooled connection, and for PostgreSQL to accept a new one.
+POOL_TIMEOUT_SECONDS = 10.0
+CONNECT_TIMEOUT_SECONDS = 5.0
+
+
 def make_metadata() -> MetaData:
     return MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -31,8 +36,16 @@ class Database:
     """One engine and session factory per process; sessions commit only where asked."""
 
     def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
+        # Both waits end well within the gateway's request timeout, so an unreachable or
+        # exhausted database is the service's 503 (taskhub_common.outages), not a 504.
         self.engine: AsyncEngine = create_async_engine(
-            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, echo=echo
+            url,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_pre_ping=True,
+            pool_timeout=POOL_TIMEOUT_SECONDS,
+            connect_args={"timeout": CONNECT_TIMEOUT_SECONDS},
+            echo=echo,
         )
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
 

@@ -103,7 +103,12 @@ class RateLimited(TaskHubError):
 
 
 class ServiceUnavailable(TaskHubError):
+    """A dependency cannot be reached: the client may retry after `Retry-After` seconds."""
+
     status_code, code, message = 503, "SERVICE_UNAVAILABLE", "A dependency is unavailable."
+
+    def __init__(self, message: str | None = None, *, retry_after_seconds: int = 5) -> None:
+        super().__init__(message, headers={"Retry-After": str(max(1, retry_after_seconds))})
 
 
 def error_response(

@@ -12,10 +12,12 @@ import time
 import uuid
 
 from starlette.datastructures import MutableHeaders
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from taskhub_common.context import reset_request_id, set_request_id
-from taskhub_common.errors import error_response
+from taskhub_common.errors import ServiceUnavailable, error_response
+from taskhub_common.outages import OUTAGE_RETRY_AFTER_SECONDS, unavailable_dependency
 from taskhub_common.tracing import current_trace_id
 
 REQUEST_ID_HEADER = "x-request-id"
@@ -34,6 +36,24 @@ def _incoming_request_id(scope: Scope) -> str | None:
             candidate = value.decode("latin-1")
             return candidate if _SANE_REQUEST_ID.match(candidate) else None
     return None
+
+
+def _error_envelope(error: Exception) -> Response:
+    """503 with `Retry-After` when a dependency is unreachable (one warning line, it is not
+    a bug of ours), else the 500 envelope with the traceback in the log."""
+    dependency = unavailable_dependency(error)
+    if dependency is None:
+        logger.exception("unhandled error")
+        return error_response(500, "INTERNAL_ERROR", "An internal error occurred.")
+    logger.warning(
+        "dependency unavailable",
+        extra={"dependency": dependency, "error": type(error).__name__},
+    )
+    outage = ServiceUnavailable(
+        f"The {dependency} is unavailable; try again shortly.",
+        retry_after_seconds=OUTAGE_RETRY_AFTER_SECONDS,
+    )
+    return error_response(outage.status_code, outage.code, outage.message, headers=outage.headers)
 
 
 class RequestContextMiddleware:
@@ -67,15 +87,13 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_request_id)
-        except Exception:
+        except Exception as error:
             # Handled here rather than by Starlette's outermost ServerErrorMiddleware so the
-            # 500 envelope still carries the request id. Nothing internal reaches the client.
-            logger.exception("unhandled error")
+            # envelope still carries the request id. Nothing internal reaches the client.
             if response_started:
+                logger.exception("unhandled error after the response started")
                 raise
-            await error_response(500, "INTERNAL_ERROR", "An internal error occurred.")(
-                scope, receive, send_with_request_id
-            )
+            await _error_envelope(error)(scope, receive, send_with_request_id)
         finally:
             if scope["path"] not in self.quiet_paths:
                 access_logger.info(

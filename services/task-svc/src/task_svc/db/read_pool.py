@@ -13,20 +13,10 @@ from asyncpg.pool import PoolConnectionProxy
 from sqlalchemy.engine import make_url
 
 from taskhub_common.errors import ServiceUnavailable
+from taskhub_common.outages import DATABASE_UNAVAILABLE_ERRORS
 
 # What a connection of this pool is (a proxy of asyncpg's), and what tests lend instead.
 type ReadConnection = PoolConnectionProxy[asyncpg.Record] | asyncpg.Connection[asyncpg.Record]
-
-# What a lost or refused database connection raises: the request gets a 503 envelope. A
-# server shutting down or killing the backend answers with an operator-intervention error
-# (57P01 and kin) or closes the socket first, which can surface as a client protocol error.
-_UNAVAILABLE = (
-    OSError,
-    asyncpg.InterfaceError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InternalClientError,
-    asyncpg.exceptions.OperatorInterventionError,
-)
 
 
 async def _keep_session_state(_connection: ReadConnection) -> None:
@@ -76,11 +66,11 @@ class ReadPool:
             try:
                 pool = self._pool or await self._open()
                 connection = await pool.acquire()
-            except _UNAVAILABLE as exc:
+            except DATABASE_UNAVAILABLE_ERRORS as exc:
                 raise ServiceUnavailable("The task database is unavailable.") from exc
             try:
                 yield connection
-            except _UNAVAILABLE as exc:  # lost mid-request (a database restart, say)
+            except DATABASE_UNAVAILABLE_ERRORS as exc:  # lost mid-request (a database restart, say)
                 # Never lend it again; the pool opens a new one. A connection that closed
                 # has already gone back to the pool by itself.
                 with contextlib.suppress(asyncpg.InterfaceError):
