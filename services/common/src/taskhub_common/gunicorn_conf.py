@@ -9,12 +9,18 @@ the environment:
 - `PROMETHEUS_MULTIPROC_DIR`: when set, the folder where the workers' metric samples are
   shared; it is emptied at start and a dead worker's live gauges are dropped.
 - `FORWARDED_ALLOW_IPS` is read by gunicorn itself (which proxies may set X-Forwarded-*).
+
+Workers die with their master (`post_fork`), so a crashed master never leaves them holding
+the port.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import shutil
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +85,30 @@ def on_starting(server: Any) -> None:
             shutil.rmtree(entry)
         else:
             entry.unlink()
+
+
+# prctl(2) option: the signal a process gets when its parent dies.
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Have the kernel SIGKILL this process when its parent (the master) dies.
+
+    Uvicorn workers do not watch their master: after a SIGKILL of the master they kept the
+    port and went on serving, and the restarted master could not bind. A dead master is a
+    crash already; its workers' in-flight requests end with it (the gateway retries the
+    idempotent ones), and the outbox relay's claims are transactional.
+    """
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    """In each new worker: exit with the master, also if it died during this fork."""
+    _die_with_parent()
+    if os.getppid() != server.pid:
+        os._exit(1)
 
 
 def child_exit(server: Any, worker: Any) -> None:
