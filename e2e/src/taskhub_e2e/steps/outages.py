@@ -1,0 +1,127 @@
+"""Steps of features/outages.feature: a dependency outage is a 503, and everything recovers."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from pytest_bdd import given, parsers, then, when
+
+from taskhub_e2e.actors import Actor, Cast
+from taskhub_e2e.chaos import Chaos, wait_until
+from taskhub_e2e.client import TaskHubClient
+from taskhub_e2e.outcomes import describe
+from taskhub_e2e.people import strong_password
+
+WHO = r"(?P<who>[A-Z][a-z]+|she|he|they)"
+DATABASE_PROGRAM = "postgres"
+
+
+@dataclass
+class Holdings:
+    """What the actor made before the outage: ids that reach each service's stored data."""
+
+    task_id: str
+    job_id: str
+
+
+def _sent(
+    api: TaskHubClient, actor: Actor, method: str, path: str, json: Any = None
+) -> httpx.Response:
+    return api.request(method, path, token=actor.require_access(), json=json)
+
+
+@given(
+    parsers.re(rf"^{WHO} keeps a task and a notification from before the outage$"),
+    target_fixture="holdings",
+)
+def keeps_task_and_job(cast: Cast, api: TaskHubClient, who: str) -> Holdings:
+    actor = cast[who]
+    task = _sent(api, actor, "POST", "/tasks", json={"title": "Before the outage"})
+    job = _sent(
+        api,
+        actor,
+        "POST",
+        "/notify/email",
+        json={"to": actor.person.email, "subject": "Before", "body": "Before the outage."},
+    )
+    assert task.status_code == 201, describe(task)
+    assert job.status_code == 202, describe(job)
+    return Holdings(task_id=str(task.json()["id"]), job_id=str(job.json()["id"]))
+
+
+@given("the databases are down")
+def databases_down(chaos: Chaos, api: TaskHubClient) -> None:
+    chaos.stop(DATABASE_PROGRAM)
+    assert wait_until(lambda: api.request("GET", "/tasks/readyz").status_code == 503, 15.0)
+
+
+@when("the databases are started again")
+def databases_started(chaos: Chaos) -> None:
+    chaos.start(DATABASE_PROGRAM)
+
+
+def every_part(api: TaskHubClient, actor: Actor, holdings: Holdings) -> list[httpx.Response]:
+    """One request of each kind a user makes, on each service (reads and writes)."""
+    task = f"/tasks/{holdings.task_id}"
+    stranger = f"outage-{secrets.token_hex(4)}@example.com"
+    return [
+        _sent(api, actor, "GET", "/tasks"),
+        _sent(api, actor, "POST", "/tasks", json={"title": "During the outage"}),
+        _sent(api, actor, "GET", task),
+        _sent(api, actor, "PATCH", task, json={"status": "in_progress"}),
+        _sent(
+            api,
+            actor,
+            "POST",
+            "/tasks/bulk-status",
+            json={"ids": [holdings.task_id], "status": "todo"},
+        ),
+        _sent(api, actor, "GET", "/notify/jobs"),
+        _sent(api, actor, "GET", f"/notify/jobs/{holdings.job_id}"),
+        _sent(
+            api, actor, "POST", "/notify/email", json={"to": stranger, "subject": "s", "body": "b"}
+        ),
+        _sent(api, actor, "GET", "/auth/me"),
+        api.request(
+            "POST",
+            "/auth/login",
+            json={"email": actor.person.email, "password": actor.person.password},
+        ),
+        api.request(
+            "POST",
+            "/auth/register",
+            json={"email": stranger, "password": strong_password(), "name": "Outage"},
+        ),
+    ]
+
+
+@when(parsers.re(rf"^{WHO} uses every part of TaskHub$"), target_fixture="outage_replies")
+def uses_every_part(
+    cast: Cast, api: TaskHubClient, holdings: Holdings, who: str
+) -> list[httpx.Response]:
+    return every_part(api, cast[who], holdings)
+
+
+@then("every answer asks her to retry later, none is an internal error")
+def told_to_retry(outage_replies: list[httpx.Response]) -> None:
+    for reply in outage_replies:
+        assert reply.status_code == 503, describe(reply)
+        assert reply.headers.get("retry-after", "").isdigit(), describe(reply)
+        assert reply.json()["error"]["code"] == "SERVICE_UNAVAILABLE", describe(reply)
+
+
+@then(parsers.re(rf"^every part of TaskHub answers {WHO} again within (?P<seconds>\d+) seconds$"))
+def recovers(cast: Cast, api: TaskHubClient, holdings: Holdings, who: str, seconds: str) -> None:
+    actor = cast[who]
+    # Polled with reads only: writes on every poll would run into the creation limit.
+    reads = ("/tasks", f"/tasks/{holdings.task_id}", "/notify/jobs", "/auth/me")
+
+    def all_answer() -> bool:
+        return all(_sent(api, actor, "GET", path).status_code == 200 for path in reads)
+
+    assert wait_until(all_answer, float(seconds)), "TaskHub did not recover from the outage"
+    for reply in every_part(api, actor, holdings):
+        assert reply.status_code in (200, 201, 202), describe(reply)

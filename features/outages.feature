@@ -1,0 +1,14 @@
+Feature: An outage of a dependency is answered honestly
+  When a service cannot reach its database, a client is told to come back later (503 with
+  Retry-After, in the error envelope), never that something broke (500); once the database
+  is back, every service recovers by itself.
+
+  @chaos @slow
+  Scenario: While the databases restart, every request is told to retry, and all recover
+    Given Alice has signed in
+    And Alice keeps a task and a notification from before the outage
+    And the databases are down
+    When Alice uses every part of TaskHub
+    Then every answer asks her to retry later, none is an internal error
+    When the databases are started again
+    Then every part of TaskHub answers Alice again within 60 seconds
