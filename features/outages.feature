@@ -12,3 +12,10 @@ Feature: An outage of a dependency is answered honestly
     Then every answer asks her to retry later, none is an internal error
     When the databases are started again
     Then every part of TaskHub answers Alice again within 60 seconds
+
+  @chaos @slow
+  Scenario: A service whose master process is killed answers again by itself within seconds
+    Given Alice has signed in
+    When the master process of the task service is killed
+    Then the task service is healthy again within 10 seconds
+    And Alice can list her tasks

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import secrets
+import signal
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -11,9 +15,10 @@ from pytest_bdd import given, parsers, then, when
 
 from taskhub_e2e.actors import Actor, Cast
 from taskhub_e2e.chaos import Chaos, wait_until
-from taskhub_e2e.client import TaskHubClient
+from taskhub_e2e.client import Service, TaskHubClient
 from taskhub_e2e.outcomes import describe
 from taskhub_e2e.people import strong_password
+from taskhub_e2e.stack.native import NativeStack
 
 WHO = r"(?P<who>[A-Z][a-z]+|she|he|they)"
 DATABASE_PROGRAM = "postgres"
@@ -125,3 +130,41 @@ def recovers(cast: Cast, api: TaskHubClient, holdings: Holdings, who: str, secon
     assert wait_until(all_answer, float(seconds)), "TaskHub did not recover from the outage"
     for reply in every_part(api, actor, holdings):
         assert reply.status_code in (200, 201, 202), describe(reply)
+
+
+@when(
+    parsers.re(
+        r"^the master process of (?:the )?(?P<service>auth|tasks?|notify) service is killed$"
+    )
+)
+def master_killed(native_stack: NativeStack, api: TaskHubClient, service: str) -> None:
+    named = Service.named(service)
+    master = native_stack.status()[named.program].pid
+    workers = _children(master)
+    os.kill(master, signal.SIGKILL)
+    # Its workers die with it (else they would hold the port and the new master could not
+    # bind); supervisord starts a new master.
+    assert wait_until(lambda: not any(_alive(pid) for pid in workers), 5.0), "workers outlived it"
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@then(parsers.re(rf"^{WHO} can list (?:her|his|their) tasks$"))
+def can_list(cast: Cast, api: TaskHubClient, who: str) -> None:
+    reply = _sent(api, cast[who], "GET", "/tasks")
+    assert reply.status_code == 200, describe(reply)
