@@ -91,6 +91,7 @@ def _handler(state: Loopback) -> type[BaseHTTPRequestHandler]:
             state.requests.append(
                 {"method": "POST", "path": self.path, "headers": self.headers, "json": body}
             )
+            time.sleep(state.delay_seconds)
             self._reply(state.next_status(), {})
 
     return Handler

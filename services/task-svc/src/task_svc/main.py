@@ -29,6 +29,8 @@ def build_relay(settings: Settings) -> OutboxRelay:
         poll_interval_seconds=settings.outbox_poll_interval_seconds,
         backoff_base_seconds=settings.outbox_backoff_base_seconds,
         backoff_max_seconds=settings.outbox_backoff_max_seconds,
+        max_attempts=settings.outbox_max_attempts,
+        outage_poll_max_seconds=settings.outbox_outage_poll_max_seconds,
     )
 
 

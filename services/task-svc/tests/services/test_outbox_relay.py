@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -11,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -69,14 +71,14 @@ def _posts_of(receiver: Any, event: OutboxEvent) -> list[dict[str, Any]]:
 async def test_retries_with_backoff_until_accepted_then_never_again(
     session: AsyncSession, loopback: Any
 ) -> None:
-    loopback.statuses = [503, 503]  # then the default 202
+    loopback.statuses = [500, 500]  # then the default 202
     event = await _done_event(session)
     # Backoff after n failures: 0.5 * 2**(n-1) s, jittered down to half of that.
     relay = _relay(session, loopback.url, backoff_base_seconds=0.5, backoff_max_seconds=1.0)
 
     await relay.deliver_due()
     failed = await _reload(session, event)
-    assert (failed.attempts, failed.last_error, failed.delivered_at) == (1, "HTTP 503", None)
+    assert (failed.attempts, failed.last_error, failed.delivered_at) == (1, "HTTP 500", None)
     assert failed.next_attempt_at > failed.created_at
 
     await relay.deliver_due()  # not due yet: backing off
@@ -112,15 +114,18 @@ async def test_accepted_or_duplicate_counts_as_delivered(
     assert (await _reload(session, event)).delivered_at is not None
 
 
-async def test_notify_svc_down_loses_nothing(
+async def test_notify_svc_down_loses_nothing_and_costs_the_event_nothing(
     session: AsyncSession, closed_port_url: str, loopback: Any
 ) -> None:
     event = await _done_event(session)
-    await _relay(session, closed_port_url).deliver_due()
+    down = _relay(session, closed_port_url)
+    await down.deliver_due()
     pending = await _reload(session, event)
-    assert (pending.attempts, pending.last_error, pending.delivered_at) == (1, "ConnectError", None)
+    # No attempt counted, no deadline moved: due again the moment notify-svc answers.
+    assert (pending.attempts, pending.last_error, pending.delivered_at) == (0, "ConnectError", None)
+    assert pending.next_attempt_at <= pending.created_at
+    assert down.notify_unavailable
 
-    await asyncio.sleep(0.1)
     await _relay(session, loopback.url).deliver_due()
     assert (await _reload(session, event)).delivered_at is not None
     assert len(_posts_of(loopback, event)) == 1
@@ -131,9 +136,9 @@ async def test_an_unreachable_notify_svc_ends_the_batch(
 ) -> None:
     first, second = await _done_event(session), await _done_event(session)
     tried = await _relay(session, closed_port_url).deliver_due()
-    attempts = sorted([(await _reload(session, e)).attempts for e in (first, second)])
-    assert tried >= 1
-    assert attempts == [0, 1]
+    errors = sorted([str((await _reload(session, e)).last_error) for e in (first, second)])
+    assert tried == 1
+    assert errors == ["ConnectError", "None"]
 
 
 async def test_the_loop_survives_failing_iterations(caplog: pytest.LogCaptureFixture) -> None:
@@ -170,7 +175,7 @@ async def test_events_of_one_task_keep_their_order(session: AsyncSession, loopba
     first = await _done_event(session, task)
     second = await _done_event(session, replace(task, status=TaskStatus.TODO))
     other_task = await _done_event(session)
-    loopback.statuses = [503]  # the first event fails once
+    loopback.statuses = [500]  # the first event fails once
     relay = _relay(session, loopback.url)
 
     await relay.deliver_due()
@@ -195,3 +200,114 @@ def test_backoff_grows_exponentially_is_capped_and_jittered() -> None:
         assert all(nominal * 0.5 <= d <= nominal for d in samples)
     assert len(set(by_attempt[3])) > 1  # jitter
     assert max(max(s) for s in by_attempt) <= 60.0
+
+
+@pytest.mark.parametrize("status", [429, 502, 503, 504])
+async def test_an_unavailable_notify_svc_counts_no_attempt(
+    session: AsyncSession, loopback: Any, status: int
+) -> None:
+    loopback.statuses = [status]
+    event = await _done_event(session)
+    relay = _relay(session, loopback.url)
+
+    await relay.deliver_due()
+    assert relay.notify_unavailable
+    pending = await _reload(session, event)
+    assert (pending.attempts, pending.last_error) == (0, f"HTTP {status}")
+
+    await relay.deliver_due()  # due at once, not after a backoff
+    assert (await _reload(session, event)).delivered_at is not None
+
+
+@pytest.mark.parametrize("status", [400, 404, 422])
+async def test_a_refused_event_is_parked_and_no_longer_holds_its_task_back(
+    session: AsyncSession, loopback: Any, status: int
+) -> None:
+    task = _snapshot()
+    poison = await _done_event(session, task)
+    later = await _done_event(session, replace(task, status=TaskStatus.TODO))
+    loopback.statuses = [status]
+    parked_before = _parked_count()
+    relay = _relay(session, loopback.url)
+
+    await relay.deliver_due()  # parks the refused event
+    await relay.deliver_due()  # the next round no longer waits behind it
+
+    parked = await _reload(session, poison)
+    assert parked.parked_at is not None
+    assert (parked.attempts, parked.last_error, parked.delivered_at) == (1, f"HTTP {status}", None)
+    assert (await _reload(session, later)).delivered_at is not None
+    assert _parked_count() == parked_before + 1
+
+
+async def test_an_event_that_keeps_failing_is_parked_after_the_last_attempt(
+    session: AsyncSession, loopback: Any
+) -> None:
+    loopback.default_status = 500
+    event = await _done_event(session)
+    relay = _relay(session, loopback.url, max_attempts=3, backoff_base_seconds=0.01)
+
+    for _ in range(100):
+        await relay.deliver_due()
+        if (await _reload(session, event)).parked_at is not None:
+            break
+        await asyncio.sleep(0.02)
+
+    parked = await _reload(session, event)
+    assert (parked.attempts, parked.last_error) == (3, "HTTP 500")
+    assert parked.parked_at is not None
+    assert len(_posts_of(loopback, event)) == 3
+    await relay.deliver_due()
+    assert len(_posts_of(loopback, event)) == 3  # parked: never sent again
+
+
+async def test_delivered_at_is_the_time_of_each_send(session: AsyncSession, loopback: Any) -> None:
+    first, second = await _done_event(session), await _done_event(session)
+    loopback.delay_seconds = 0.2
+
+    await _relay(session, loopback.url).deliver_due()
+
+    times = [(await _reload(session, e)).delivered_at for e in (first, second)]
+    assert times[0] is not None
+    assert times[1] is not None
+    assert (times[1] - times[0]).total_seconds() >= 0.15
+
+
+async def test_the_backlog_goes_out_within_the_outage_poll_of_notify_svc_answering_again(
+    session: AsyncSession, closed_port_url: str, loopback: Any
+) -> None:
+    events = [await _done_event(session) for _ in range(20)]
+    # Production backoff: were the outage counted against the events, they would wait
+    # seconds after notify-svc's return.
+    relay = _relay(
+        session,
+        closed_port_url,
+        poll_interval_seconds=0.02,
+        outage_poll_max_seconds=0.3,
+        backoff_base_seconds=1.0,
+        backoff_max_seconds=300.0,
+    )
+
+    async def round_then_wait() -> None:
+        # What `run()` does each round (run here in the test's task: one session).
+        await relay.deliver_due()
+        await asyncio.sleep(relay._next_wait())
+
+    outage_ends = time.monotonic() + 1.5
+    while time.monotonic() < outage_ends:  # the relay backs off to its outage poll
+        await round_then_wait()
+    assert relay.notify_unavailable
+    relay.events_url = loopback.url.rstrip("/") + "/internal/events"  # notify-svc is back
+    back = time.monotonic()
+    while any([(await _reload(session, e)).delivered_at is None for e in events]):
+        assert time.monotonic() - back < 3.0, "the backlog did not drain in time"
+        await round_then_wait()
+    drained = time.monotonic() - back
+
+    assert drained <= 0.3 + 1.2  # the outage poll, plus sending 20 events on a busy machine
+    assert all(len(_posts_of(loopback, e)) == 1 for e in events)
+
+
+def _parked_count() -> float:
+    value = REGISTRY.get_sample_value("taskhub_outbox_parked_events_total")
+    return value or 0.0

@@ -13,9 +13,23 @@ from task_svc.db.session import DbSession, Reads, redis
 from task_svc.services.assignees import UserDirectory
 from task_svc.services.list_cache import ListPageCache
 from task_svc.services.rate_limit import Quota, UserRateLimiter, redis_storage
-from taskhub_common.auth import JwksKeySource, Principal, TokenVerifier, principal_dependency
+from taskhub_common.auth import (
+    JwksKeySource,
+    Principal,
+    TokenVerifier,
+    principal_dependency,
+    require_admin,
+)
 
-__all__ = ["CreationQuota", "CurrentUser", "DbSession", "ListCache", "Reads", "Users"]
+__all__ = [
+    "AdminUser",
+    "CreationQuota",
+    "CurrentUser",
+    "DbSession",
+    "ListCache",
+    "Reads",
+    "Users",
+]
 
 
 @lru_cache
@@ -32,6 +46,13 @@ def token_verifier() -> TokenVerifier:
 # Tests replace this dependency with one built on their own verifier.
 current_principal = principal_dependency(token_verifier)
 CurrentUser = Annotated[Principal, Depends(current_principal)]
+
+
+async def _admin(principal: CurrentUser) -> Principal:
+    return require_admin(principal)
+
+
+AdminUser = Annotated[Principal, Depends(_admin)]
 
 
 # Dependencies below are `async def` although they do not await: FastAPI runs a plain

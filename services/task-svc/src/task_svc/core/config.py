@@ -40,6 +40,11 @@ class Settings(ServiceSettings):
     outbox_batch_size: int = Field(default=50, ge=1, le=1000)
     outbox_backoff_base_seconds: float = Field(default=1.0, gt=0)
     outbox_backoff_max_seconds: float = Field(default=300.0, gt=0)
+    # An event notify-svc keeps failing is parked after this many attempts.
+    outbox_max_attempts: int = Field(default=8, ge=1)
+    # While notify-svc is unreachable the relay polls at most this far apart: the backlog
+    # goes out within this time of its return.
+    outbox_outage_poll_max_seconds: float = Field(default=1.0, gt=0, le=60)
 
     @field_validator("create_rate_limit")
     @classmethod

@@ -16,19 +16,21 @@ from task_svc.models.base import Base
 class OutboxEvent(Base):
     __tablename__ = "outbox"
     __table_args__ = (
-        # The relay only ever looks at undelivered rows: keep that index tiny.
+        # The relay only ever looks at pending rows (neither delivered nor parked): keep
+        # those indexes tiny.
         Index(
-            "ix_outbox_undelivered",
+            "ix_outbox_pending",
             "created_at",
             "id",
-            postgresql_where=text("delivered_at IS NULL"),
+            postgresql_where=text("delivered_at IS NULL AND parked_at IS NULL"),
         ),
         Index(
-            "ix_outbox_undelivered_task",
+            "ix_outbox_pending_task",
             "task_id",
             "created_at",
-            postgresql_where=text("delivered_at IS NULL"),
+            postgresql_where=text("delivered_at IS NULL AND parked_at IS NULL"),
         ),
+        Index("ix_outbox_parked", "parked_at", postgresql_where=text("parked_at IS NOT NULL")),
     )
 
     # Also the event id and the Idempotency-Key notify-svc deduplicates on.
@@ -45,5 +47,9 @@ class OutboxEvent(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
+    # When notify-svc accepted the event (the time of the send, not of the batch).
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Set when notify-svc rejected the event for good: it is no longer sent and no longer
+    # holds back its task's later events; an administrator may requeue it.
+    parked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_error: Mapped[str | None] = mapped_column(Text)

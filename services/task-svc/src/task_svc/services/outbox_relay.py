@@ -3,20 +3,34 @@
 One relay runs in every API process; `FOR UPDATE SKIP LOCKED` keeps them from sending the
 same event concurrently. A crash between sending and recording means a resend, which the
 `Idempotency-Key` (the event id) turns into a no-op at notify-svc.
+
+Three kinds of failure, three answers:
+- notify-svc unreachable or unavailable (no connection, 503, 429): the event did nothing
+  wrong. No attempt is counted and it stays due; the relay itself polls more slowly (up to
+  `outage_poll_max_seconds`), so the whole backlog goes out within that time of notify-svc
+  answering again, however long the outage was.
+- notify-svc answered with another error (5xx, or no answer in time): retried with
+  exponential backoff, parked after `max_attempts`.
+- notify-svc refused the event (4xx): it never will accept it; parked at once.
+A parked event is kept with its last error, counted, listed for administrators, and no
+longer holds back later events of its task.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 import random
 import time
+import uuid
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from prometheus_client import Gauge
+from prometheus_client import Counter, Gauge
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from task_svc.models import OutboxEvent
@@ -33,7 +47,16 @@ OUTBOX_BACKLOG = Gauge(
     multiprocess_mode="mostrecent",
 )
 
+OUTBOX_PARKED = Counter(
+    "taskhub_outbox_parked_events",
+    "Outbox events notify-svc rejected for good (parked for an administrator).",
+)
+
 EVENTS_PATH = "/internal/events"
+# notify-svc is down or overloaded: the event is not at fault (see the module docstring).
+UNAVAILABLE_STATUSES = frozenset({429, 502, 503, 504})
+# Client errors that may pass: a duplicate is a success, a timeout a transient failure.
+RETRYABLE_CLIENT_STATUSES = frozenset({408, 409, 425})
 # The backlog is counted at most this often (every relay loop would be wasteful).
 BACKLOG_REFRESH_SECONDS = 5.0
 
@@ -50,6 +73,19 @@ def backoff_seconds(attempts: int, *, base: float, cap: float) -> float:
     return delay * jitter
 
 
+class Outcome(enum.Enum):
+    ACCEPTED = "accepted"
+    UNAVAILABLE = "unavailable"  # notify-svc not there: nothing counted
+    FAILED = "failed"  # answered with an error: backoff, parked after max_attempts
+    REFUSED = "refused"  # refused the event itself: parked at once
+
+
+@dataclass(frozen=True)
+class SendResult:
+    outcome: Outcome
+    error: str | None = None
+
+
 class OutboxRelay:
     def __init__(
         self,
@@ -62,6 +98,8 @@ class OutboxRelay:
         poll_interval_seconds: float = 0.2,
         backoff_base_seconds: float = 1.0,
         backoff_max_seconds: float = 300.0,
+        max_attempts: int = 8,
+        outage_poll_max_seconds: float = 1.0,
     ) -> None:
         self.transaction = transaction
         self.client = client
@@ -71,6 +109,11 @@ class OutboxRelay:
         self.poll_interval_seconds = poll_interval_seconds
         self.backoff_base_seconds = backoff_base_seconds
         self.backoff_max_seconds = backoff_max_seconds
+        self.max_attempts = max_attempts
+        self.outage_poll_max_seconds = outage_poll_max_seconds
+        # Whether the last round found notify-svc unavailable, and the current outage wait.
+        self.notify_unavailable = False
+        self._outage_wait = poll_interval_seconds
         self._backlog_counted_at = float("-inf")
 
     async def run(self) -> None:
@@ -84,33 +127,41 @@ class OutboxRelay:
             except Exception:  # the relay must outlive any one failure (DB restart, ...)
                 logger.exception("outbox relay iteration failed")
                 delivered = 0
-            if delivered < self.batch_size:
-                await asyncio.sleep(self.poll_interval_seconds)
+            if delivered < self.batch_size or self.notify_unavailable:
+                await asyncio.sleep(self._next_wait())
+
+    def _next_wait(self) -> float:
+        """The poll interval; while notify-svc is unavailable, growing up to the outage cap."""
+        if not self.notify_unavailable:
+            self._outage_wait = self.poll_interval_seconds
+            return self.poll_interval_seconds
+        wait = self._outage_wait
+        self._outage_wait = min(self.outage_poll_max_seconds, self._outage_wait * 2)
+        return wait
 
     async def deliver_due(self) -> int:
         """Send one batch of due events, in creation order; returns how many were tried."""
+        self.notify_unavailable = False
         async with self.transaction() as session:
             events = await outbox_repository.claim_due(session, limit=self.batch_size)
-            delivered = []
+            accepted: list[tuple[uuid.UUID, datetime]] = []
             tried = 0
             for event in events:
                 tried += 1
-                error, reachable = await self._send(event)
-                if error is None:
-                    delivered.append(event.id)
+                result = await self._send(event)
+                if result.outcome is Outcome.ACCEPTED:
+                    accepted.append((event.id, datetime.now(UTC)))
                     continue
-                await self._postpone(session, event, error)
-                if not reachable:
-                    # The rest would wait for the same timeout while holding their locks.
+                await self._record_failure(session, event, result)
+                if result.outcome is Outcome.UNAVAILABLE:
+                    # The rest would fail alike (or wait for the same timeout) holding locks.
+                    self.notify_unavailable = True
                     break
-            await outbox_repository.mark_delivered(session, delivered)
+            await outbox_repository.mark_delivered(session, accepted)
         return tried
 
-    async def _send(self, event: OutboxEvent) -> tuple[str | None, bool]:
-        """(error or None when notify-svc took the event, whether notify-svc answered).
-
-        2xx means accepted; 409 means it already had the event (a resend): both delivered.
-        """
+    async def _send(self, event: OutboxEvent) -> SendResult:
+        """What notify-svc made of the event: 2xx accepted, 409 already had it (a resend)."""
         headers = {INTERNAL_TOKEN_HEADER: self.internal_token, "Idempotency-Key": str(event.id)}
         try:
             # Continues the trace of the change (`traceparent` goes out with the request).
@@ -119,14 +170,38 @@ class OutboxRelay:
                 response = await self.client.post(
                     self.events_url, json=event.payload, headers=headers
                 )
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            return SendResult(Outcome.UNAVAILABLE, type(exc).__name__)
         except httpx.HTTPError as exc:
-            return type(exc).__name__, False
-        if response.is_success or response.status_code == httpx.codes.CONFLICT:
-            return None, True
-        return f"HTTP {response.status_code}", True
+            # Connected but no (complete) answer: possibly this event's fault; retried with
+            # backoff so that it cannot stall the relay, and parked if it goes on.
+            return SendResult(Outcome.FAILED, type(exc).__name__)
+        status = response.status_code
+        if response.is_success or status == httpx.codes.CONFLICT:
+            return SendResult(Outcome.ACCEPTED)
+        error = f"HTTP {status}"
+        if status in UNAVAILABLE_STATUSES:
+            return SendResult(Outcome.UNAVAILABLE, error)
+        if 400 <= status < 500 and status not in RETRYABLE_CLIENT_STATUSES:
+            return SendResult(Outcome.REFUSED, error)
+        return SendResult(Outcome.FAILED, error)
 
-    async def _postpone(self, session: AsyncSession, event: OutboxEvent, error: str) -> None:
+    async def _record_failure(
+        self, session: AsyncSession, event: OutboxEvent, result: SendResult
+    ) -> None:
+        error = result.error or result.outcome.value
         attempts = event.attempts + 1
+        if result.outcome is Outcome.UNAVAILABLE:
+            await outbox_repository.note_unreachable(session, event.id, error=error)
+            return
+        if result.outcome is Outcome.REFUSED or attempts >= self.max_attempts:
+            logger.error(
+                "outbox event parked",
+                extra={"event_id": str(event.id), "attempts": attempts, "error": error},
+            )
+            OUTBOX_PARKED.inc()
+            await outbox_repository.park(session, event.id, error=error)
+            return
         delay = backoff_seconds(
             attempts, base=self.backoff_base_seconds, cap=self.backoff_max_seconds
         )
