@@ -19,3 +19,12 @@ Feature: An outage of a dependency is answered honestly
     When the master process of the task service is killed
     Then the task service is healthy again within 10 seconds
     And Alice can list her tasks
+
+  @chaos @slow
+  Scenario: Tasks done during a minute-long notification outage are announced within seconds of its end
+    Given Alice has signed in
+    And notifications are down
+    When she creates 50 tasks within a minute
+    And she marks 50 of her tasks done at once
+    And notifications come back after 60 seconds of outage
+    Then each of her 50 done tasks is announced to her once, within 5 seconds of their return

@@ -143,6 +143,17 @@ def test_the_page_documents_features_and_shows_each_result(feature_file: Path) -
     assert "<link" not in html
 
 
+def test_what_a_scenario_measured_is_shown_with_it(feature_file: Path) -> None:
+    collector = ResultCollector()
+    measured = record(feature_file, 8, "Send a parcel", figures={"delivery": "1.2 s <fast>"})
+    add(collector, "t::send", "call", "passed", measured)
+
+    html = render_living_doc(load_features([feature_file]), collector.results.values(), RUN)
+
+    assert "<h4>Measured</h4>" in html
+    assert "<tr><th>delivery</th><td>1.2 s &lt;fast&gt;</td></tr>" in html
+
+
 def test_phases_fold_into_one_result(feature_file: Path) -> None:
     collector = ResultCollector()
     data = record(feature_file, 8, "Send a parcel")

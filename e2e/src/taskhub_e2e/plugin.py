@@ -78,6 +78,7 @@ RUN_ID_KEY = pytest.StashKey[str]()
 STEPS_KEY = pytest.StashKey["StepTracker"]()
 EXCHANGES_KEY = pytest.StashKey[ExchangeLog]()
 ATTACHMENTS_KEY = pytest.StashKey[list[str]]()
+FIGURES_KEY = pytest.StashKey[dict[str, str]]()
 
 
 # --- options and configuration -----------------------------------------------------------
@@ -270,6 +271,15 @@ def exchange_log(request: pytest.FixtureRequest) -> ExchangeLog:
 
 
 @pytest.fixture
+def figures(request: pytest.FixtureRequest) -> dict[str, str]:
+    """What this scenario measured (`figures["drain after the outage"] = "1.2 s"`): shown
+    with it in the living doc, so a chaos scenario reports its figure, not only pass/fail."""
+    measured: dict[str, str] = {}
+    request.node.stash[FIGURES_KEY] = measured
+    return measured
+
+
+@pytest.fixture
 def attachments(request: pytest.FixtureRequest) -> list[str]:
     """Files (relative to the reports folder) the living doc links from this scenario."""
     files: list[str] = []
@@ -425,6 +435,8 @@ def _add_details(item: pytest.Item, report: pytest.TestReport, record: ScenarioR
                 record["logs"] = matching_log_lines(target.log_dir, log.request_ids())
         files: list[str] = item.stash.get(ATTACHMENTS_KEY, [])
         record["attachments"] = list(files)
+        measured: dict[str, str] = item.stash.get(FIGURES_KEY, {})
+        record["figures"] = dict(measured)
 
 
 BDD_CONTEXT_ATTRIBUTE = "taskhub_bdd_context"

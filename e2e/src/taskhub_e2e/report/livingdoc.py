@@ -188,6 +188,7 @@ def _scenario_block(scenario: ScenarioDoc, results: list[ScenarioResult]) -> str
         parts.append(_examples(header, rows, results))
     parts.extend(_skip_note(result) for result in results if result.outcome == "skipped")
     parts.extend(_failure(result) for result in results if result.outcome == "failed")
+    parts.extend(_figures(result) for result in results if result.figures)
     parts.extend(_attachments(result) for result in results if result.attachments)
     parts.append("</details>")
     return "\n".join(parts)
@@ -280,6 +281,14 @@ def _exchange(exchange: dict[str, Any], *, open_: bool) -> str:
 
 def _headers(headers: dict[str, str]) -> str:
     return escape("\n".join(f"{name}: {value}" for name, value in headers.items()))
+
+
+def _figures(result: ScenarioResult) -> str:
+    rows = "".join(
+        f"<tr><th>{escape(name)}</th><td>{escape(value)}</td></tr>"
+        for name, value in result.figures.items()
+    )
+    return f'<div class="figures"><h4>Measured</h4><table>{rows}</table></div>'
 
 
 def _attachments(result: ScenarioResult) -> str:

@@ -36,6 +36,7 @@ class ScenarioRecord(TypedDict, total=False):
     exchanges: list[dict[str, Any]]
     logs: dict[str, list[str]]
     attachments: list[str]
+    figures: dict[str, str]
 
 
 @dataclass
@@ -56,6 +57,7 @@ class ScenarioResult:
     exchanges: list[dict[str, Any]] = field(default_factory=list)
     logs: dict[str, list[str]] = field(default_factory=dict)
     attachments: list[str] = field(default_factory=list)
+    figures: dict[str, str] = field(default_factory=dict)
 
     @property
     def title(self) -> str:
@@ -112,6 +114,7 @@ class ResultCollector:
         result.exchanges.extend(record.get("exchanges", []))
         result.logs.update(record.get("logs", {}))
         result.attachments.extend(record.get("attachments", []))
+        result.figures.update(record.get("figures", {}))
         self._apply_outcome(result, when, outcome, longrepr, longreprtext)
         if outcome == "failed" and crash and not result.failure_message:
             result.failure_message = crash

@@ -6,6 +6,7 @@ import contextlib
 import os
 import secrets
 import signal
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,11 @@ from taskhub_e2e.client import Service, TaskHubClient
 from taskhub_e2e.outcomes import describe
 from taskhub_e2e.people import strong_password
 from taskhub_e2e.stack.native import NativeStack
+from taskhub_e2e.steps.notifications import EVENT_SECONDS, task_jobs
+from taskhub_e2e.taskbook import TaskBook
 
 WHO = r"(?P<who>[A-Z][a-z]+|she|he|they)"
+HER = r"(?:her|his|their)"
 DATABASE_PROGRAM = "postgres"
 
 
@@ -168,3 +172,66 @@ def _alive(pid: int) -> bool:
 def can_list(cast: Cast, api: TaskHubClient, who: str) -> None:
     reply = _sent(api, cast[who], "GET", "/tasks")
     assert reply.status_code == 200, describe(reply)
+
+
+# --- a notification outage: the backlog drains within seconds of its end ---------------
+
+NOTIFY_PROGRAM = "notify-svc"
+
+
+@dataclass
+class Outage:
+    began: float
+    ended: float | None = None
+
+
+@given("notifications are down", target_fixture="outage")
+def notifications_down(chaos: Chaos, api: TaskHubClient) -> Outage:
+    chaos.stop(NOTIFY_PROGRAM)
+    assert wait_until(lambda: api.request("GET", "/notify/healthz").status_code != 200, 10.0)
+    return Outage(began=time.monotonic())
+
+
+@when(parsers.re(r"^notifications come back after (?P<seconds>\d+) seconds of outage$"))
+def notifications_back(chaos: Chaos, outage: Outage, seconds: str) -> None:
+    time.sleep(max(0.0, outage.began + float(seconds) - time.monotonic()))
+    chaos.start(NOTIFY_PROGRAM)  # returns once notify-svc answers its health check
+    outage.ended = time.monotonic()
+
+
+@then(
+    parsers.re(
+        rf"^each of {HER} (?P<count>\d+) done tasks is announced to {HER} once, "
+        r"within (?P<seconds>\d+) seconds of their return$"
+    )
+)
+def announced_after_outage(
+    cast: Cast,
+    api: TaskHubClient,
+    task_book: TaskBook,
+    outage: Outage,
+    figures: dict[str, str],
+    count: str,
+    seconds: str,
+) -> None:
+    actor, expected = cast["she"], int(count)
+    assert outage.ended is not None, "notifications never came back"
+    done = {task["id"] for task in task_book.owned_by(actor) if task["status"] == "done"}
+    assert len(done) == expected, f"{len(done)} tasks are done, not {expected}"
+
+    def announced() -> list[dict[str, Any]]:
+        items, _total = task_jobs(api, actor, kind="task_done")
+        return items
+
+    all_there = wait_until(lambda: {job["task_id"] for job in announced()} >= done, 30.0)
+    drained = time.monotonic() - outage.ended
+    figures[f"{expected} events accepted by notify-svc after its return"] = f"{drained:.1f} s"
+    delivered = wait_until(lambda: all(job["status"] == "ok" for job in announced()), EVENT_SECONDS)
+    figures[f"{expected} e-mails delivered after its return"] = (
+        f"{time.monotonic() - outage.ended:.1f} s"
+    )
+    jobs = announced()
+    assert all_there, f"{len({j['task_id'] for j in jobs} & done)} of {expected} announced"
+    assert len(jobs) == expected, f"{len(jobs)} notifications for {expected} tasks: some twice"
+    assert delivered, f"not all delivered: {[j for j in jobs if j['status'] != 'ok'][:3]}"
+    assert drained <= float(seconds), f"the backlog took {drained:.1f} s after the outage"
