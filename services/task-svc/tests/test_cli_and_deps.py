@@ -153,3 +153,9 @@ async def test_a_read_connection_lost_mid_request_is_a_503_and_is_replaced(
         assert await connection.fetchval("SELECT 1") == 1
     await pool.close()
     await killer.close()
+
+
+async def test_no_internal_route_is_published(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/tasks/openapi.json")).json()
+    assert "/tasks" in spec["paths"]
+    assert [path for path in spec["paths"] if "/internal" in path] == []
