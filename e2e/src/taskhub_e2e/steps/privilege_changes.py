@@ -155,3 +155,12 @@ def still_a_user(cast: Cast, api: TaskHubClient, role_change: RoleChange, who: s
         if user_id not in (task["owner_id"], task.get("assignee_id"))
     ]
     assert others == [], f"the old token still lists other people's tasks: {others}"
+
+
+@then("it describes no internal route")
+def no_internal_route(reply: httpx.Response) -> None:
+    expect_status(reply, 200)
+    paths = json_body(reply)["paths"]
+    assert paths, f"no operations at all; {describe(reply)}"
+    internal = [path for path in paths if "/internal" in path]
+    assert internal == [], f"the published description lists internal routes: {internal}"
