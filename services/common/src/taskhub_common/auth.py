@@ -1,7 +1,8 @@
 """Verification of TaskHub's RS256 tokens, shared by every service.
 
 auth-svc signs tokens and publishes its public keys as JWKS; the other services fetch the
-key set once, cache it, and verify each token locally. Every way a token can be wrong ends
+key set, cache it for at most a maximum age (so a withdrawn key stops verifying), and verify
+each token locally. Every way a token can be wrong ends
 in the same 401 envelope; only "the key set cannot be fetched at all" is a 503, because
 that is our outage, not the caller's mistake.
 """
