@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -27,6 +28,7 @@ from taskhub_common.auth import (
     Role,
     StaticKeySource,
     TokenVerifier,
+    VerifiedToken,
     VerifiedTokens,
     access_token_claims,
     principal_dependency,
@@ -257,6 +259,89 @@ async def test_a_failed_refetch_keeps_the_cached_keys(jwks_server: _JwksServer) 
     await verifier.principal(sign_token(key, _claims(), token_type=ACCESS_TOKEN_TYPE))
 
 
+# Short enough to wait out in a test; the services default to 60 s.
+MAX_AGE = 0.3
+
+
+def _token(key: RSAKey) -> str:
+    return sign_token(key, _claims(), token_type=ACCESS_TOKEN_TYPE)
+
+
+async def test_the_key_set_is_refetched_once_it_is_older_than_its_max_age(
+    jwks_server: _JwksServer,
+) -> None:
+    key = RSAKey.generate_key(2048, auto_kid=True)
+    jwks_server.publish(key)
+    verifier = _verifier(JwksKeySource(jwks_server.url, max_age_seconds=MAX_AGE))
+    await verifier.principal(_token(key))
+    await verifier.principal(_token(key))
+    assert jwks_server.requests == 1
+    await asyncio.sleep(MAX_AGE)
+    await verifier.principal(_token(key))  # a known kid, yet the set is too old
+    assert jwks_server.requests == 2
+
+
+@pytest.mark.parametrize("cached", [True, False], ids=["cached token", "fresh forgery"])
+async def test_a_withdrawn_key_stops_verifying_within_the_max_age(
+    jwks_server: _JwksServer, cached: bool
+) -> None:
+    leaked, replacement = (RSAKey.generate_key(2048, auto_kid=True) for _ in range(2))
+    jwks_server.publish(leaked, replacement)
+    verifier = _verifier(JwksKeySource(jwks_server.url, max_age_seconds=MAX_AGE))
+    old_token = _token(leaked)
+    await verifier.principal(old_token)
+    jwks_server.publish(replacement)  # the leaked key is deleted and auth-svc restarted
+    await verifier.principal(old_token)  # within the max age the old set is still trusted
+    await asyncio.sleep(MAX_AGE)
+    with pytest.raises(Unauthorized):
+        await verifier.principal(old_token if cached else _token(leaked))
+    await verifier.principal(_token(replacement))
+    with pytest.raises(Unauthorized):
+        await verifier.principal(old_token)
+
+
+async def test_cached_tokens_go_with_their_withdrawn_key(jwks_server: _JwksServer) -> None:
+    leaked, replacement = (RSAKey.generate_key(2048, auto_kid=True) for _ in range(2))
+    jwks_server.publish(leaked, replacement)
+    verifier = _verifier(JwksKeySource(jwks_server.url, max_age_seconds=MAX_AGE))
+    first, second, kept = _token(leaked), _token(leaked), _token(replacement)
+    for token in (first, second, kept):
+        await verifier.principal(token)
+    jwks_server.publish(replacement)
+    await asyncio.sleep(MAX_AGE)
+    with pytest.raises(Unauthorized):
+        await verifier.principal(first)
+    assert len(verifier.verified) == 1  # `second` went too, `kept` stays
+    assert verifier.verified.get(kept, now=time.time()) is not None
+
+
+async def test_a_failed_refetch_of_a_stale_set_keeps_it_and_retries_spaced(
+    jwks_server: _JwksServer,
+) -> None:
+    key = RSAKey.generate_key(2048, auto_kid=True)
+    jwks_server.publish(key)
+    verifier = _verifier(JwksKeySource(jwks_server.url, max_age_seconds=MAX_AGE))
+    await verifier.principal(_token(key))
+    jwks_server.status = 500
+    await asyncio.sleep(MAX_AGE)
+    for _ in range(5):
+        await verifier.principal(_token(key))  # auth-svc is down: the old set still serves
+    assert jwks_server.requests == 2  # one attempt, not one per verification
+    jwks_server.status = 200
+    jwks_server.publish(RSAKey.generate_key(2048, auto_kid=True))
+    await asyncio.sleep(MAX_AGE)
+    with pytest.raises(Unauthorized):
+        await verifier.principal(_token(key))  # the retry succeeded: the key is gone
+    assert jwks_server.requests == 3
+
+
+def test_refetch_spacing_never_exceeds_the_max_age() -> None:
+    source = JwksKeySource(
+        "http://127.0.0.1:9/jwks.json", min_refetch_seconds=30, max_age_seconds=5
+    )
+    assert source.min_refetch_seconds == 5
+
+
 async def test_static_key_source_refuses_non_rsa_keys() -> None:
     oct_key = OctKey.generate_key(256, auto_kid=True)
     source = StaticKeySource(KeySet([oct_key]))
@@ -306,14 +391,14 @@ async def test_a_verified_token_is_not_verified_again_until_its_exp(
     token = minter.access_token(user_id, lifetime=60)
     first = await verifier.principal(token)
     verifications = 0
-    verify = verifier.claims
+    verify = verifier._verify
 
-    async def counting_claims(token: str, *, expected_type: str) -> dict[str, Any]:
+    async def counting_verify(token: str, *, expected_type: str) -> tuple[str, dict[str, Any]]:
         nonlocal verifications
         verifications += 1
         return await verify(token, expected_type=expected_type)
 
-    monkeypatch.setattr(verifier, "claims", counting_claims)
+    monkeypatch.setattr(verifier, "_verify", counting_verify)
     assert await verifier.principal(token) == first == Principal(user_id, Role.USER)
     assert verifications == 0
     # At its `exp` the entry goes: the token is verified again (and refused by then).
@@ -338,13 +423,17 @@ async def test_forged_variants_of_a_cached_token_are_still_refused(minter: Token
         await minter.verifier.principal(f"{header}.{payload}.{flipped}")
 
 
+def _entry(principal: Principal, kid: str = "k1", expires_at: float = 100.0) -> VerifiedToken:
+    return VerifiedToken(principal, kid, expires_at)
+
+
 def test_verified_tokens_keep_the_most_recently_used_within_their_size() -> None:
     cache = VerifiedTokens(max_size=2)
-    alice, bob, carol = (Principal(uuid.uuid4(), Role.USER) for _ in range(3))
-    cache.put("a", alice, expires_at=100.0)
-    cache.put("b", bob, expires_at=100.0)
+    alice, bob, carol = (_entry(Principal(uuid.uuid4(), Role.USER)) for _ in range(3))
+    cache.put("a", alice)
+    cache.put("b", bob)
     assert cache.get("a", now=1.0) is alice  # "a" is now the most recently used
-    cache.put("c", carol, expires_at=100.0)
+    cache.put("c", carol)
     assert cache.get("b", now=1.0) is None
     assert cache.get("a", now=1.0) is alice
     assert cache.get("c", now=1.0) is carol
@@ -354,5 +443,15 @@ def test_verified_tokens_keep_the_most_recently_used_within_their_size() -> None
 
 def test_a_verified_token_cache_of_size_zero_keeps_nothing() -> None:
     cache = VerifiedTokens(max_size=0)
-    cache.put("a", Principal(uuid.uuid4(), Role.ADMIN), expires_at=100.0)
+    cache.put("a", _entry(Principal(uuid.uuid4(), Role.ADMIN)))
     assert cache.get("a", now=1.0) is None
+
+
+def test_dropping_a_kid_forgets_exactly_the_tokens_it_signed() -> None:
+    cache = VerifiedTokens()
+    principal = Principal(uuid.uuid4(), Role.USER)
+    cache.put("a", _entry(principal, kid="old"))
+    cache.put("b", _entry(principal, kid="new"))
+    cache.put("c", _entry(principal, kid="old"))
+    cache.drop_kid("old")
+    assert [cache.get(token, now=1.0) is not None for token in "abc"] == [False, True, False]

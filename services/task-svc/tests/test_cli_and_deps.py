@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from typing import Any
 
+import httpx
 import pytest
 
 from task_svc import cli
@@ -12,8 +15,11 @@ from task_svc.core.config import get_settings
 from task_svc.core.http import close_http_client, http_client
 from task_svc.db.read_pool import ReadPool
 from task_svc.db.session import read_connections
-from taskhub_common.auth import JwksKeySource
+from task_svc.main import app
+from taskhub_common.auth import JwksKeySource, Role, TokenVerifier, principal_dependency
 from taskhub_common.errors import ServiceUnavailable
+from taskhub_common.roles import CurrentRoles
+from taskhub_common.testing import TokenMinter
 
 
 def test_migrate_command_reaches_head() -> None:
@@ -29,7 +35,47 @@ async def test_the_verifier_trusts_the_configured_jwks() -> None:
     assert verifier.keys.url == settings.jwks_url
     assert verifier.keys.client is http_client()
     assert (verifier.issuer, verifier.audience) == (settings.jwt_issuer, settings.jwt_audience)
+    assert verifier.keys.max_age_seconds == settings.jwks_max_age_seconds
     deps.token_verifier.cache_clear()
+
+
+async def test_the_verifier_confirms_admin_claims_with_the_configured_auth_svc() -> None:
+    settings = get_settings()
+    deps.token_verifier.cache_clear()
+    roles = deps.token_verifier().roles
+    assert isinstance(roles, CurrentRoles)
+    assert roles.auth_url == settings.auth_url.rstrip("/")
+    assert roles.internal_token == settings.internal_token.get_secret_value()
+    assert roles.client is http_client()
+    assert roles.ttl_seconds == settings.admin_role_cache_seconds
+    deps.token_verifier.cache_clear()
+
+
+async def test_an_admin_claim_auth_svc_cannot_confirm_is_a_503_a_users_request_is_not(
+    client: httpx.AsyncClient,
+    minter: TokenMinter,
+    make_user: Callable[..., Any],
+    closed_port_url: str,
+) -> None:
+    async with httpx.AsyncClient(timeout=1.0) as http:
+        verifier = TokenVerifier(
+            minter.verifier.keys,
+            issuer=minter.issuer,
+            audience=minter.audience,
+            roles=CurrentRoles(
+                auth_url=closed_port_url,
+                internal_token=get_settings().internal_token.get_secret_value(),
+                client=http,
+            ),
+        )
+        app.dependency_overrides[deps.current_principal] = principal_dependency(lambda: verifier)
+        admin = await client.get("/tasks", headers=make_user(Role.ADMIN).headers)
+        user = await client.get("/tasks", headers=make_user().headers)
+
+    assert admin.status_code == 503
+    assert admin.json()["error"]["code"] == "SERVICE_UNAVAILABLE"
+    assert admin.headers["retry-after"] == "5"
+    assert user.status_code == 200
 
 
 async def test_the_user_directory_uses_the_shared_client_and_settings() -> None:
@@ -107,3 +153,9 @@ async def test_a_read_connection_lost_mid_request_is_a_503_and_is_replaced(
         assert await connection.fetchval("SELECT 1") == 1
     await pool.close()
     await killer.close()
+
+
+async def test_no_internal_route_is_published(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/tasks/openapi.json")).json()
+    assert "/tasks" in spec["paths"]
+    assert [path for path in spec["paths"] if "/internal" in path] == []

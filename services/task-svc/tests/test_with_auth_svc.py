@@ -3,6 +3,7 @@ its JWKS verifies the tokens and its internal API answers the assignee checks.""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -10,6 +11,7 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -21,6 +23,7 @@ from task_svc.db.session import redis
 from task_svc.main import app
 from task_svc.services.assignees import UserDirectory
 from taskhub_common.auth import JwksKeySource, TokenVerifier, principal_dependency
+from taskhub_common.roles import CurrentRoles
 
 AUTH_ENV = ("AUTH_DATABASE_URL", "AUTH_REDIS_URL")
 pytestmark = pytest.mark.skipif(
@@ -36,22 +39,31 @@ def _free_port() -> int:
         return port
 
 
-@pytest.fixture(scope="module")
-def auth_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The real auth-svc, migrated, sharing our internal token, issuer and audience."""
+# The bootstrap admin of the test auth-svc (created, or promoted, at its start).
+ADMIN_EMAIL, ADMIN_PASSWORD = "task-svc-tests-admin@example.com", "a long admin password"
+# Short windows so the tests can wait them out; production defaults are 5 s and 60 s.
+ROLE_TTL_SECONDS, JWKS_MAX_AGE_SECONDS = 0.3, 0.5
+
+
+def _auth_env(keys_dir: Path) -> dict[str, str]:
     settings = get_settings()
-    env = {
+    return {
         **os.environ,
         "AUTH_ENVIRONMENT": "test",
-        "AUTH_KEYS_DIR": str(tmp_path_factory.mktemp("auth-keys")),
+        "AUTH_KEYS_DIR": str(keys_dir),
         "AUTH_KEY_SIZE": "2048",
         "AUTH_INTERNAL_TOKEN": settings.internal_token.get_secret_value(),
         "AUTH_JWT_ISSUER": settings.jwt_issuer,
         "AUTH_JWT_AUDIENCE": settings.jwt_audience,
+        "AUTH_ADMIN_EMAIL": ADMIN_EMAIL,
+        "AUTH_ADMIN_PASSWORD": ADMIN_PASSWORD,
     }
-    subprocess.run([sys.executable, "-m", "auth_svc.cli", "migrate"], env=env, check=True)
-    port = _free_port()
-    log = (tmp_path_factory.mktemp("auth-log") / "auth.log").open("w")
+
+
+@contextmanager
+def _running_auth_svc(env: dict[str, str], port: int, log_path: Path) -> Iterator[str]:
+    """auth-svc under uvicorn on `port` until the block ends; yields its base URL."""
+    log = log_path.open("a")
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "auth_svc.main:app", "--host", "127.0.0.1",
          "--port", str(port)],
@@ -76,6 +88,22 @@ def auth_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         log.close()
 
 
+@pytest.fixture(scope="module")
+def auth_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """auth-svc's environment (migrated): our internal token, issuer and audience."""
+    env = _auth_env(tmp_path_factory.mktemp("auth-keys"))
+    subprocess.run([sys.executable, "-m", "auth_svc.cli", "migrate"], env=env, check=True)
+    return env
+
+
+@pytest.fixture(scope="module")
+def auth_url(auth_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The real auth-svc, running for the whole module."""
+    log_path = tmp_path_factory.mktemp("auth-log") / "auth.log"
+    with _running_auth_svc(auth_env, _free_port(), log_path) as url:
+        yield url
+
+
 async def _register(client: httpx.AsyncClient, name: str) -> dict[str, str]:
     email = f"{name}-{uuid.uuid4().hex[:10]}@example.com"
     password = "a long enough password"
@@ -85,7 +113,7 @@ async def _register(client: httpx.AsyncClient, name: str) -> dict[str, str]:
     assert registered.status_code == 201, registered.text
     login = await client.post("/auth/login", json={"email": email, "password": password})
     assert login.status_code == 200, login.text
-    return {"id": registered.json()["id"], "access": login.json()["access"]}
+    return {"id": registered.json()["id"], "access": login.json()["access"], "email": email}
 
 
 @pytest.fixture
@@ -99,6 +127,12 @@ async def real_auth(
         JwksKeySource(f"{auth_url}/auth/.well-known/jwks.json", client=http),
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
+        roles=CurrentRoles(
+            auth_url=auth_url,
+            internal_token=settings.internal_token.get_secret_value(),
+            client=http,
+            ttl_seconds=ROLE_TTL_SECONDS,
+        ),
     )
     app.dependency_overrides[deps.current_principal] = principal_dependency(lambda: verifier)
     app.dependency_overrides[deps.user_directory] = lambda: UserDirectory(
@@ -138,3 +172,89 @@ async def test_tasks_with_real_tokens_and_assignees(
     assert bob_view.status_code == 200
     garbage_token = await client.get("/tasks", headers={"Authorization": "Bearer not.a.token"})
     assert garbage_token.status_code == 401
+
+
+async def _sign_in(client: httpx.AsyncClient, email: str, password: str) -> str:
+    login = await client.post("/auth/login", json={"email": email, "password": password})
+    assert login.status_code == 200, login.text
+    access: str = login.json()["access"]
+    return access
+
+
+async def _set_role(client: httpx.AsyncClient, admin_access: str, user_id: str, role: str) -> None:
+    changed = await client.patch(
+        f"/auth/users/{user_id}",
+        json={"role": role},
+        headers={"Authorization": f"Bearer {admin_access}"},
+    )
+    assert changed.status_code == 200, changed.text
+
+
+async def test_a_demoted_admins_old_token_loses_admin_power_within_the_ttl(
+    client: httpx.AsyncClient,
+    auth_url: str,
+    real_auth: tuple[dict[str, str], dict[str, str]],
+) -> None:
+    alice, bob = real_auth  # Alice will be promoted, then demoted; Bob owns a task
+    bobs = await client.post(
+        "/tasks", json={"title": "Bob's"}, headers={"Authorization": f"Bearer {bob['access']}"}
+    )
+    assert bobs.status_code == 201, bobs.text
+    async with httpx.AsyncClient(base_url=auth_url, timeout=10) as auth_client:
+        admin = await _sign_in(auth_client, ADMIN_EMAIL, ADMIN_PASSWORD)
+        await _set_role(auth_client, admin, alice["id"], "admin")
+        old_admin_token = await _sign_in(auth_client, alice["email"], "a long enough password")
+        headers = {"Authorization": f"Bearer {old_admin_token}"}
+        path = f"/tasks/{bobs.json()['id']}"
+
+        as_admin = await client.get(path, headers=headers)
+        await _set_role(auth_client, admin, alice["id"], "user")
+        await asyncio.sleep(ROLE_TTL_SECONDS)
+        as_user = await client.get(path, headers=headers)
+        listed = await client.get("/tasks", headers=headers)
+
+    assert as_admin.status_code == 200
+    assert as_user.status_code == 404
+    assert listed.status_code == 200
+    assert bobs.json()["id"] not in {task["id"] for task in listed.json()["items"]}
+
+
+async def test_a_deleted_signing_key_stops_verifying_within_the_max_age(
+    client: httpx.AsyncClient,
+    auth_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    """docs/operations.md: a leaked key is deleted and auth-svc restarted."""
+    settings = get_settings()
+    keys_dir = tmp_path / "keys"
+    keys_dir.mkdir()
+    env = auth_env | {"AUTH_KEYS_DIR": str(keys_dir)}
+    port, log_path = _free_port(), tmp_path / "auth.log"
+    async with httpx.AsyncClient(timeout=3.0) as http:
+        verifier = TokenVerifier(
+            JwksKeySource(
+                f"http://127.0.0.1:{port}/auth/.well-known/jwks.json",
+                client=http,
+                max_age_seconds=JWKS_MAX_AGE_SECONDS,
+            ),
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+        )
+        app.dependency_overrides[deps.current_principal] = principal_dependency(lambda: verifier)
+        with _running_auth_svc(env, port, log_path) as url:
+            async with httpx.AsyncClient(base_url=url, timeout=10) as auth_client:
+                old = (await _register(auth_client, "carol"))["access"]
+            before = await client.get("/tasks", headers={"Authorization": f"Bearer {old}"})
+        for key_file in keys_dir.glob("*.pem"):
+            key_file.unlink()
+        with _running_auth_svc(env, port, log_path) as url:
+            async with httpx.AsyncClient(base_url=url, timeout=10) as auth_client:
+                new = (await _register(auth_client, "dave"))["access"]
+            await asyncio.sleep(JWKS_MAX_AGE_SECONDS)
+            after = await client.get("/tasks", headers={"Authorization": f"Bearer {old}"})
+            fresh = await client.get("/tasks", headers={"Authorization": f"Bearer {new}"})
+
+    assert before.status_code == 200
+    assert after.status_code == 401
+    assert after.json()["error"]["code"] == "UNAUTHORIZED"
+    assert fresh.status_code == 200

@@ -1,7 +1,8 @@
 """Verification of TaskHub's RS256 tokens, shared by every service.
 
 auth-svc signs tokens and publishes its public keys as JWKS; the other services fetch the
-key set once, cache it, and verify each token locally. Every way a token can be wrong ends
+key set, cache it for at most a maximum age (so a withdrawn key stops verifying), and verify
+each token locally. Every way a token can be wrong ends
 in the same 401 envelope; only "the key set cannot be fetched at all" is a 503, because
 that is our outage, not the caller's mistake.
 """
@@ -44,6 +45,8 @@ _SANE_KID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 INVALID_TOKEN_MESSAGE = "The token is invalid or expired."  # noqa: S105
 # Access tokens verified recently; a client sends the same one for up to its lifetime.
 VERIFIED_TOKEN_CACHE_SIZE = 4096
+# A key removed from auth-svc's JWKS stops verifying everywhere within this many seconds.
+DEFAULT_JWKS_MAX_AGE_SECONDS = 60.0
 
 
 class Role(StrEnum):
@@ -72,16 +75,24 @@ class StaticKeySource:
 
     def __init__(self, keys: KeySet) -> None:
         self.keys = keys
+        self._by_kid = _rsa_keys_by_kid(keys)
 
     async def key_for(self, kid: str) -> RSAKey:
-        return _rsa_key(self.keys, kid)
+        key = self._by_kid.get(kid)
+        if key is None:
+            raise Unauthorized(INVALID_TOKEN_MESSAGE)
+        return key
 
 
 class JwksKeySource:
-    """A remote JWKS, fetched lazily, cached, and refetched when an unknown `kid` appears.
+    """A remote JWKS, fetched lazily, cached, and refetched when stale or a `kid` is unknown.
 
-    Refetches are spaced by `min_refetch_seconds` so tokens with random `kid`s cannot make
-    us hammer auth-svc.
+    The set is trusted for at most `max_age_seconds`: the first verification after that
+    fetches it again, so a key removed from auth-svc (a revoked, leaked key) stops verifying
+    everywhere within that time. A failed refetch keeps the old set (an auth-svc restart must
+    not lock everyone out) and is retried on later verifications. Fetches are spaced by
+    `min_refetch_seconds` (at most `max_age_seconds`) so tokens with random `kid`s cannot
+    make us hammer auth-svc.
     """
 
     def __init__(
@@ -90,48 +101,62 @@ class JwksKeySource:
         *,
         client: httpx.AsyncClient | None = None,
         min_refetch_seconds: float = 30.0,
+        max_age_seconds: float = DEFAULT_JWKS_MAX_AGE_SECONDS,
     ) -> None:
         self.url = url
         self.client = client or httpx.AsyncClient(timeout=3.0)
-        self.min_refetch_seconds = min_refetch_seconds
-        self._keys: KeySet | None = None
-        self._fetched_at = float("-inf")
+        self.max_age_seconds = max_age_seconds
+        self.min_refetch_seconds = min(min_refetch_seconds, max_age_seconds)
+        self._keys: dict[str, RSAKey] | None = None
+        self._loaded_at = float("-inf")
+        self._attempted_at = float("-inf")
         self._lock = asyncio.Lock()
 
     async def key_for(self, kid: str) -> RSAKey:
-        if self._keys is not None and _has_kid(self._keys, kid):
-            return _rsa_key(self._keys, kid)
+        keys = self._keys
+        if keys is not None and kid in keys and not self._stale(time.monotonic()):
+            return keys[kid]
         async with self._lock:
-            stale = time.monotonic() - self._fetched_at >= self.min_refetch_seconds
-            if self._keys is None or (stale and not _has_kid(self._keys, kid)):
+            if self._should_fetch(kid):
                 await self._refresh()
-        assert self._keys is not None
-        return _rsa_key(self._keys, kid)
+        assert self._keys is not None  # _refresh raises when it has no set at all
+        key = self._keys.get(kid)
+        if key is None:
+            raise Unauthorized(INVALID_TOKEN_MESSAGE)
+        return key
+
+    def _stale(self, now: float) -> bool:
+        return now - self._loaded_at >= self.max_age_seconds
+
+    def _should_fetch(self, kid: str) -> bool:
+        if self._keys is None:
+            return True
+        now = time.monotonic()
+        if now - self._attempted_at < self.min_refetch_seconds:
+            return False
+        return kid not in self._keys or self._stale(now)
 
     async def _refresh(self) -> None:
         try:
             response = await self.client.get(self.url)
             response.raise_for_status()
-            keys = KeySet.import_key_set(response.json())
+            keys = _rsa_keys_by_kid(KeySet.import_key_set(response.json()))
         except (httpx.HTTPError, ValueError, JoseError) as exc:
             logger.warning("JWKS fetch failed", extra={"error": type(exc).__name__})
             if self._keys is None:
                 raise ServiceUnavailable("Token keys are unavailable; try again shortly.") from exc
             return
         finally:
-            self._fetched_at = time.monotonic()
+            self._attempted_at = time.monotonic()
+        dropped = sorted((self._keys or {}).keys() - keys.keys())
+        if dropped:
+            logger.info("JWKS keys withdrawn", extra={"kids": dropped})
         self._keys = keys
+        self._loaded_at = self._attempted_at
 
 
-def _has_kid(keys: KeySet, kid: str) -> bool:
-    return any(key.kid == kid for key in keys)
-
-
-def _rsa_key(keys: KeySet, kid: str) -> RSAKey:
-    for key in keys:
-        if key.kid == kid and isinstance(key, RSAKey):
-            return key
-    raise Unauthorized(INVALID_TOKEN_MESSAGE)
+def _rsa_keys_by_kid(keys: KeySet) -> dict[str, RSAKey]:
+    return {key.kid: key for key in keys if isinstance(key, RSAKey) and key.kid}
 
 
 def _b64url_json(segment: str) -> Any:
@@ -194,45 +219,67 @@ def access_token_claims(
     }
 
 
+@dataclass(frozen=True, slots=True)
+class VerifiedToken:
+    """What a verified access token established, and the key that signed it."""
+
+    principal: Principal
+    kid: str
+    expires_at: float
+
+
 class VerifiedTokens:
-    """The principals of access tokens that passed verification, each until its `exp`.
+    """Access tokens that passed verification, each until its `exp` or its key's withdrawal.
 
     Verifying an RS256 token (parse, signature, claims) is the largest fixed cost of an
     authenticated request, and a client repeats one token for its whole lifetime. Keyed by
     the complete token text, signature included, so only a token that verified itself can
     hit; an entry is dropped at its `exp`, from then on the token is verified again (and
-    refused). Least recently used entries go first when `max_size` is reached.
+    refused), and with every other entry of its `kid` once that key is no longer published.
+    Least recently used entries go first when `max_size` is reached.
     """
 
     def __init__(self, max_size: int = VERIFIED_TOKEN_CACHE_SIZE) -> None:
         self.max_size = max_size
-        self._entries: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
+        self._entries: OrderedDict[str, VerifiedToken] = OrderedDict()
 
-    def get(self, token: str, *, now: float) -> Principal | None:
+    def get(self, token: str, *, now: float) -> VerifiedToken | None:
         entry = self._entries.get(token)
         if entry is None:
             return None
-        principal, expires_at = entry
-        if now >= expires_at:
+        if now >= entry.expires_at:
             del self._entries[token]
             return None
         self._entries.move_to_end(token)
-        return principal
+        return entry
 
-    def put(self, token: str, principal: Principal, *, expires_at: float) -> None:
+    def put(self, token: str, entry: VerifiedToken) -> None:
         if self.max_size <= 0:
             return
-        self._entries[token] = (principal, expires_at)
+        self._entries[token] = entry
         self._entries.move_to_end(token)
         while len(self._entries) > self.max_size:
             self._entries.popitem(last=False)
+
+    def drop_kid(self, kid: str) -> None:
+        """Forget every token signed with `kid` (the key was withdrawn)."""
+        for token in [token for token, entry in self._entries.items() if entry.kid == kid]:
+            del self._entries[token]
 
     def __len__(self) -> int:
         return len(self._entries)
 
 
+class RoleConfirmer(Protocol):
+    async def confirm(self, principal: Principal) -> Principal: ...
+
+
 class TokenVerifier:
-    """Checks signature, `typ`, `iss`, `aud`, `exp`, `iat`, `nbf`, `sub`, `jti` and `role`."""
+    """Checks signature, `typ`, `iss`, `aud`, `exp`, `iat`, `nbf`, `sub`, `jti` and `role`.
+
+    With `roles`, an admin claim is confirmed against the user's current role (see
+    `taskhub_common.roles`); without it (auth-svc itself, tests) the token is believed.
+    """
 
     def __init__(
         self,
@@ -242,15 +289,20 @@ class TokenVerifier:
         audience: str,
         leeway_seconds: int = 30,
         cache_size: int = VERIFIED_TOKEN_CACHE_SIZE,
+        roles: RoleConfirmer | None = None,
     ) -> None:
         self.keys = keys
         self.issuer = issuer
         self.audience = audience
         self.leeway_seconds = leeway_seconds
         self.verified = VerifiedTokens(cache_size)
+        self.roles = roles
 
     async def claims(self, token: str, *, expected_type: str) -> dict[str, Any]:
         """The verified claims of `token`, or `Unauthorized`."""
+        return (await self._verify(token, expected_type=expected_type))[1]
+
+    async def _verify(self, token: str, *, expected_type: str) -> tuple[str, dict[str, Any]]:
         kid = _checked_kid(read_unverified_header(token), expected_type)
         key = await self.keys.key_for(kid)
         registry = jwt.JWTClaimsRegistry(
@@ -268,22 +320,37 @@ class TokenVerifier:
         except (JoseError, ValueError, TypeError) as exc:
             # joserfc raises ValueError for some malformed inputs: all of them are 401s.
             raise Unauthorized(INVALID_TOKEN_MESSAGE) from exc
-        return decoded.claims
+        return kid, decoded.claims
 
     async def principal(self, token: str) -> Principal:
         """The caller an access token stands for (verified once, then cached until `exp`)."""
-        now = time.time()
-        cached = self.verified.get(token, now=now)
+        principal = await self._token_principal(token)
+        # Only an admin claim costs a lookup: a plain user's request goes on untouched.
+        if principal.role is Role.ADMIN and self.roles is not None:
+            return await self.roles.confirm(principal)
+        return principal
+
+    async def _token_principal(self, token: str) -> Principal:
+        cached = self.verified.get(token, now=time.time())
         if cached is not None:
-            return cached
-        claims = await self.claims(token, expected_type=ACCESS_TOKEN_TYPE)
+            await self._key_still_published(cached.kid)
+            return cached.principal
+        kid, claims = await self._verify(token, expected_type=ACCESS_TOKEN_TYPE)
         try:
             principal = Principal(user_id=uuid.UUID(str(claims["sub"])), role=Role(claims["role"]))
         except (KeyError, ValueError) as exc:
             raise Unauthorized(INVALID_TOKEN_MESSAGE) from exc
         # `exp` is essential and numeric once validated; the leeway is not cached.
-        self.verified.put(token, principal, expires_at=float(claims["exp"]))
+        self.verified.put(token, VerifiedToken(principal, kid, float(claims["exp"])))
         return principal
+
+    async def _key_still_published(self, kid: str) -> None:
+        """A cached token lives no longer than its key (which also keeps the set fresh)."""
+        try:
+            await self.keys.key_for(kid)
+        except Unauthorized:
+            self.verified.drop_kid(kid)
+            raise
 
 
 # auto_error=False: a missing header must become our envelope, not FastAPI's 403 body.

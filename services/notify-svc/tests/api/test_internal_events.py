@@ -256,3 +256,19 @@ async def test_closed_or_deleted_task_drops_its_reminder(
     )
     assert (await _post(client, closing, internal_headers)).status_code == 202
     assert await _reminder(str(task_id)) is None
+
+
+async def test_internal_routes_are_served_but_not_published(
+    client: httpx.AsyncClient,
+    auth_stub: Any,
+    internal_headers: dict[str, str],
+    make_user: Callable[..., Any],
+) -> None:
+    owner = make_user()
+    auth_stub.add_user(owner.id)
+    served = await _post(client, _event("task.done", owner_id=owner.id), internal_headers)
+    spec = (await client.get("/notify/openapi.json")).json()
+
+    assert served.status_code == 202
+    assert [path for path in spec["paths"] if "/internal" in path] == []
+    assert {"TaskEvent", "EventAccepted"}.isdisjoint(spec["components"]["schemas"])

@@ -52,3 +52,14 @@ async def test_the_internal_token_is_required(
 async def test_a_user_token_is_not_an_internal_token(client: httpx.AsyncClient, user: Any) -> None:
     response = await client.get(f"/internal/users/{user.id}", headers=user.headers)
     assert response.status_code == 401
+
+
+async def test_internal_routes_are_served_but_not_published(
+    client: httpx.AsyncClient, user: Any, internal_headers: dict[str, str]
+) -> None:
+    served = await client.get(f"/internal/users/{user.id}", headers=internal_headers)
+    spec = (await client.get("/auth/openapi.json")).json()
+
+    assert served.status_code == 200
+    assert [path for path in spec["paths"] if "/internal" in path] == []
+    assert "InternalUserRead" not in spec["components"]["schemas"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
+import httpx
 from fastapi import Depends, Header
 
 from notify_svc.core.config import get_settings
@@ -18,6 +19,7 @@ from taskhub_common.auth import (
     principal_dependency,
     require_admin,
 )
+from taskhub_common.roles import CurrentRoles
 
 
 class VerifierProvider:
@@ -31,13 +33,28 @@ class VerifierProvider:
         if self.override is not None:
             return self.override
         if self._verifier is None:
-            settings = get_settings()
-            self._verifier = TokenVerifier(
-                JwksKeySource(settings.jwks_url),
-                issuer=settings.jwt_issuer,
-                audience=settings.jwt_audience,
-            )
+            self._verifier = _verifier()
         return self._verifier
+
+
+def _verifier() -> TokenVerifier:
+    """Tokens checked against auth-svc's JWKS; admin claims confirmed with auth-svc."""
+    settings = get_settings()
+    # trust_env=False: calls to auth-svc must never go through an environment proxy.
+    client = httpx.AsyncClient(timeout=settings.auth_timeout_seconds, trust_env=False)
+    return TokenVerifier(
+        JwksKeySource(
+            settings.jwks_url, client=client, max_age_seconds=settings.jwks_max_age_seconds
+        ),
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        roles=CurrentRoles(
+            auth_url=settings.auth_url,
+            internal_token=settings.internal_token.get_secret_value(),
+            client=client,
+            ttl_seconds=settings.admin_role_cache_seconds,
+        ),
+    )
 
 
 token_verifier = VerifierProvider()

@@ -29,6 +29,10 @@ class Settings(ServiceSettings):
     auth_url: str = "http://127.0.0.1:8101"
     auth_timeout_seconds: float = Field(default=3.0, gt=0, le=30)
     jwks_url: str = "http://127.0.0.1:8101/auth/.well-known/jwks.json"
+    # Longest time a key withdrawn from the JWKS still verifies (the set's maximum age).
+    jwks_max_age_seconds: float = Field(default=60.0, gt=0, le=3600)
+    # Longest time a demoted or deleted admin's token keeps admin power here.
+    admin_role_cache_seconds: float = Field(default=5.0, ge=0, le=300)
 
     celery_broker_url: str = "redis://127.0.0.1:63790/2"
     celery_visibility_timeout_seconds: int = Field(default=3600, ge=60)

@@ -20,6 +20,7 @@ from taskhub_common.auth import (
     principal_dependency,
     require_admin,
 )
+from taskhub_common.roles import CurrentRoles
 
 __all__ = [
     "AdminUser",
@@ -34,12 +35,20 @@ __all__ = [
 
 @lru_cache
 def token_verifier() -> TokenVerifier:
-    """Verifies access tokens against auth-svc's JWKS (fetched once, then cached)."""
+    """Verifies access tokens against auth-svc's JWKS; admin claims are confirmed with it."""
     settings = get_settings()
     return TokenVerifier(
-        JwksKeySource(settings.jwks_url, client=http_client()),
+        JwksKeySource(
+            settings.jwks_url, client=http_client(), max_age_seconds=settings.jwks_max_age_seconds
+        ),
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
+        roles=CurrentRoles(
+            auth_url=settings.auth_url,
+            internal_token=settings.internal_token.get_secret_value(),
+            client=http_client(),
+            ttl_seconds=settings.admin_role_cache_seconds,
+        ),
     )
 
 

@@ -26,6 +26,10 @@ class Settings(ServiceSettings):
     auth_url: str = "http://127.0.0.1:8101"
     notify_url: str = "http://127.0.0.1:8103"
     http_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
+    # Longest time a key withdrawn from the JWKS still verifies (the set's maximum age).
+    jwks_max_age_seconds: float = Field(default=60.0, gt=0, le=3600)
+    # Longest time a demoted or deleted admin's token keeps admin power here.
+    admin_role_cache_seconds: float = Field(default=5.0, ge=0, le=300)
 
     # Assignee existence answers from auth-svc are cached in Redis.
     assignee_cache_seconds: int = Field(default=600, ge=1)

@@ -12,7 +12,14 @@ from auth_svc.schemas.users import InternalUserRead
 from auth_svc.services import users as user_service
 from taskhub_common.errors import error_responses
 
-router = APIRouter(prefix="/internal", tags=["internal"], dependencies=[internal_caller])
+# Unpublished: the OpenAPI document describes the public API only (the gateway never
+# routes /internal/, and its shape is no business of outside callers).
+router = APIRouter(
+    prefix="/internal",
+    tags=["internal"],
+    dependencies=[internal_caller],
+    include_in_schema=False,
+)
 
 
 @router.get(

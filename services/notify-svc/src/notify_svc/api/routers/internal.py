@@ -12,10 +12,13 @@ from notify_svc.services import events as events_service
 from taskhub_common.errors import ValidationFailed, error_responses
 from taskhub_common.internal import internal_token_guard
 
+# Unpublished: the OpenAPI document describes the public API only (the gateway never
+# routes /internal/, and its shape is no business of outside callers).
 router = APIRouter(
     prefix="/internal",
     tags=["internal"],
     dependencies=[Depends(internal_token_guard(get_settings().internal_token))],
+    include_in_schema=False,
 )
 
 

@@ -1,0 +1,125 @@
+"""An administrator's claim confirmed against auth-svc: privilege follows the database.
+
+An access token says `role: admin` for its whole lifetime, also after the user was demoted
+or deleted. Services other than auth-svc therefore ask auth-svc's internal API for the
+current role whenever a token claims admin, and keep the answer for a few seconds per
+process: a demotion takes effect everywhere within that time. Plain users' tokens are never
+looked up (they claim no privilege that could have been taken away).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import httpx
+
+from taskhub_common.auth import INVALID_TOKEN_MESSAGE, Principal, Role
+from taskhub_common.errors import ServiceUnavailable, Unauthorized
+from taskhub_common.internal import INTERNAL_TOKEN_HEADER
+
+logger = logging.getLogger(__name__)
+
+# A demotion is honoured everywhere within this many seconds (the cache's lifetime).
+DEFAULT_ROLE_CACHE_SECONDS = 5.0
+ROLE_CACHE_SIZE = 4096
+# Seconds a client is told to wait when auth-svc cannot confirm an administrator.
+RETRY_AFTER_SECONDS = 5
+
+
+class RolesUnavailable(ServiceUnavailable):
+    message = "Your role cannot be confirmed right now; try again shortly."
+
+    def __init__(self) -> None:
+        super().__init__(headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    role: Role | None  # None: the user no longer exists
+    expires_at: float
+
+
+class CurrentRoles:
+    """Users' current roles from auth-svc `GET /internal/users/{id}`, cached per process.
+
+    Both answers are cached for `ttl_seconds`, "no such user" too, so a deleted admin's
+    token cannot make every request a lookup. An outage is never cached and never guessed:
+    an admin claim that cannot be confirmed is a 503 (fail closed).
+    """
+
+    def __init__(
+        self,
+        *,
+        auth_url: str,
+        internal_token: str,
+        client: httpx.AsyncClient,
+        ttl_seconds: float = DEFAULT_ROLE_CACHE_SECONDS,
+        max_size: int = ROLE_CACHE_SIZE,
+    ) -> None:
+        self.auth_url = auth_url.rstrip("/")
+        self.internal_token = internal_token
+        self.client = client
+        self.ttl_seconds = ttl_seconds
+        self.max_size = max_size
+        self._answers: OrderedDict[uuid.UUID, _Answer] = OrderedDict()
+
+    async def confirm(self, principal: Principal) -> Principal:
+        """`principal` with the role auth-svc gives it now; 401 if the user is gone.
+
+        Only an admin claim is looked up; any other is returned as it is.
+        """
+        if principal.role is not Role.ADMIN:
+            return principal
+        role = await self.role_of(principal.user_id)
+        if role is None:
+            raise Unauthorized(INVALID_TOKEN_MESSAGE)
+        if role is Role.ADMIN:
+            return principal
+        return Principal(user_id=principal.user_id, role=role)
+
+    async def role_of(self, user_id: uuid.UUID) -> Role | None:
+        """The user's current role, None when auth-svc knows no such user."""
+        now = time.monotonic()
+        answer = self._answers.get(user_id)
+        if answer is not None and now < answer.expires_at:
+            return answer.role
+        role = await self._ask_auth_svc(user_id)
+        self._remember(user_id, _Answer(role, now + self.ttl_seconds))
+        return role
+
+    def _remember(self, user_id: uuid.UUID, answer: _Answer) -> None:
+        if self.ttl_seconds <= 0 or self.max_size <= 0:
+            return
+        self._answers[user_id] = answer
+        self._answers.move_to_end(user_id)
+        while len(self._answers) > self.max_size:
+            self._answers.popitem(last=False)
+
+    async def _ask_auth_svc(self, user_id: uuid.UUID) -> Role | None:
+        url = f"{self.auth_url}/internal/users/{user_id}"
+        try:
+            response = await self.client.get(
+                url, headers={INTERNAL_TOKEN_HEADER: self.internal_token}
+            )
+        except httpx.HTTPError as exc:
+            logger.warning("auth-svc unreachable for a role", extra={"error": type(exc).__name__})
+            raise RolesUnavailable from exc
+        if response.status_code == httpx.codes.NOT_FOUND:
+            return None
+        if response.status_code != httpx.codes.OK:
+            logger.warning("auth-svc answered %s to a role lookup", response.status_code)
+            raise RolesUnavailable
+        try:
+            role = response.json()["role"]
+        except (ValueError, KeyError, TypeError) as exc:
+            logger.warning("auth-svc answered a role lookup with an unexpected body")
+            raise RolesUnavailable from exc
+        # Anything but an explicit "admin" grants nothing more than a plain user has.
+        return Role.ADMIN if role == Role.ADMIN.value else Role.USER
+
+    def __len__(self) -> int:
+        return len(self._answers)
