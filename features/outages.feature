@@ -28,3 +28,12 @@ Feature: An outage of a dependency is answered honestly
     And she marks 50 of her tasks done at once
     And notifications come back after 60 seconds of outage
     Then each of her 50 done tasks is announced to her once, within 5 seconds of their return
+
+  @chaos
+  Scenario: An event notify-svc refuses is parked, and the task's later events still go out
+    Given Alice has signed in
+    And she has a task whose pending event notify-svc refuses
+    And the administrator has signed in
+    When Alice completes that task and another one
+    Then both completions are announced to her
+    And the administrator sees the refused event parked, with notify-svc's answer

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import signal
+import subprocess
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +17,8 @@ from typing import Any
 import httpx
 from pytest_bdd import given, parsers, then, when
 
-from taskhub_e2e.actors import Actor, Cast
+from taskhub_e2e.actors import ADMINISTRATOR, Actor, Cast
+from taskhub_e2e.backup import Database, pg_tool
 from taskhub_e2e.chaos import Chaos, wait_until
 from taskhub_e2e.client import Service, TaskHubClient
 from taskhub_e2e.outcomes import describe
@@ -235,3 +239,85 @@ def announced_after_outage(
     assert len(jobs) == expected, f"{len(jobs)} notifications for {expected} tasks: some twice"
     assert delivered, f"not all delivered: {[j for j in jobs if j['status'] != 'ok'][:3]}"
     assert drained <= float(seconds), f"the backlog took {drained:.1f} s after the outage"
+
+
+# --- a poison event: parked, and no longer in the way ---------------------------------
+
+
+@dataclass
+class Poison:
+    event_id: str
+    task_id: str
+    other_task_id: str = ""
+
+
+def _insert_refused_event(stack: NativeStack, task_id: str) -> str:
+    """Write an event notify-svc cannot accept straight into task-svc's outbox (the fault
+    injected: no request through the API can produce one any more)."""
+    event_id = str(uuid.uuid4())
+    database = Database.from_url(stack.env()["TASKS_DATABASE_URL"])
+    payload = json.dumps({"event_id": event_id, "type": "task.unheard_of"})
+    # psql quotes the values itself (:'name'); the statement comes on standard input.
+    statement = (
+        "INSERT INTO outbox (id, event_type, task_id, payload) "
+        "VALUES (:'event_id', 'task.done', :'task_id', :'payload'::jsonb);"
+    )
+    values = {"event_id": event_id, "task_id": str(uuid.UUID(task_id)), "payload": payload}
+    variables = [f"--set={name}={value}" for name, value in values.items()]
+    subprocess.run(
+        [pg_tool("psql"), "-v", "ON_ERROR_STOP=1", "-q", *variables, *database.connection_args()],
+        input=statement,
+        text=True,
+        env=database.environment(),
+        check=True,
+    )
+    return event_id
+
+
+@given(
+    parsers.re(rf"^{WHO} has a task whose pending event notify-svc refuses$"),
+    target_fixture="poison",
+)
+def task_with_refused_event(
+    cast: Cast, api: TaskHubClient, native_stack: NativeStack, who: str
+) -> Poison:
+    task = _sent(api, cast[who], "POST", "/tasks", json={"title": "Poisoned"})
+    assert task.status_code == 201, describe(task)
+    task_id = str(task.json()["id"])
+    return Poison(event_id=_insert_refused_event(native_stack, task_id), task_id=task_id)
+
+
+@when(parsers.re(rf"^{WHO} completes that task and another one$"))
+def completes_both(cast: Cast, api: TaskHubClient, poison: Poison, who: str) -> None:
+    actor = cast[who]
+    other = _sent(api, actor, "POST", "/tasks", json={"title": "Healthy"})
+    assert other.status_code == 201, describe(other)
+    poison.other_task_id = str(other.json()["id"])
+    for task_id in (poison.task_id, poison.other_task_id):
+        done = _sent(api, actor, "PATCH", f"/tasks/{task_id}", json={"status": "done"})
+        assert done.status_code == 200, describe(done)
+
+
+@then("both completions are announced to her")
+def both_announced(cast: Cast, api: TaskHubClient, poison: Poison, figures: dict[str, str]) -> None:
+    actor, began = cast["she"], time.monotonic()
+    wanted = {poison.task_id, poison.other_task_id}
+
+    def delivered() -> set[str]:
+        items, _total = task_jobs(api, actor, kind="task_done")
+        return {job["task_id"] for job in items if job["status"] == "ok"}
+
+    assert wait_until(lambda: delivered() >= wanted, EVENT_SECONDS), (
+        f"announced: {delivered() & wanted} of {wanted}"
+    )
+    figures["both completions delivered after"] = f"{time.monotonic() - began:.1f} s"
+
+
+@then("the administrator sees the refused event parked, with notify-svc's answer")
+def parked_for_admin(cast: Cast, api: TaskHubClient, poison: Poison) -> None:
+    admin = cast[ADMINISTRATOR]
+    reply = _sent(api, admin, "GET", "/tasks/outbox/parked", json=None)
+    assert reply.status_code == 200, describe(reply)
+    parked = {item["id"]: item for item in reply.json()["items"]}
+    assert poison.event_id in parked, describe(reply)
+    assert parked[poison.event_id]["last_error"] == "HTTP 422", parked[poison.event_id]
