@@ -26,15 +26,13 @@ logger = logging.getLogger(__name__)
 # A demotion is honoured everywhere within this many seconds (the cache's lifetime).
 DEFAULT_ROLE_CACHE_SECONDS = 5.0
 ROLE_CACHE_SIZE = 4096
-# Seconds a client is told to wait when auth-svc cannot confirm an administrator.
-RETRY_AFTER_SECONDS = 5
 
 
 class RolesUnavailable(ServiceUnavailable):
-    message = "Your role cannot be confirmed right now; try again shortly."
+    """auth-svc cannot confirm an administrator: a 503 (with ServiceUnavailable's
+    Retry-After), never a guess in either direction."""
 
-    def __init__(self) -> None:
-        super().__init__(headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+    message = "Your role cannot be confirmed right now; try again shortly."
 
 
 @dataclass(frozen=True, slots=True)
