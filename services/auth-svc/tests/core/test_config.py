@@ -110,3 +110,13 @@ def test_production_starts_with_real_secrets(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("AUTH_ADMIN_EMAIL", "root@example.com")
     monkeypatch.setenv("AUTH_ADMIN_PASSWORD", STRONG)
     assert Settings().is_production
+
+
+def test_env_example_documents_every_setting() -> None:
+    example = Path(__file__).resolve().parents[2] / ".env.example"
+    documented = {
+        line.lstrip("# ").split("=", 1)[0]
+        for line in example.read_text().splitlines()
+        if line.lstrip("# ").startswith("AUTH_") and "=" in line
+    }
+    assert documented == {f"AUTH_{name.upper()}" for name in Settings.model_fields}
