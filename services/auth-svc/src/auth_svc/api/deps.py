@@ -60,6 +60,8 @@ def _is_trusted_proxy(address: str | None) -> bool:
     if address is None:
         return False
     ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:  # a dual-stack socket's view
+        ip = ip.ipv4_mapped
     return any(ip in network for network in settings.trusted_proxies)
 
 

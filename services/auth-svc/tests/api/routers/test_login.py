@@ -338,13 +338,20 @@ async def test_the_address_header_of_an_untrusted_peer_is_ignored(
     assert {str(row.ip) for row in rows} == {"198.51.100.9"}
 
 
+@pytest.mark.parametrize("peer", ["203.0.113.7", "::ffff:203.0.113.7"], ids=["ipv4", "mapped"])
 async def test_the_address_header_of_the_trusted_gateway_is_believed(
-    client: httpx.AsyncClient, user: Any, session: AsyncSession, small_ip_limit: LoginThrottle
+    client: httpx.AsyncClient,
+    user: Any,
+    session: AsyncSession,
+    small_ip_limit: LoginThrottle,
+    peer: str,
 ) -> None:
-    statuses = [
-        (await attempt(client, user.email, WRONG, ip=f"192.0.2.{number}")).status_code
-        for number in range(4)
-    ]
+    transport = httpx.ASGITransport(app=app, client=(peer, 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as gateway:
+        statuses = [
+            (await attempt(gateway, user.email, WRONG, ip=f"192.0.2.{number}")).status_code
+            for number in range(4)
+        ]
 
     assert statuses == [401, 401, 401, 401]  # four clients behind the gateway
     rows = await audit_rows(session, user.id)
