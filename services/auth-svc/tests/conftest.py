@@ -3,6 +3,7 @@ an in-process API client, and small factories for users and tokens."""
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -22,6 +23,10 @@ if _missing:
         "taskhub_auth_test AUTH_REDIS_URL=redis://127.0.0.1:56379/10"
     )
 
+GATEWAY_PEER = "203.0.113.7"  # the peer address api_client reports
+# That peer plays the gateway: its X-Real-IP is believed (other peers' is not).
+os.environ["AUTH_TRUSTED_PROXIES"] = json.dumps([f"{GATEWAY_PEER}/32"])
+
 # Imported only once the environment is known to point at the test stack.
 from sqlalchemy import delete, select  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
@@ -40,7 +45,6 @@ from taskhub_common.testing import api_client, migrate, rollback_session  # noqa
 
 ALEMBIC_INI = Path(__file__).resolve().parents[1] / "alembic.ini"
 PASSWORD = "correct horse battery"
-GATEWAY_PEER = "203.0.113.7"  # the peer address api_client reports
 
 
 @dataclass(frozen=True)

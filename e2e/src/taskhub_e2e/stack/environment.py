@@ -26,6 +26,8 @@ ADMIN_EMAIL = "admin@example.com"
 # Every client of the native stack (the e2e suite, fuzzing, benchmarks) is 127.0.0.1, so
 # the per-address failed-login limit is raised; the per-account limit keeps its default.
 LOGIN_IP_MAX_FAILURES = 1000
+# Likewise for registrations per address (the suite and the benchmarks register hundreds).
+REGISTER_IP_MAX_ATTEMPTS = 100_000
 # The e2e suite's webhook receivers listen on loopback, one port per xdist worker; only
 # the native stack allowlists them (the setting is empty by default, refused in production).
 E2E_RECEIVER_PORTS = range(8190, 8200)
@@ -78,6 +80,7 @@ def build_service_env(
         "AUTH_ADMIN_EMAIL": ADMIN_EMAIL,
         "AUTH_ADMIN_PASSWORD": credentials[ADMIN_PASSWORD],
         "AUTH_LOGIN_IP_MAX_FAILURES": str(LOGIN_IP_MAX_FAILURES),
+        "AUTH_REGISTER_IP_MAX_ATTEMPTS": str(REGISTER_IP_MAX_ATTEMPTS),
         "TASKS_REDIS_URL": redis_url("tasks"),
         "TASKS_AUTH_URL": auth_url,
         "TASKS_NOTIFY_URL": f"http://127.0.0.1:{ports.notify}",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import tempfile
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -31,6 +33,33 @@ def test_defaults_match_the_contract() -> None:
     assert settings.client_ip_header == "X-Real-IP"
     assert settings.admin_email is None
     assert settings.password_hash_concurrency >= 1
+    assert settings.login_account_slowdown_after_failures == 10
+    assert settings.login_account_slowdown_max_seconds == 3.0
+    assert settings.register_ip_max_attempts == 20
+    assert settings.register_window_seconds == 600
+    assert settings.refresh_reuse_grace_seconds == 10
+    assert [str(network) for network in settings.trusted_proxies] == ["127.0.0.0/8", "::1/128"]
+
+
+def test_the_hashing_slots_default_to_a_folder_of_this_user(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    assert Settings().password_hash_slots_dir == str(tmp_path / "taskhub-auth-hashing")
+
+    monkeypatch.delenv("XDG_RUNTIME_DIR")
+    default = Settings().password_hash_slots_dir
+    assert default == os.path.join(tempfile.gettempdir(), f"taskhub-auth-hashing-{os.getuid()}")
+
+
+def test_trusted_proxies_are_a_json_list_of_networks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AUTH_TRUSTED_PROXIES", '["10.0.0.0/8", "2001:db8::/32", "192.0.2.1"]')
+    networks = Settings().trusted_proxies
+    assert [str(network) for network in networks] == ["10.0.0.0/8", "2001:db8::/32", "192.0.2.1/32"]
+
+    monkeypatch.setenv("AUTH_TRUSTED_PROXIES", '["not-a-network"]')
+    with pytest.raises(ValidationError):
+        Settings()
 
 
 def test_limits_and_lifetimes_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -81,3 +110,13 @@ def test_production_starts_with_real_secrets(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("AUTH_ADMIN_EMAIL", "root@example.com")
     monkeypatch.setenv("AUTH_ADMIN_PASSWORD", STRONG)
     assert Settings().is_production
+
+
+def test_env_example_documents_every_setting() -> None:
+    example = Path(__file__).resolve().parents[2] / ".env.example"
+    documented = {
+        line.lstrip("# ").split("=", 1)[0]
+        for line in example.read_text().splitlines()
+        if line.lstrip("# ").startswith("AUTH_") and "=" in line
+    }
+    assert documented == {f"AUTH_{name.upper()}" for name in Settings.model_fields}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import stat
 import threading
 import time
 from pathlib import Path
@@ -12,7 +13,12 @@ import pytest
 from argon2 import PasswordHasher
 from argon2.low_level import Type
 
-from auth_svc.core.passwords import HASHING_NICENESS, HostSlots, PasswordHashing
+from auth_svc.core.passwords import (
+    HASHING_NICENESS,
+    HostSlots,
+    PasswordHashing,
+    UnsafeSlotsDirectory,
+)
 
 PASSWORD = "a long enough password"
 
@@ -137,3 +143,43 @@ def test_hashing_threads_yield_the_cpu_to_request_handling(tmp_path: Path) -> No
         lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
     ).result()
     assert niceness == min(19, own + HASHING_NICENESS)
+
+
+def test_the_slots_folder_is_created_private(tmp_path: Path) -> None:
+    folder = tmp_path / "shared" / "slots"
+
+    HostSlots(folder, 1)
+
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert folder.stat().st_uid == os.geteuid()
+
+
+@pytest.mark.parametrize("mode", [0o777, 0o770, 0o702, 0o1777])
+def test_a_slots_folder_others_may_write_to_is_refused(tmp_path: Path, mode: int) -> None:
+    folder = tmp_path / "slots"
+    folder.mkdir()
+    folder.chmod(mode)
+
+    with pytest.raises(UnsafeSlotsDirectory, match="writable by others"):
+        HostSlots(folder, 1)
+
+
+def test_a_slots_folder_of_another_user_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "slots"
+    folder.mkdir(mode=0o700)
+    if os.geteuid() != 0:
+        pytest.skip("only root can give a folder away to another user")
+    os.chown(folder, 54321, -1)
+
+    with pytest.raises(UnsafeSlotsDirectory, match="belongs to uid 54321"):
+        HostSlots(folder, 1)
+
+
+def test_a_link_in_place_of_the_slots_folder_is_refused(tmp_path: Path) -> None:
+    target = tmp_path / "elsewhere"
+    target.mkdir(mode=0o700)
+    link = tmp_path / "slots"
+    link.symlink_to(target)
+
+    with pytest.raises(UnsafeSlotsDirectory, match="not a directory"):
+        HostSlots(link, 1)

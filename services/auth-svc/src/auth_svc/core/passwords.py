@@ -14,10 +14,11 @@ import fcntl
 import logging
 import os
 import random
+import stat
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +49,37 @@ class PasswordCheck:
     new_hash: str | None = None
 
 
+# A lock file is never followed through a symbolic link.
+_LOCK_FILE_FLAGS = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW
+
+
+class UnsafeSlotsDirectory(RuntimeError):
+    """The slots folder is not ours alone: another user could hold or swap our locks."""
+
+
+def _ensure_private_directory(directory: Path) -> None:
+    """Create `directory` with mode 0700, or accept it only if it is ours and private.
+
+    Whoever else can write to it could pre-create the lock files (and hold them forever,
+    or replace them), so a folder of another owner, a link, or one writable by group or
+    others stops the service with a clear message.
+    """
+    directory.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with suppress(FileExistsError):
+        directory.mkdir(mode=0o700)
+    info = directory.lstat()
+    if not stat.S_ISDIR(info.st_mode):
+        raise UnsafeSlotsDirectory(f"{directory} is not a directory (a link or a file?)")
+    if info.st_uid != os.geteuid():
+        raise UnsafeSlotsDirectory(
+            f"{directory} belongs to uid {info.st_uid}, not to this process ({os.geteuid()})"
+        )
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise UnsafeSlotsDirectory(
+            f"{directory} is writable by others (mode {stat.S_IMODE(info.st_mode):o})"
+        )
+
+
 class HostSlots:
     """At most `count` holders at a time among all processes sharing `directory`.
 
@@ -57,7 +89,7 @@ class HostSlots:
     """
 
     def __init__(self, directory: Path, count: int) -> None:
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _ensure_private_directory(directory)
         self._paths = [directory / f"slot-{number}.lock" for number in range(count)]
 
     @contextmanager
@@ -71,14 +103,14 @@ class HostSlots:
 
     def _acquire(self) -> int:
         for path in self._paths:
-            descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            descriptor = os.open(path, _LOCK_FILE_FLAGS, 0o600)
             try:
                 fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 return descriptor
             except BlockingIOError:
                 os.close(descriptor)
         # All busy: wait for one of them (any; each is released within one hash).
-        descriptor = os.open(random.choice(self._paths), os.O_RDWR | os.O_CREAT, 0o600)  # noqa: S311
+        descriptor = os.open(random.choice(self._paths), _LOCK_FILE_FLAGS, 0o600)  # noqa: S311
         fcntl.flock(descriptor, fcntl.LOCK_EX)
         return descriptor
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -45,6 +45,26 @@ async def spend(session: AsyncSession, jti: uuid.UUID) -> RefreshTokenRecord | N
     return await session.scalar(statement, execution_options={"populate_existing": True})
 
 
+async def spent_within(
+    session: AsyncSession, jti: uuid.UUID, seconds: int
+) -> RefreshTokenRecord | None:
+    """The token if it was spent less than `seconds` ago and is neither revoked nor expired.
+
+    Compared with `clock_timestamp()` (the time now, not the transaction's start), and read
+    after `spend` failed: a concurrent winner's row lock made that wait for its commit.
+    """
+    return await session.scalar(
+        select(RefreshTokenRecord)
+        .where(
+            RefreshTokenRecord.jti == jti,
+            RefreshTokenRecord.used_at > func.clock_timestamp() - timedelta(seconds=seconds),
+            RefreshTokenRecord.revoked_at.is_(None),
+            RefreshTokenRecord.expires_at > func.now(),
+        )
+        .execution_options(populate_existing=True)
+    )
+
+
 async def get(session: AsyncSession, jti: uuid.UUID) -> RefreshTokenRecord | None:
     return await session.scalar(
         select(RefreshTokenRecord)
@@ -58,6 +78,17 @@ async def revoke_family(session: AsyncSession, family_id: uuid.UUID) -> int:
     result = await session.execute(
         update(RefreshTokenRecord)
         .where(RefreshTokenRecord.family_id == family_id, RefreshTokenRecord.revoked_at.is_(None))
+        .values(revoked_at=func.now())
+        .returning(RefreshTokenRecord.jti)
+    )
+    return len(result.all())
+
+
+async def revoke_user(session: AsyncSession, user_id: uuid.UUID) -> int:
+    """Revoke every live token of every family of the user; returns how many."""
+    result = await session.execute(
+        update(RefreshTokenRecord)
+        .where(RefreshTokenRecord.user_id == user_id, RefreshTokenRecord.revoked_at.is_(None))
         .values(revoked_at=func.now())
         .returning(RefreshTokenRecord.jti)
     )

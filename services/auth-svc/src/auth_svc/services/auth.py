@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import uuid
@@ -11,6 +12,7 @@ from typing import NoReturn
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth_svc.core.config import get_settings
+from auth_svc.core.emails import canonical_email
 from auth_svc.core.errors import EmailTaken, InvalidCredentials
 from auth_svc.core.security import (
     issue_access_token,
@@ -23,7 +25,7 @@ from auth_svc.repositories import login_audit as audit_repository
 from auth_svc.repositories import refresh_tokens as token_repository
 from auth_svc.repositories import users as user_repository
 from auth_svc.schemas.auth import RegisterRequest, TokenPair
-from auth_svc.services.throttle import LoginThrottle
+from auth_svc.services.throttle import LoginThrottle, RegistrationThrottle
 from taskhub_common.auth import INVALID_TOKEN_MESSAGE, Role
 from taskhub_common.errors import RateLimited, TaskHubError, Unauthorized
 
@@ -38,11 +40,22 @@ class Client:
     user_agent: str | None
 
 
-async def register(session: AsyncSession, *, data: RegisterRequest) -> User:
-    """Create a `user` account; `EmailTaken` when the (lower-cased) e-mail exists."""
+async def register(
+    session: AsyncSession, *, throttle: RegistrationThrottle, data: RegisterRequest, client: Client
+) -> User:
+    """Create a `user` account; `EmailTaken` when the (canonical) e-mail exists.
+
+    A taken e-mail is answered before any hashing: the 409 reveals the account anyway, so
+    its speed reveals nothing more, and a stream of them costs no argon2 time. A race of
+    two registrations of one new address still ends in one insert and one 409.
+    """
+    await throttle.reserve(ip=client.ip)
+    email = canonical_email(data.email)
+    if await user_repository.get_by_email(session, email) is not None:
+        raise EmailTaken
     password_hash = await passwords.hash(data.password)
     user = await user_repository.insert_new(
-        session, email=data.email, password_hash=password_hash, name=data.name, role=Role.USER
+        session, email=email, password_hash=password_hash, name=data.name, role=Role.USER
     )
     if user is None:
         raise EmailTaken
@@ -54,13 +67,20 @@ async def login(
     session: AsyncSession, *, throttle: LoginThrottle, email: str, password: str, client: Client
 ) -> TokenPair:
     """A new token family for valid credentials; every attempt lands in the audit."""
-    user = await user_repository.get_by_email(session, email)
-    user_id = user.id if user is not None else None
+    email = canonical_email(email)
     try:
-        await throttle.reserve(email=email, ip=client.ip)
+        delay = await throttle.reserve(email=email, ip=client.ip)
     except RateLimited as exc:
+        user_id = await _user_id(session, email)
         logger.warning("login throttled", extra=_subject(user_id, email))
         await _fail_audited(session, user_id=user_id, client=client, error=exc)
+    if delay:
+        # The account's slow-down, before the session takes a database connection: waiting
+        # logins hold no pool slot.
+        logger.info("login slowed down", extra={"email_hash": email_hash(email), "delay": delay})
+        await asyncio.sleep(delay)
+    user = await user_repository.get_by_email(session, email)
+    user_id = user.id if user is not None else None
     check = await passwords.verify(user.password_hash if user is not None else None, password)
     if user is None or not check.ok:
         logger.info("login failed", extra=_subject(user_id, email))
@@ -80,10 +100,22 @@ async def refresh(session: AsyncSession, *, token: str) -> TokenPair:
 
     A token that was already spent (or revoked) is a sign of theft: the whole family is
     revoked, including the newest token, and that revocation is committed although the
-    request fails (RFC 9700 §4.14.2).
+    request fails (RFC 9700 §4.14.2). One exception: a token spent less than
+    `refresh_reuse_grace_seconds` ago (and not revoked) buys another pair of the same
+    family, so two clients refreshing at once (tabs, a retry after a lost answer) both
+    stay signed in. The winner's new token is untouched; the latecomer gets a sibling of
+    it, which later rotations and revocations treat like any other member of the family.
     """
     claims = await verify_refresh_token(token)
     record = await token_repository.spend(session, claims.jti)
+    if record is None:
+        grace = get_settings().refresh_reuse_grace_seconds
+        record = await token_repository.spent_within(session, claims.jti, grace)
+        if record is not None:
+            logger.info(
+                "refresh token reused within the grace window",
+                extra={"user_id": str(record.user_id)},
+            )
     if record is None or record.user_id != claims.user_id:
         await _refuse_refresh(session, jti=claims.jti)
     user = await user_repository.get(session, record.user_id)
@@ -139,6 +171,11 @@ async def _fail_audited(
     # Failed attempts stay on record although the request fails (its transaction rolls back).
     await session.commit()
     raise error
+
+
+async def _user_id(session: AsyncSession, email: str) -> uuid.UUID | None:
+    user = await user_repository.get_by_email(session, email)
+    return None if user is None else user.id
 
 
 def _subject(user_id: uuid.UUID | None, email: str) -> dict[str, str | None]:

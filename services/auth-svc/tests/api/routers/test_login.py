@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import statistics
 import time
+import unicodedata
+import uuid
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import pytest
@@ -54,7 +56,30 @@ async def audit_rows(session: AsyncSession, user_id: Any = None) -> list[LoginAu
 @pytest.fixture
 async def small_ip_limit() -> AsyncIterator[LoginThrottle]:
     """The same throttle with a per-address limit of 3, to keep the test short."""
-    throttle = LoginThrottle(redis, account_limit=5, ip_limit=3, window_seconds=900)
+    throttle = LoginThrottle(
+        redis,
+        account_limit=5,
+        ip_limit=3,
+        window_seconds=900,
+        slowdown_after=10,
+        max_delay_seconds=3,
+    )
+    app.dependency_overrides[deps._throttle] = lambda: throttle
+    yield throttle
+    app.dependency_overrides.pop(deps._throttle, None)
+
+
+@pytest.fixture
+async def quick_slowdown() -> AsyncIterator[LoginThrottle]:
+    """The same throttle, slowing an account down after 3 failures, by at most 0.6 s."""
+    throttle = LoginThrottle(
+        redis,
+        account_limit=5,
+        ip_limit=1000,
+        window_seconds=900,
+        slowdown_after=3,
+        max_delay_seconds=0.6,
+    )
     app.dependency_overrides[deps._throttle] = lambda: throttle
     yield throttle
     app.dependency_overrides.pop(deps._throttle, None)
@@ -109,21 +134,69 @@ async def test_unknown_email_and_wrong_password_take_similar_time(
     assert 0.4 < unknown_email / wrong_password < 2.5
 
 
-async def test_the_sixth_failure_on_an_account_is_throttled(
+async def test_the_sixth_failure_on_an_account_from_one_address_is_throttled(
     client: httpx.AsyncClient, user: Any, session: AsyncSession
 ) -> None:
-    for number in range(5):  # each from a different address: only the account counts
-        assert (
-            await attempt(client, user.email, WRONG, ip=f"198.51.100.{number}")
-        ).status_code == 401
+    for _ in range(5):
+        assert (await attempt(client, user.email, WRONG, ip="198.51.100.1")).status_code == 401
 
-    throttled = await attempt(client, user.email, user.password, ip="198.51.100.99")
+    throttled = await attempt(client, user.email, user.password, ip="198.51.100.1")
 
     assert throttled.status_code == 429
     assert throttled.json()["error"]["code"] == "RATE_LIMITED"
     assert 0 < int(throttled.headers["Retry-After"]) <= 900
     rows = await audit_rows(session, user.id)
     assert [row.success for row in rows] == [False] * 6
+
+
+async def test_a_stranger_cannot_lock_the_owner_out(
+    client: httpx.AsyncClient, user: Any, session: AsyncSession
+) -> None:
+    # The attacker spends the account's limit from one address, then from another.
+    for number in range(2):
+        for _ in range(5):
+            await attempt(client, user.email, WRONG, ip=f"198.51.100.{number}")
+        refused = await attempt(client, user.email, WRONG, ip=f"198.51.100.{number}")
+        assert refused.status_code == 429
+
+    owner = await attempt(client, user.email, user.password, ip="192.0.2.77")
+
+    assert owner.status_code == 200, owner.text
+    rows = await audit_rows(session, user.id)
+    assert rows[-1].success
+    assert str(rows[-1].ip) == "192.0.2.77"
+
+
+async def test_failures_from_many_addresses_slow_the_account_down(
+    client: httpx.AsyncClient, user: Any, quick_slowdown: LoginThrottle
+) -> None:
+    for number in range(3):
+        assert (
+            await attempt(client, user.email, WRONG, ip=f"198.51.100.{number}")
+        ).status_code == 401
+
+    started = time.perf_counter()
+    owner = await attempt(client, user.email, user.password, ip="192.0.2.77")
+    slowed = time.perf_counter() - started
+
+    assert owner.status_code == 200
+    assert slowed >= 0.25  # the first delay past 3 failures
+    started = time.perf_counter()
+    assert (await attempt(client, user.email, user.password, ip="192.0.2.77")).status_code == 200
+    assert time.perf_counter() - started < slowed  # the success cleared the slow-down
+
+
+async def test_the_account_slow_down_is_capped(
+    client: httpx.AsyncClient, user: Any, quick_slowdown: LoginThrottle
+) -> None:
+    for number in range(8):
+        await attempt(client, user.email, WRONG, ip=f"198.51.100.{number}")
+
+    started = time.perf_counter()
+    owner = await attempt(client, user.email, user.password, ip="192.0.2.77")
+
+    assert owner.status_code == 200
+    assert 0.6 <= time.perf_counter() - started < 0.6 + 1.0  # the cap, plus one hash
 
 
 async def test_a_success_clears_the_account_failures(client: httpx.AsyncClient, user: Any) -> None:
@@ -221,3 +294,65 @@ async def test_malformed_logins_are_422(client: httpx.AsyncClient, payload: dict
     response = await client.post("/auth/login", json=payload)
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "VALIDATION_ERROR"
+
+
+@pytest.mark.parametrize(
+    ("registered_form", "login_form"), [("NFD", "NFC"), ("NFC", "NFD")], ids=["nfd-nfc", "nfc-nfd"]
+)
+async def test_login_finds_the_account_whatever_the_unicode_form_case_and_blanks(
+    client: httpx.AsyncClient,
+    registered_form: Literal["NFC", "NFD"],
+    login_form: Literal["NFC", "NFD"],
+) -> None:
+    address = f"José.Müller-{uuid.uuid4().hex[:8]}@Exämple.com"
+    registered = await client.post(
+        "/auth/register",
+        json={
+            "email": unicodedata.normalize(registered_form, address),
+            "password": "a long password",
+            "name": "José",
+        },
+    )
+    assert registered.status_code == 201, registered.text
+    assert registered.json()["email"] == unicodedata.normalize("NFC", address).lower()
+
+    spelled = "  " + unicodedata.normalize(login_form, address).upper() + " "
+    response = await attempt(client, spelled, "a long password")
+
+    assert response.status_code == 200, response.text
+
+
+async def test_the_address_header_of_an_untrusted_peer_is_ignored(
+    client: httpx.AsyncClient, user: Any, session: AsyncSession, small_ip_limit: LoginThrottle
+) -> None:
+    # Called directly (not through the gateway), a caller chooses its X-Real-IP freely.
+    transport = httpx.ASGITransport(app=app, client=("198.51.100.9", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as direct:
+        statuses = [
+            (await attempt(direct, user.email, WRONG, ip=f"192.0.2.{number}")).status_code
+            for number in range(4)
+        ]
+
+    assert statuses == [401, 401, 401, 429]  # one address, whatever the header said
+    rows = await audit_rows(session, user.id)
+    assert {str(row.ip) for row in rows} == {"198.51.100.9"}
+
+
+@pytest.mark.parametrize("peer", ["203.0.113.7", "::ffff:203.0.113.7"], ids=["ipv4", "mapped"])
+async def test_the_address_header_of_the_trusted_gateway_is_believed(
+    client: httpx.AsyncClient,
+    user: Any,
+    session: AsyncSession,
+    small_ip_limit: LoginThrottle,
+    peer: str,
+) -> None:
+    transport = httpx.ASGITransport(app=app, client=(peer, 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as gateway:
+        statuses = [
+            (await attempt(gateway, user.email, WRONG, ip=f"192.0.2.{number}")).status_code
+            for number in range(4)
+        ]
+
+    assert statuses == [401, 401, 401, 401]  # four clients behind the gateway
+    rows = await audit_rows(session, user.id)
+    assert sorted(str(row.ip) for row in rows) == [f"192.0.2.{n}" for n in range(4)]

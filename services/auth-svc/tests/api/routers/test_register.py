@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
+from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from auth_svc.api import deps
+from auth_svc.core.security import passwords
+from auth_svc.db.session import redis
+from auth_svc.main import app
 from auth_svc.models.user import User
+from auth_svc.services.throttle import RegistrationThrottle
 
 pytestmark = pytest.mark.integration
+
+
+def unique_email() -> str:
+    return f"new-{uuid.uuid4().hex[:12]}@example.com"
 
 
 def body(address: str, **fields: Any) -> dict[str, Any]:
@@ -105,3 +117,72 @@ async def test_bodies_that_are_not_objects_are_422(client: httpx.AsyncClient, ra
     )
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "VALIDATION_ERROR"
+
+
+@pytest.fixture
+async def two_per_address() -> AsyncIterator[RegistrationThrottle]:
+    """The registration throttle with a limit of two per address, to keep the test short."""
+    throttle = RegistrationThrottle(redis, limit=2, window_seconds=600)
+    app.dependency_overrides[deps._register_throttle] = lambda: throttle
+    yield throttle
+    app.dependency_overrides.pop(deps._register_throttle, None)
+
+
+async def test_registrations_beyond_the_limit_of_an_address_are_429(
+    client: httpx.AsyncClient, two_per_address: RegistrationThrottle, session: AsyncSession
+) -> None:
+    here = {"X-Real-IP": "198.51.100.40"}
+    first = await client.post("/auth/register", json=body(unique_email()), headers=here)
+    taken = await client.post(
+        "/auth/register", json=body(first.json()["email"]), headers=here
+    )  # a refused one counts as well
+    late = unique_email()
+
+    refused = await client.post("/auth/register", json=body(late), headers=here)
+    elsewhere = await client.post(
+        "/auth/register", json=body(unique_email()), headers={"X-Real-IP": "198.51.100.41"}
+    )
+
+    assert (first.status_code, taken.status_code) == (201, 409)
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "RATE_LIMITED"
+    assert 0 < int(refused.headers["Retry-After"]) <= 600
+    assert await session.scalar(select(User).where(User.email == late)) is None
+    assert elsewhere.status_code == 201
+
+
+async def test_a_taken_email_is_refused_without_hashing_the_password(
+    client: httpx.AsyncClient, user: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hashed: list[str] = []
+    real_hash = passwords.hash
+
+    async def counting_hash(password: str) -> str:
+        hashed.append(password)
+        return await real_hash(password)
+
+    monkeypatch.setattr(passwords, "hash", counting_hash)
+
+    taken = await client.post("/auth/register", json=body(user.email.upper()))
+    created = await client.post("/auth/register", json=body(unique_email()))
+
+    assert (taken.status_code, created.status_code) == (409, 201)
+    assert len(hashed) == 1  # only the new account's password
+
+
+async def test_a_registration_without_redis_is_503(
+    client: httpx.AsyncClient, email: str, session: AsyncSession
+) -> None:
+    unreachable = Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5)
+    app.dependency_overrides[deps._register_throttle] = lambda: RegistrationThrottle(
+        unreachable, limit=2, window_seconds=600
+    )
+    try:
+        response = await client.post("/auth/register", json=body(email))
+    finally:
+        app.dependency_overrides.pop(deps._register_throttle, None)
+        await unreachable.aclose()
+
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "SERVICE_UNAVAILABLE"
+    assert await session.scalar(select(User).where(User.email == email)) is None

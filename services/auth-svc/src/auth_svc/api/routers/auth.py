@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response, status
 
-from auth_svc.api.deps import CallerClient, CurrentUser, DbSession, Throttle
+from auth_svc.api.deps import CallerClient, CurrentUser, DbSession, RegisterThrottle, Throttle
 from auth_svc.core.security import key_store
 from auth_svc.schemas.auth import Jwks, LoginRequest, RefreshRequest, RegisterRequest, TokenPair
 from auth_svc.schemas.users import UserRead
@@ -24,11 +24,13 @@ NO_STORE = "no-store"
     "/register",
     status_code=status.HTTP_201_CREATED,
     response_model=UserRead,
-    responses=error_responses(409, 422),
+    responses=error_responses(409, 422, 429, 503),
 )
-async def register(body: RegisterRequest, session: DbSession) -> Any:
-    """Create an account; its role is always `user`."""
-    return await auth_service.register(session, data=body)
+async def register(
+    body: RegisterRequest, session: DbSession, throttle: RegisterThrottle, client: CallerClient
+) -> Any:
+    """Create an account; its role is always `user`. Limited per client address."""
+    return await auth_service.register(session, throttle=throttle, data=body, client=client)
 
 
 @router.post("/login", response_model=TokenPair, responses=error_responses(401, 422, 429, 503))
