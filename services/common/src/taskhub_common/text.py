@@ -25,9 +25,10 @@ from pydantic.networks import validate_email
 from pydantic_core import PydanticCustomError, core_schema
 
 # Text PostgreSQL can store and UTF-8 can encode: no U+0000 and no lone UTF-16 surrogate
-# (JSON's "\ud800" decodes to one). In ECMA-262 without the `u` flag an astral character is a
-# surrogate pair, hence the second branch; with the flag (and in Python) it is one code point.
-SAFE_TEXT_PATTERN = r"^(?:[^\x00\ud800-\udfff]|[\ud800-\udbff][\udc00-\udfff])*$"
+# (JSON's "\ud800" decodes to one). The schema's pattern names NUL only: a lone surrogate is
+# not Unicode text at all (I-JSON, RFC 7493 section 2.1), and the regex engines of schema
+# validators and fuzzers (Rust's, for one) refuse a surrogate in a pattern, dropping it whole.
+SAFE_TEXT_PATTERN = r"^[^\x00]*$"
 NO_NUL_PATTERN = SAFE_TEXT_PATTERN  # the name other modules import
 NO_NUL_MESSAGE = "must not contain NUL characters"
 SURROGATE_MESSAGE = "must not contain lone UTF-16 surrogates (U+D800 to U+DFFF)"
@@ -59,7 +60,7 @@ def _safe_text(value: Any) -> Any:
 
 
 class _SafeText:
-    """`Annotated[str, SafeText]`: refuses NUL and lone surrogates, declared by a `pattern`.
+    """`Annotated[str, SafeText]`: refuses NUL (declared by a `pattern`) and lone surrogates.
 
     The check runs before the string's own constraints: pydantic's pattern engine would
     otherwise answer a lone surrogate with a vague "unable to parse" message.
