@@ -4,23 +4,35 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, EmailStr, Field, StringConstraints
+from pydantic import BaseModel, EmailStr, Field, StringConstraints
 
 from auth_svc.models.user import EMAIL_MAX_LENGTH, NAME_MAX_LENGTH
-from auth_svc.schemas.common import InputModel, NoNul
+from auth_svc.schemas.common import InputModel, SafeText
+from taskhub_common.text import NormalizedEmail
 
 PASSWORD_MIN_LENGTH = 8
 PASSWORD_MAX_LENGTH = 128
 # A signed JWT is well under this; anything longer is not one of ours.
 TOKEN_MAX_LENGTH = 4096
 
-Email = Annotated[EmailStr, AfterValidator(str.lower)]
+# Every e-mail field ends in NormalizedEmail, so any spelling of an address (NFD or NFC,
+# any case) is stored and looked up as one.
+Email = Annotated[EmailStr, SafeText, NormalizedEmail]
+# At login any text: a malformed e-mail simply matches no account (same 401 as a wrong one).
+LoginEmail = Annotated[
+    str, StringConstraints(min_length=1, max_length=EMAIL_MAX_LENGTH), SafeText, NormalizedEmail
+]
 Password = Annotated[
-    str, StringConstraints(min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH), NoNul
+    str,
+    StringConstraints(min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH),
+    SafeText,
 ]
 Name = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX_LENGTH), NoNul
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX_LENGTH),
+    SafeText,
 ]
+Token = Annotated[str, StringConstraints(min_length=1, max_length=TOKEN_MAX_LENGTH), SafeText]
 
 
 class RegisterRequest(InputModel):
@@ -30,19 +42,14 @@ class RegisterRequest(InputModel):
 
 
 class LoginRequest(InputModel):
-    # Any string: a malformed e-mail simply matches no account (same 401 as a wrong one).
-    email: Annotated[
-        str,
-        StringConstraints(
-            strip_whitespace=True, to_lower=True, min_length=1, max_length=EMAIL_MAX_LENGTH
-        ),
-        NoNul,
+    email: LoginEmail
+    password: Annotated[
+        str, StringConstraints(min_length=1, max_length=PASSWORD_MAX_LENGTH), SafeText
     ]
-    password: Annotated[str, StringConstraints(min_length=1, max_length=PASSWORD_MAX_LENGTH), NoNul]
 
 
 class RefreshRequest(InputModel):
-    refresh: Annotated[str, StringConstraints(min_length=1, max_length=TOKEN_MAX_LENGTH)]
+    refresh: Token
 
 
 class TokenPair(BaseModel):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from taskhub_common.text import NoNul
+from taskhub_common.text import NoNul, SafeText
 
-__all__ = ["InputModel", "NoNul", "Page"]
+__all__ = ["InputModel", "NoNul", "Page", "SafeText"]
 
 
 class InputModel(BaseModel):

@@ -8,26 +8,29 @@ from typing import Annotated, Any
 import orjson
 from pydantic import AfterValidator
 
-from taskhub_common.text import NoNul, refuse_nul
+from taskhub_common.text import refuse_nul
 
 MAX_PAYLOAD_BYTES = 64 * 1024
 MAX_PAYLOAD_DEPTH = 32
 
 
-# The rule is declared in the OpenAPI document too (a `pattern`), not only checked.
-NoNulStr = Annotated[str, NoNul]
+def _check_text(text: str, where: str) -> None:
+    try:
+        refuse_nul(text)
+    except ValueError as exc:
+        raise ValueError(f"{where} {exc}.") from None
 
 
 def _check_json_value(value: Any, depth: int) -> None:
     if depth > MAX_PAYLOAD_DEPTH:
         raise ValueError(f"The payload is nested deeper than {MAX_PAYLOAD_DEPTH} levels.")
     if isinstance(value, str):
-        refuse_nul(value)
+        _check_text(value, "A string in the payload")
     elif isinstance(value, float) and not math.isfinite(value):
         raise ValueError("NaN and infinite numbers are not allowed.")
     elif isinstance(value, dict):
         for key, item in value.items():
-            refuse_nul(key)
+            _check_text(key, "A key in the payload")
             _check_json_value(item, depth + 1)
     elif isinstance(value, list):
         for item in value:

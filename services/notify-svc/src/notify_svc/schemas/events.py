@@ -6,9 +6,15 @@ import uuid
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from notify_svc.schemas.common import NoNulStr
+from taskhub_common.text import Instant, SafeText
+from taskhub_common.urls import HttpUrlText
+
+# The length bounds run inside SafeText's check, so a lone surrogate gets its own message.
+Title = Annotated[str, StringConstraints(max_length=500), SafeText]
+Status = Annotated[str, StringConstraints(max_length=32), SafeText]
+EventId = Annotated[str, StringConstraints(min_length=1, max_length=200), SafeText]
 
 
 class EventType(StrEnum):
@@ -26,12 +32,13 @@ class EventTask(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     id: uuid.UUID
-    title: Annotated[NoNulStr, Field(max_length=500)] = ""
+    title: Title = ""
     owner_id: uuid.UUID
     assignee_id: uuid.UUID | None = None
-    webhook_url: Annotated[NoNulStr, Field(max_length=2048)] | None = None
-    due_at: AwareDatetime | None = None
-    status: Annotated[NoNulStr, Field(max_length=32)] = "todo"
+    # Checked as completely as a client's URL: an unusable one must not reach the worker.
+    webhook_url: HttpUrlText | None = None
+    due_at: Instant | None = None
+    status: Status = "todo"
 
     @property
     def recipient_id(self) -> uuid.UUID:
@@ -42,9 +49,9 @@ class EventTask(BaseModel):
 class TaskEvent(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    event_id: Annotated[NoNulStr, Field(min_length=1, max_length=200)]
+    event_id: EventId
     type: EventType
-    occurred_at: AwareDatetime
+    occurred_at: Instant
     task: EventTask
 
 

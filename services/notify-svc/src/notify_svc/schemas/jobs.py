@@ -8,23 +8,27 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import orjson
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from notify_svc.models import JobKind, JobStatus, JobType
-from notify_svc.schemas.common import JsonObject, NoNulStr
-from taskhub_common.text import DateTimeText
+from notify_svc.schemas.common import JsonObject
+from taskhub_common.text import Instant, SafeText, instant_description
+from taskhub_common.urls import HttpUrlText
 
 # ARQ keeps deferred jobs in Redis; a bound keeps "send_at" a scheduling tool, not storage.
 MAX_SCHEDULE_AHEAD = timedelta(days=366)
 
 
-def _not_too_far(value: AwareDatetime | None) -> AwareDatetime | None:
+def _not_too_far(value: datetime | None) -> datetime | None:
     if value is not None and value - datetime.now(UTC) > MAX_SCHEDULE_AHEAD:
         raise ValueError("send_at must be within a year from now.")
     return value
 
 
-SendAt = Annotated[AwareDatetime | None, DateTimeText, AfterValidator(_not_too_far)]
+SendAt = Annotated[Instant | None, AfterValidator(_not_too_far)]
+# The length bounds run inside SafeText's check, so a lone surrogate gets its own message.
+Subject = Annotated[str, StringConstraints(min_length=1, max_length=200), SafeText]
+Body = Annotated[str, StringConstraints(min_length=1, max_length=20000), SafeText]
 
 
 class JobCreate(BaseModel):
@@ -32,7 +36,9 @@ class JobCreate(BaseModel):
 
     send_at: SendAt = Field(
         default=None,
-        description="Deliver at this time (ISO 8601 with offset); past or absent means now.",
+        description=instant_description(
+            "Deliver at this time, within a year; past or absent means now."
+        ),
     )
 
     def fingerprint(self, job_type: JobType) -> str:
@@ -42,13 +48,13 @@ class JobCreate(BaseModel):
 
 
 class EmailJobCreate(JobCreate):
-    to: Annotated[EmailStr, Field(max_length=254)]
-    subject: Annotated[NoNulStr, Field(min_length=1, max_length=200)]
-    body: Annotated[NoNulStr, Field(min_length=1, max_length=20000)]
+    to: Annotated[EmailStr, Field(max_length=254), SafeText]
+    subject: Subject
+    body: Body
 
 
 class WebhookJobCreate(JobCreate):
-    url: Annotated[NoNulStr, Field(min_length=1, max_length=2048)]
+    url: HttpUrlText
     payload: JsonObject = Field(description="A JSON object, sent as the request body.")
 
 

@@ -8,20 +8,17 @@ from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
-    HttpUrl,
     PlainSerializer,
     StringConstraints,
-    TypeAdapter,
-    ValidationError,
     field_validator,
 )
 
 from task_svc.models import TaskPriority, TaskStatus
-from taskhub_common.text import DateTimeText, NoNul, NotNullable
+from taskhub_common.text import Instant, NotNullable, SafeText, instant_description, refuse_nul
+from taskhub_common.urls import HttpUrlText
 
 MAX_TAGS_PER_TASK = 20
 MAX_TAG_LENGTH = 50
@@ -38,16 +35,9 @@ TAG_FILTER_DESCRIPTION = (
 )
 
 
-def _no_nul(value: str) -> str:
-    # PostgreSQL text cannot hold NUL; refuse it here rather than fail in the database.
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
-
-
 def normalize_tag(value: str) -> str:
     """A tag as stored: trimmed and lower-cased, 1..50 characters."""
-    tag = _no_nul(value).strip().lower()
+    tag = refuse_nul(value).strip().lower()
     if not tag:
         raise ValueError("a tag must not be empty")
     if len(tag) > MAX_TAG_LENGTH:
@@ -63,42 +53,29 @@ def normalize_tags(values: list[str]) -> list[str]:
     return tags
 
 
-_HTTP_URL: TypeAdapter[HttpUrl] = TypeAdapter(HttpUrl)
-
-
-def _http_url(value: str) -> str:
-    # HttpUrl checks the scheme (http/https only) and shape; the client's own spelling is kept.
-    try:
-        _HTTP_URL.validate_python(value)
-    except ValidationError as exc:
-        raise ValueError("must be an http(s) URL") from exc
-    return value
-
-
 def _utc_timestamp(value: datetime) -> str:
     return value.astimezone(UTC).strftime(TIMESTAMP_FORMAT)
 
 
 # No NUL and not blank, declared in the schema as well as checked.
 NOT_BLANK_PATTERN = r"^[^\x00]*[^\s\x00][^\x00]*$"
+# SafeText refuses lone surrogates first (the pattern engine cannot read them).
 Title = Annotated[
     str,
     StringConstraints(
         strip_whitespace=True, min_length=1, max_length=200, pattern=NOT_BLANK_PATTERN
     ),
+    SafeText,
 ]
-Description = Annotated[str, StringConstraints(max_length=10_000), NoNul]
-WebhookUrl = Annotated[
-    str,
-    StringConstraints(min_length=1, max_length=2048),
-    NoNul,
-    AfterValidator(_http_url),
-]
+Description = Annotated[str, StringConstraints(max_length=10_000), SafeText]
+WebhookUrl = HttpUrlText
 # Declared in the schema as validated: no NUL, not blank, at most 50 characters as sent.
-TagText = Annotated[str, StringConstraints(max_length=MAX_TAG_LENGTH, pattern=NOT_BLANK_PATTERN)]
+TagText = Annotated[
+    str, StringConstraints(max_length=MAX_TAG_LENGTH, pattern=NOT_BLANK_PATTERN), SafeText
+]
 Tags = Annotated[list[TagText], Field(max_length=100), AfterValidator(normalize_tags)]
-# A number is not read as a Unix timestamp: the schema says ISO 8601 `date-time`.
-DueAt = Annotated[AwareDatetime | None, DateTimeText]
+# ISO 8601 text (never a Unix timestamp) in the supported range, in UTC once validated.
+DueAt = Instant | None
 Timestamp = Annotated[datetime, PlainSerializer(_utc_timestamp, return_type=str)]
 
 
@@ -181,8 +158,8 @@ class TaskListQuery(BaseModel):
         default=[], description=TAG_FILTER_DESCRIPTION
     )
     assignee_id: uuid.UUID | None = None
-    due_before: DueAt = Field(default=None, description="due_at < this instant.")
-    due_after: DueAt = Field(default=None, description="due_at > this instant.")
+    due_before: DueAt = Field(default=None, description=instant_description("due_at < this."))
+    due_after: DueAt = Field(default=None, description=instant_description("due_at > this."))
     page: int = Field(default=1, ge=1, le=MAX_PAGE)
     limit: int = Field(default=20, ge=1, le=MAX_PAGE_SIZE)
 
