@@ -12,8 +12,8 @@ from task_svc.core.http import http_client
 from task_svc.db.session import DbSession, Reads, redis
 from task_svc.services.assignees import UserDirectory
 from task_svc.services.list_cache import ListPageCache
-from task_svc.services.rate_limit import Quota, UserRateLimiter, redis_storage
 from taskhub_common.auth import JwksKeySource, Principal, TokenVerifier, principal_dependency
+from taskhub_common.rate_limit import Quota, UserRateLimiter, redis_storage
 
 __all__ = ["CreationQuota", "CurrentUser", "DbSession", "ListCache", "Reads", "Users"]
 
