@@ -5,6 +5,10 @@ so two messages for one job (a redelivery, a sweep) never deliver it concurrentl
 once `ok` is committed every later message is a no-op. The remaining at-least-once edge:
 a webhook the receiver accepted just before the worker died or the commit failed is
 sent again by the redelivered message; receivers deduplicate on `X-TaskHub-Delivery`.
+
+A webhook is sent only while its owner holds one of their delivery slots
+(`services/slots.py`); without a free slot the job is `BUSY`: no attempt is counted and
+the caller queues it again shortly, so one user's slow receivers cannot take every worker.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from notify_svc.core.ssrf import normalise_allowlist
 from notify_svc.core.webhooks import WebhookFailed, WebhookLimits, post_webhook
 from notify_svc.models import Job, JobStatus, JobType
 from notify_svc.repositories import jobs as jobs_repo
+from notify_svc.services.slots import DeliverySlots
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +38,8 @@ class Outcome(StrEnum):
     RETRY = "retry"
     FAILED = "failed"
     SKIPPED = "skipped"
+    # The owner's delivery slots are all taken: queue it again, no attempt counted.
+    BUSY = "busy"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +61,13 @@ def retry_countdown(attempts: int, settings: Settings, rng: random.Random | None
     )
     # "Equal jitter": never less than half the delay, so retries still back off.
     return delay / 2 + (rng or random.SystemRandom()).uniform(0, delay / 2)
+
+
+def slot_wait_countdown(settings: Settings, rng: random.Random | None = None) -> float:
+    """Seconds before a `BUSY` job is tried again: the wait, jittered up to 1.5x so the
+    waiting jobs of one owner do not come back all at once."""
+    wait = settings.webhook_slot_wait_seconds
+    return wait + (rng or random.SystemRandom()).uniform(0, wait / 2)
 
 
 def recipient_hash(address: str) -> str:
@@ -89,11 +103,29 @@ async def _send_webhook(job: Job, settings: Settings) -> None:
     logger.info("webhook delivered", extra={"job_id": str(job.id), "status": status})
 
 
-async def attempt_delivery(session: AsyncSession, *, job_id: uuid.UUID) -> DeliveryResult:
-    """Deliver a queued job once; record attempts, the error, and `ok`/`failed` on the row."""
+async def attempt_delivery(
+    session: AsyncSession, *, job_id: uuid.UUID, slots: DeliverySlots | None = None
+) -> DeliveryResult:
+    """Deliver a queued job once; record attempts, the error, and `ok`/`failed` on the row.
+
+    With `slots`, a webhook waits for a free slot of its owner (`BUSY` meanwhile).
+    """
     job = await jobs_repo.lock_for_delivery(session, job_id)
     if job is None or job.status != JobStatus.QUEUED:
         return DeliveryResult(Outcome.SKIPPED)
+    if job.type == JobType.WEBHOOK and slots is not None:
+        if not await slots.acquire(job.owner_id, job.id):
+            # Touched, so the stuck-job sweep does not take a waiting job for a lost one.
+            job.updated_at = datetime.now(UTC)
+            return DeliveryResult(Outcome.BUSY, job.attempts, job.type)
+        try:
+            return await _attempt(session, job)
+        finally:
+            await slots.release(job.owner_id, job.id)
+    return await _attempt(session, job)
+
+
+async def _attempt(session: AsyncSession, job: Job) -> DeliveryResult:
     settings = get_settings()
     job.attempts += 1
     try:
