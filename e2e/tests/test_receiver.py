@@ -108,6 +108,27 @@ def test_a_delivery_id_accepted_before_is_marked_a_duplicate(receiver: WebhookRe
     assert [delivery.duplicate for delivery in inbox.wait_for(3, 5.0)] == [False, True, False]
 
 
+def test_deliveries_held_at_once_are_counted(receiver: WebhookReceiver) -> None:
+    inbox = receiver.open_inbox(Behaviour(hold_seconds=1.0, hold_first=3))
+    body = b"{}"
+    senders = [
+        threading.Thread(
+            target=httpx.post,
+            args=(inbox.url,),
+            kwargs={"content": body, "headers": signed(body, delivery_id=f"d{n}")},
+        )
+        for n in range(2)
+    ]
+
+    for sender in senders:
+        sender.start()
+    for sender in senders:
+        sender.join(5.0)
+
+    assert [delivery.answered for delivery in inbox.wait_for(2, 5.0)] == [200, 200]
+    assert (inbox.peak_holding, inbox.holding) == (2, 0)
+
+
 def test_the_receiver_verifies_with_notify_svcs_documented_function() -> None:
     readme = NOTIFY_README.read_text()
     documented = readme.split("## Verifying a webhook", 1)[1].split("```python", 1)[1]

@@ -167,6 +167,9 @@ class Inbox:
     deliveries: list[Delivery] = field(default_factory=list)
     arrivals: int = 0
     accepted_ids: set[str] = field(default_factory=set)
+    # Deliveries being held right now, and the most ever held at once (a sender's fairness).
+    holding: int = 0
+    peak_holding: int = 0
     changed: threading.Condition = field(default_factory=threading.Condition)
 
     def snapshot(self) -> list[Delivery]:
@@ -297,7 +300,7 @@ class _Handler(BaseHTTPRequestHandler):
         behaviour = inbox.behaviour
         valid = receiver.signature_ok(headers, body, behaviour.tolerance_seconds)
         answered: int | None = behaviour.status if valid else 401
-        if valid and position <= behaviour.hold_first and not self._hold(behaviour.hold_seconds):
+        if valid and position <= behaviour.hold_first and not self._held(inbox):
             answered = None
         if answered is not None:
             self._answer(answered)
@@ -317,6 +320,17 @@ class _Handler(BaseHTTPRequestHandler):
                 )
             )
             inbox.changed.notify_all()
+
+    def _held(self, inbox: Inbox) -> bool:
+        """Hold the delivery as the inbox says, counting it among those held meanwhile."""
+        with inbox.changed:
+            inbox.holding += 1
+            inbox.peak_holding = max(inbox.peak_holding, inbox.holding)
+        try:
+            return self._hold(inbox.behaviour.hold_seconds)
+        finally:
+            with inbox.changed:
+                inbox.holding -= 1
 
     def _hold(self, seconds: float) -> bool:
         """Wait `seconds` before answering; False as soon as the sender hangs up."""
