@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,7 +30,7 @@ LATER = (datetime.now(UTC) + timedelta(days=30)).isoformat()
 def _body(path: str, receiver: Any) -> dict[str, Any]:
     if path == "/notify/email":
         return EMAIL
-    return {"url": receiver.url("/ok"), "payload": {"n": 1}, "send_at": LATER}
+    return {"url": receiver.url("/ok/quota"), "payload": {"n": 1}, "send_at": LATER}
 
 
 async def _submit(
@@ -126,6 +126,7 @@ async def test_replays_and_invalid_bodies_count_but_anonymous_requests_do_not(
     assert over.status_code == 429
 
 
+@pytest.mark.usefixtures("celery_worker")
 async def test_jobs_made_from_task_events_are_not_counted(
     client: httpx.AsyncClient,
     make_user: Callable[..., Any],
@@ -133,6 +134,7 @@ async def test_jobs_made_from_task_events_are_not_counted(
     auth_stub: Any,
     internal_headers: dict[str, str],
     use_limit: Callable[[str], None],
+    job_status: Callable[..., Awaitable[dict[str, Any]]],
 ) -> None:
     use_limit("1/minute")
     alice = make_user()
@@ -148,7 +150,7 @@ async def test_jobs_made_from_task_events_are_not_counted(
                 "title": "Write the report",
                 "owner_id": str(alice.id),
                 "assignee_id": None,
-                "webhook_url": receiver.url("/ok"),
+                "webhook_url": receiver.url(f"/ok/events/{alice.id}"),
                 "due_at": None,
                 "status": "done",
             },
@@ -159,10 +161,14 @@ async def test_jobs_made_from_task_events_are_not_counted(
         assert answer.status_code == 202
 
     own = await _submit(client, "/notify/email", alice, receiver)
+    jobs = (await client.get("/notify/jobs", headers=alice.headers)).json()["items"]
+    # Delivered before the test ends: nothing is left running into the next test.
+    final = [await job_status(job["id"], alice.headers, {"ok", "failed"}) for job in jobs]
 
     assert await _jobs_of(alice.id) == 7  # 3 x (e-mail + webhook), then her own
     assert own.status_code == 202
     assert own.headers["RateLimit"].startswith('"notify";r=0;')
+    assert [job["status"] for job in final] == ["ok"] * 7
 
 
 async def test_openapi_declares_the_quota(client: httpx.AsyncClient) -> None:

@@ -20,6 +20,7 @@ import pytest
 from redis.asyncio import Redis
 
 from notify_svc.core.config import get_settings
+from notify_svc.services.dispatch import send_deliveries
 from notify_svc.services.slots import DeliverySlots
 
 pytestmark = pytest.mark.integration
@@ -33,13 +34,13 @@ WORKER_START_SECONDS = 30.0
 def fair_workers(
     celery_worker: Any, settings_override: Callable[..., None], tmp_path: Path
 ) -> Iterator[None]:
-    """One slot per owner, short waits; a prefork worker beside the embedded one.
+    """One slot per owner; a prefork worker beside the embedded one.
 
     The embedded worker alone has a single slot, where fairness cannot show; a thread
     pool is no substitute (kombu's Redis transport loses messages published from its
     threads), and prefork is what the stack runs.
     """
-    settings_override(webhook_slots_per_owner="1", webhook_slot_wait_seconds="0.2")
+    settings_override(webhook_slots_per_owner="1")
     log = tmp_path / "worker.log"
     command = [
         sys.executable, "-m", "celery", "-A", "notify_svc.worker.celery_app:app", "worker",
@@ -79,13 +80,29 @@ async def test_an_owner_holds_at_most_their_slots(redis: Redis) -> None:
     taken = [await slots.acquire(alice, job) for job in (first, second, third)]
     again = await slots.acquire(alice, first)  # the same job (a redelivery) keeps its slot
     other_owner = await slots.acquire(bob, third)
-    await slots.release(alice, first)
+    woken = await slots.release(alice, first)
     after_release = await slots.acquire(alice, third)
 
     assert taken == [True, True, False]
     assert again is True
     assert other_owner is True
+    assert woken == [third]
     assert after_release is True
+
+
+async def test_a_released_slot_wakes_the_oldest_waiting_jobs_once(redis: Redis) -> None:
+    slots = _slots(redis, per_owner=1)
+    alice = uuid.uuid4()
+    holder, *waiting = (uuid.uuid4() for _ in range(4))
+    assert await slots.acquire(alice, holder)
+    for job in (*waiting, waiting[0]):  # a job that waits twice keeps its place
+        assert not await slots.acquire(alice, job)
+
+    woken = [await slots.release(alice, job) for job in (holder, waiting[0], waiting[1])]
+    nobody = await slots.release(alice, waiting[2])
+
+    assert woken == [[waiting[0]], [waiting[1]], [waiting[2]]]
+    assert nobody == []
 
 
 async def test_a_slot_whose_holder_died_is_free_after_its_lease(redis: Redis) -> None:
@@ -111,7 +128,7 @@ async def test_redis_down_lets_deliveries_through(
     owner = uuid.uuid4()
     assert await slots.acquire(owner, uuid.uuid4())
     assert await slots.acquire(owner, uuid.uuid4())
-    await slots.release(owner, uuid.uuid4())
+    assert await slots.release(owner, uuid.uuid4()) == []
     await client.aclose()
     assert "delivery slots unavailable" in caplog.messages
     assert "delivery slot not released" in caplog.messages
@@ -189,7 +206,7 @@ async def test_webhooks_of_task_events_wait_for_their_owners_slot_without_an_att
     settings_override: Callable[..., None],
     redis: Redis,
 ) -> None:
-    settings_override(webhook_slots_per_owner="1", webhook_slot_wait_seconds="0.2")
+    settings_override(webhook_slots_per_owner="1")
     alice = make_user()
     auth_stub.add_user(alice.id)
     holder = uuid.uuid4()
@@ -220,14 +237,17 @@ async def test_webhooks_of_task_events_wait_for_their_owners_slot_without_an_att
     }
 
     email = await job_status(jobs["email"]["id"], alice.headers, {"ok", "failed"}, within=5)
-    await asyncio.sleep(1.5)  # several slot waits
+    await asyncio.sleep(1.0)
     waiting = await job_status(jobs["webhook"]["id"], alice.headers, {"queued"})
-    await slots.release(alice.id, holder)
+    # The holder's delivery ends: it hands its slot on, as the worker task does.
+    woken = await slots.release(alice.id, holder)
+    send_deliveries(woken)
     delivered = await job_status(jobs["webhook"]["id"], alice.headers, {"ok", "failed"}, within=5)
 
     assert answer.status_code == 202
     assert email["status"] == "ok"  # e-mails take no slot
     assert (waiting["status"], waiting["attempts"]) == ("queued", 0)
+    assert [str(job_id) for job_id in woken] == [jobs["webhook"]["id"]]
     assert (delivered["status"], delivered["attempts"]) == ("ok", 1)
     assert len(receiver.hits(path)) == 1
 

@@ -48,9 +48,6 @@ class Settings(ServiceSettings):
     # Webhook deliveries of one job owner in flight at once, whatever the worker count:
     # a user's slow receivers can hold this many delivery slots and no more.
     webhook_slots_per_owner: int = Field(default=1, ge=1, le=100)
-    # A delivery that finds its owner's slots taken is queued again after this (plus
-    # jitter), without counting an attempt.
-    webhook_slot_wait_seconds: float = Field(default=1.0, gt=0, le=60)
 
     retry_backoff_seconds: float = Field(default=5.0, gt=0, le=3600)
     retry_backoff_max_seconds: float = Field(default=600.0, gt=0, le=3600)

@@ -7,8 +7,10 @@ a webhook the receiver accepted just before the worker died or the commit failed
 sent again by the redelivered message; receivers deduplicate on `X-TaskHub-Delivery`.
 
 A webhook is sent only while its owner holds one of their delivery slots
-(`services/slots.py`); without a free slot the job is `BUSY`: no attempt is counted and
-the caller queues it again shortly, so one user's slow receivers cannot take every worker.
+(`services/slots.py`). Without a free slot the job is `BUSY`: no attempt is counted, its
+row is never locked, and it joins the owner's waiting line until a delivery of the same
+owner ends and hands its slot on (`DeliveryResult.woken`). So one user's slow receivers
+cannot take every worker, and a backlog of theirs costs nothing while it waits.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import hashlib
 import logging
 import random
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -38,7 +40,7 @@ class Outcome(StrEnum):
     RETRY = "retry"
     FAILED = "failed"
     SKIPPED = "skipped"
-    # The owner's delivery slots are all taken: queue it again, no attempt counted.
+    # The owner's delivery slots are all taken: it waits to be woken, no attempt counted.
     BUSY = "busy"
 
 
@@ -47,6 +49,8 @@ class DeliveryResult:
     outcome: Outcome
     attempts: int = 0
     job_type: str | None = None
+    # Jobs of the same owner taken off their waiting line: enqueue them after the commit.
+    woken: tuple[uuid.UUID, ...] = ()
 
 
 def retry_countdown(attempts: int, settings: Settings, rng: random.Random | None = None) -> float:
@@ -61,13 +65,6 @@ def retry_countdown(attempts: int, settings: Settings, rng: random.Random | None
     )
     # "Equal jitter": never less than half the delay, so retries still back off.
     return delay / 2 + (rng or random.SystemRandom()).uniform(0, delay / 2)
-
-
-def slot_wait_countdown(settings: Settings, rng: random.Random | None = None) -> float:
-    """Seconds before a `BUSY` job is tried again: the wait, jittered up to 1.5x so the
-    waiting jobs of one owner do not come back all at once."""
-    wait = settings.webhook_slot_wait_seconds
-    return wait + (rng or random.SystemRandom()).uniform(0, wait / 2)
 
 
 def recipient_hash(address: str) -> str:
@@ -108,20 +105,27 @@ async def attempt_delivery(
 ) -> DeliveryResult:
     """Deliver a queued job once; record attempts, the error, and `ok`/`failed` on the row.
 
-    With `slots`, a webhook waits for a free slot of its owner (`BUSY` meanwhile).
+    With `slots`, a webhook is sent only in a slot of its owner (`BUSY` otherwise).
     """
+    key = await jobs_repo.delivery_key(session, job_id) if slots is not None else None
+    if slots is None or key is None or key[1] != JobType.WEBHOOK or key[2] != JobStatus.QUEUED:
+        return await _locked_attempt(session, job_id)
+    owner_id = key[0]
+    # The slot before the row lock: a waiting job never holds its row, so the delivery
+    # that wakes it can never find it locked.
+    if not await slots.acquire(owner_id, job_id):
+        return DeliveryResult(Outcome.BUSY, job_type=JobType.WEBHOOK.value)
+    try:
+        result = await _locked_attempt(session, job_id)
+    finally:
+        woken = await slots.release(owner_id, job_id)
+    return replace(result, woken=tuple(woken))
+
+
+async def _locked_attempt(session: AsyncSession, job_id: uuid.UUID) -> DeliveryResult:
     job = await jobs_repo.lock_for_delivery(session, job_id)
     if job is None or job.status != JobStatus.QUEUED:
         return DeliveryResult(Outcome.SKIPPED)
-    if job.type == JobType.WEBHOOK and slots is not None:
-        if not await slots.acquire(job.owner_id, job.id):
-            # Touched, so the stuck-job sweep does not take a waiting job for a lost one.
-            job.updated_at = datetime.now(UTC)
-            return DeliveryResult(Outcome.BUSY, job.attempts, job.type)
-        try:
-            return await _attempt(session, job)
-        finally:
-            await slots.release(job.owner_id, job.id)
     return await _attempt(session, job)
 
 

@@ -22,7 +22,6 @@ from notify_svc.services.delivery import (
     Outcome,
     attempt_delivery,
     retry_countdown,
-    slot_wait_countdown,
 )
 from notify_svc.services.dispatch import (
     DELIVER_TASK,
@@ -64,13 +63,12 @@ def deliver_job(self: Task[Any, Any], job_id: str) -> str:
     if result.job_type is not None and result.outcome is Outcome.FAILED:
         NOTIFY_JOBS.labels(result.job_type, "failed").inc()
         DEAD_LETTERS.inc()
+    # The owner's waiting webhooks get the slot this delivery gave back.
+    send_deliveries(result.woken)
     if result.outcome is Outcome.RETRY:
         # The row's attempt count, not Celery's, decides: it survives lost messages.
         raise self.retry(countdown=retry_countdown(result.attempts, get_settings()))
-    if result.outcome is Outcome.BUSY:
-        # A new message, not `self.retry`: waiting for a slot is no attempt, and must not
-        # use up Celery's retries either.
-        deliver_job.apply_async(args=(job_id,), countdown=slot_wait_countdown(get_settings()))
+    # BUSY: the job is in its owner's waiting line; the delivery holding the slot wakes it.
     return result.outcome.value
 
 
