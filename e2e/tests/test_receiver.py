@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+import inspect
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -20,9 +21,13 @@ from taskhub_e2e.receiver import (
     receiver_port,
     receiver_usable,
     running_receiver,
+    sign,
+    signed_at,
+    verify_signature,
 )
 
 SECRET = "receiver-test-secret"
+NOTIFY_README = Path(__file__).resolve().parents[2] / "services" / "notify-svc" / "README.md"
 
 
 @pytest.fixture
@@ -32,12 +37,16 @@ def receiver() -> Iterator[WebhookReceiver]:
         yield running
 
 
-def signed(body: bytes, secret: str = SECRET) -> dict[str, str]:
-    digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def signed(
+    body: bytes, secret: str = SECRET, *, delivery_id: str = "job-1", age: int = 0
+) -> dict[str, str]:
+    timestamp = int(time.time()) - age
     return {
         "Content-Type": "application/json",
-        "X-TaskHub-Delivery": "job-1",
-        "X-TaskHub-Signature": f"sha256={digest}",
+        "X-TaskHub-Delivery": delivery_id,
+        "X-TaskHub-Signature": sign(
+            secret.encode(), timestamp=timestamp, delivery_id=delivery_id, body=body
+        ),
     }
 
 
@@ -55,14 +64,80 @@ def test_records_a_signed_delivery(receiver: WebhookReceiver) -> None:
     assert delivery.answered == 200
 
 
-def test_a_wrong_signature_is_recorded_as_invalid(receiver: WebhookReceiver) -> None:
+def test_a_wrong_signature_is_refused_and_recorded_as_invalid(receiver: WebhookReceiver) -> None:
     inbox = receiver.open_inbox()
     body = b'{"a": 1}'
+    relabelled = signed(body) | {"X-TaskHub-Delivery": "job-2"}
 
-    httpx.post(inbox.url, content=body, headers=signed(body, secret="another secret"))
-    httpx.post(inbox.url, content=body, headers={"Content-Type": "application/json"})
+    answers = [
+        httpx.post(inbox.url, content=body, headers=headers).status_code
+        for headers in (
+            signed(body, secret="another secret"),
+            {"Content-Type": "application/json"},
+            relabelled,
+        )
+    ]
 
-    assert [delivery.signature_valid for delivery in inbox.wait_for(2, 5.0)] == [False, False]
+    assert answers == [401, 401, 401]
+    assert [delivery.signature_valid for delivery in inbox.wait_for(3, 5.0)] == [False] * 3
+
+
+def test_an_old_timestamp_is_refused_even_when_correctly_signed(
+    receiver: WebhookReceiver,
+) -> None:
+    strict = receiver.open_inbox(Behaviour(tolerance_seconds=2))
+    body = b'{"replayed": true}'
+
+    fresh = httpx.post(strict.url, content=body, headers=signed(body, delivery_id="a"))
+    old = httpx.post(strict.url, content=body, headers=signed(body, delivery_id="b", age=3))
+    default = httpx.post(
+        receiver.open_inbox().url, content=body, headers=signed(body, delivery_id="c", age=301)
+    )
+
+    assert (fresh.status_code, old.status_code, default.status_code) == (200, 401, 401)
+    assert [delivery.signature_valid for delivery in strict.wait_for(2, 5.0)] == [True, False]
+
+
+def test_a_delivery_id_accepted_before_is_marked_a_duplicate(receiver: WebhookReceiver) -> None:
+    inbox = receiver.open_inbox()
+    body = b"{}"
+
+    for delivery_id in ("x", "x", "y"):
+        httpx.post(inbox.url, content=body, headers=signed(body, delivery_id=delivery_id))
+
+    assert [delivery.duplicate for delivery in inbox.wait_for(3, 5.0)] == [False, True, False]
+
+
+def test_deliveries_held_at_once_are_counted(receiver: WebhookReceiver) -> None:
+    inbox = receiver.open_inbox(Behaviour(hold_seconds=1.0, hold_first=3))
+    body = b"{}"
+    senders = [
+        threading.Thread(
+            target=httpx.post,
+            args=(inbox.url,),
+            kwargs={"content": body, "headers": signed(body, delivery_id=f"d{n}")},
+        )
+        for n in range(2)
+    ]
+
+    for sender in senders:
+        sender.start()
+    for sender in senders:
+        sender.join(5.0)
+
+    assert [delivery.answered for delivery in inbox.wait_for(2, 5.0)] == [200, 200]
+    assert (inbox.peak_holding, inbox.holding) == (2, 0)
+
+
+def test_the_receiver_verifies_with_notify_svcs_documented_function() -> None:
+    readme = NOTIFY_README.read_text()
+    documented = readme.split("## Verifying a webhook", 1)[1].split("```python", 1)[1]
+    assert inspect.getsource(verify_signature) in documented.split("```", 1)[0]
+
+
+def test_signed_at_reads_the_timestamp() -> None:
+    assert signed_at(sign(b"k", timestamp=42, delivery_id="d", body=b"")) == 42
+    assert signed_at("v1=00") is None
 
 
 def test_a_failing_inbox_answers_500_every_time(receiver: WebhookReceiver) -> None:

@@ -6,6 +6,11 @@ inboxes on it, one URL path each, with a behaviour: answer at once, always fail,
 the first delivery for a while (to kill the worker meanwhile). Every delivery is recorded
 with its headers, its raw body, whether its `X-TaskHub-Signature` is right, and whether
 the receiver answered it at all (a sender that hung up was never answered).
+
+It checks signatures as notify-svc's README tells receivers to: `verify_signature` below
+is that documented function, copied verbatim (a test keeps the two identical). A delivery
+whose signature is wrong or too old is refused with 401; one whose delivery id was
+accepted before is answered as usual and marked a duplicate.
 """
 
 from __future__ import annotations
@@ -77,17 +82,61 @@ def receiver_usable(settings: Mapping[str, str], worker: str) -> tuple[bool, str
     return True, ""
 
 
-def expected_signature(secret: bytes, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+# How far a signature's timestamp may be from now (notify-svc's README: 5 minutes).
+SIGNATURE_TOLERANCE_SECONDS = 300
+
+
+def verify_signature(
+    secret: bytes,
+    header: str,
+    delivery_id: str,
+    body: bytes,
+    *,
+    tolerance_seconds: int = 300,
+    now: float | None = None,
+) -> bool:
+    """True when `header` (X-TaskHub-Signature) signs this delivery id and raw body and
+    its timestamp is at most `tolerance_seconds` away from now."""
+    fields = [item.strip().split("=", 1) for item in header.split(",") if "=" in item]
+    stamps = [value for name, value in fields if name == "t"]
+    if len(stamps) != 1 or not (stamps[0].isascii() and stamps[0].isdigit()):
+        return False
+    timestamp = int(stamps[0])
+    if abs((time.time() if now is None else now) - timestamp) > tolerance_seconds:
+        return False
+    signed = f"{timestamp}.{delivery_id}.".encode() + body
+    expected = hmac.new(secret, signed, hashlib.sha256).hexdigest()
+    return any(
+        hmac.compare_digest(value.encode(), expected.encode())
+        for name, value in fields
+        if name == "v1"
+    )
+
+
+def sign(secret: bytes, *, timestamp: int, delivery_id: str, body: bytes) -> str:
+    """An `X-TaskHub-Signature` value as notify-svc makes it (to forge or replay in tests)."""
+    signed = f"{timestamp}.{delivery_id}.".encode() + body
+    return f"t={timestamp},v1={hmac.new(secret, signed, hashlib.sha256).hexdigest()}"
+
+
+def signed_at(header: str) -> int | None:
+    """The `t=` of an `X-TaskHub-Signature` value, when it has one."""
+    for item in header.split(","):
+        name, _, value = item.strip().partition("=")
+        if name == "t" and value.isascii() and value.isdigit():
+            return int(value)
+    return None
 
 
 @dataclass(frozen=True)
 class Behaviour:
-    """How an inbox answers: `status`, after holding the first `hold_first` deliveries."""
+    """How an inbox answers: `status`, after holding the first `hold_first` deliveries;
+    signatures older than `tolerance_seconds` are refused."""
 
     status: int = 200
     hold_seconds: float = 0.0
     hold_first: int = 0
+    tolerance_seconds: int = SIGNATURE_TOLERANCE_SECONDS
 
 
 @dataclass(frozen=True)
@@ -98,6 +147,8 @@ class Delivery:
     signature_valid: bool
     # The status the receiver answered with, or None when the sender hung up first.
     answered: int | None
+    # Its delivery id was accepted (answered 2xx) before: a receiver does not act on it.
+    duplicate: bool = False
 
     @property
     def delivery_id(self) -> str | None:
@@ -115,6 +166,10 @@ class Inbox:
     behaviour: Behaviour
     deliveries: list[Delivery] = field(default_factory=list)
     arrivals: int = 0
+    accepted_ids: set[str] = field(default_factory=set)
+    # Deliveries being held right now, and the most ever held at once (a sender's fairness).
+    holding: int = 0
+    peak_holding: int = 0
     changed: threading.Condition = field(default_factory=threading.Condition)
 
     def snapshot(self) -> list[Delivery]:
@@ -185,9 +240,19 @@ class WebhookReceiver:
         with self._lock:
             return self.inboxes.get(path.removeprefix(INBOX_PREFIX))
 
-    def signature_ok(self, headers: Mapping[str, str], body: bytes) -> bool:
-        sent = headers.get(SIGNATURE_HEADER.lower(), "")
-        return hmac.compare_digest(sent, expected_signature(self.secret, body))
+    def signature_ok(
+        self,
+        headers: Mapping[str, str],
+        body: bytes,
+        tolerance_seconds: int = SIGNATURE_TOLERANCE_SECONDS,
+    ) -> bool:
+        return verify_signature(
+            self.secret,
+            headers.get(SIGNATURE_HEADER.lower(), ""),
+            headers.get(DELIVERY_HEADER.lower(), ""),
+            body,
+            tolerance_seconds=tolerance_seconds,
+        )
 
 
 @contextmanager
@@ -233,21 +298,39 @@ class _Handler(BaseHTTPRequestHandler):
             position = inbox.arrivals
             inbox.changed.notify_all()
         behaviour = inbox.behaviour
-        answered: int | None = behaviour.status
-        if position <= behaviour.hold_first and not self._hold(behaviour.hold_seconds):
+        valid = receiver.signature_ok(headers, body, behaviour.tolerance_seconds)
+        answered: int | None = behaviour.status if valid else 401
+        if valid and position <= behaviour.hold_first and not self._held(inbox):
             answered = None
         if answered is not None:
             self._answer(answered)
-        delivery = Delivery(
-            received_at=time.time(),
-            headers=headers,
-            body=body,
-            signature_valid=receiver.signature_ok(headers, body),
-            answered=answered,
-        )
+        delivery_id = headers.get(DELIVERY_HEADER.lower(), "")
         with inbox.changed:
-            inbox.deliveries.append(delivery)
+            duplicate = delivery_id in inbox.accepted_ids
+            if answered is not None and 200 <= answered < 300:
+                inbox.accepted_ids.add(delivery_id)
+            inbox.deliveries.append(
+                Delivery(
+                    received_at=time.time(),
+                    headers=headers,
+                    body=body,
+                    signature_valid=valid,
+                    answered=answered,
+                    duplicate=duplicate,
+                )
+            )
             inbox.changed.notify_all()
+
+    def _held(self, inbox: Inbox) -> bool:
+        """Hold the delivery as the inbox says, counting it among those held meanwhile."""
+        with inbox.changed:
+            inbox.holding += 1
+            inbox.peak_holding = max(inbox.peak_holding, inbox.holding)
+        try:
+            return self._hold(inbox.behaviour.hold_seconds)
+        finally:
+            with inbox.changed:
+                inbox.holding -= 1
 
     def _hold(self, seconds: float) -> bool:
         """Wait `seconds` before answering; False as soon as the sender hangs up."""

@@ -51,10 +51,15 @@ class Received:
 
 @dataclass
 class Receiver:
-    """A webhook receiver; the path picks the behaviour (`/ok`, `/fail`, `/redirect`, `/huge`)."""
+    """A webhook receiver; the path picks the behaviour (`/ok`, `/fail`, `/redirect`, `/huge`,
+    `/slow/<seconds>/...`: answers 200 after that long)."""
 
     server: ThreadingHTTPServer
     requests: list[Received] = field(default_factory=list)
+    # Requests to `/slow` paths being answered right now, and the most seen at once.
+    slow_in_flight: int = 0
+    slow_peak: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def host_port(self) -> str:
@@ -85,6 +90,8 @@ def _receiver_handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
                 self.end_headers()
             elif self.path.startswith("/huge"):
                 self._endless()
+            elif self.path.startswith("/slow/"):
+                self._slow(float(self.path.split("/")[2]))
             else:
                 self._answer(200, b'{"ok": true}')
 
@@ -94,6 +101,17 @@ def _receiver_handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
+
+        def _slow(self, seconds: float) -> None:
+            with receiver.lock:
+                receiver.slow_in_flight += 1
+                receiver.slow_peak = max(receiver.slow_peak, receiver.slow_in_flight)
+            try:
+                time.sleep(seconds)
+                self._answer(200, b'{"ok": true}')
+            finally:
+                with receiver.lock:
+                    receiver.slow_in_flight -= 1
 
         def _endless(self) -> None:
             # 200 with a body that never ends: only a capped reader gets past it.

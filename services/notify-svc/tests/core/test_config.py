@@ -64,3 +64,16 @@ def test_metrics_ports_read_the_stack_names(monkeypatch: pytest.MonkeyPatch) -> 
     assert (settings.celery_metrics_port, settings.arq_metrics_port) == (19101, 19102)
     monkeypatch.setenv("NOTIFY_CELERY_METRICS_PORT", "29101")
     assert Settings().celery_metrics_port == 29101
+
+
+def test_submission_limit_must_be_parseable() -> None:
+    assert Settings(submit_rate_limit="10/2 seconds").submit_rate_limit == "10/2 seconds"
+    with pytest.raises(ValidationError, match="submit_rate_limit"):
+        Settings(submit_rate_limit="lots")
+
+
+def test_a_delivery_slot_outlasts_one_attempt() -> None:
+    settings = Settings(webhook_timeout_seconds=20, webhook_dns_timeout_seconds=3)
+    assert settings.webhook_slot_lease_seconds == 28
+    with pytest.raises(ValidationError, match="webhook_slots_per_owner"):
+        Settings(webhook_slots_per_owner=0)

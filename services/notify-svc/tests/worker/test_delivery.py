@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from notify_svc.core.config import get_settings
+from notify_svc.core.webhooks import verify_signature
 from notify_svc.db.session import database
 from notify_svc.models import FailedNotification, SentEmail
 from taskhub_common.auth import Role
@@ -64,8 +66,12 @@ async def test_webhook_delivered_once_signed(
     [hit] = receiver.hits(path)
     assert json.loads(hit.body) == {"hello": "world", "n": [1, 2]}
     secret = get_settings().webhook_signing_secret.get_secret_value().encode()
-    expected = "sha256=" + hmac.new(secret, hit.body, hashlib.sha256).hexdigest()
-    assert hit.headers["X-TaskHub-Signature"] == expected
+    sent = hit.headers["X-TaskHub-Signature"]
+    timestamp = int(sent.removeprefix("t=").split(",")[0])
+    signed = f"{timestamp}.{job_id}.".encode() + hit.body
+    assert sent == f"t={timestamp},v1={hmac.new(secret, signed, hashlib.sha256).hexdigest()}"
+    assert abs(time.time() - timestamp) < 30
+    assert verify_signature(secret, sent, job_id, hit.body)
     assert hit.headers["X-TaskHub-Delivery"] == job_id
     assert hit.headers["Content-Type"] == "application/json"
     assert hit.headers["Host"] == receiver.host_port

@@ -13,7 +13,7 @@ from prometheus_client import REGISTRY
 
 from task_svc.api import deps
 from task_svc.main import app
-from task_svc.services.rate_limit import UserRateLimiter, redis_storage
+from taskhub_common.rate_limit import UserRateLimiter, redis_storage
 
 REJECTIONS = ("taskhub_rate_limit_rejections_total", {"limit": "task_create"})
 

@@ -11,6 +11,7 @@ import json
 from functools import lru_cache
 from typing import Annotated, Any, Self
 
+from limits import parse
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
@@ -44,6 +45,13 @@ class Settings(ServiceSettings):
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
     webhook_max_response_bytes: int = Field(default=65536, ge=0, le=10 * 1024 * 1024)
     webhook_dns_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
+
+    # Moving-window limit on POST /notify/email + /notify/webhook together, per user, in
+    # the `limits` notation. Jobs made from task events are not submissions: not counted.
+    submit_rate_limit: str = "60/minute"
+    # Webhook deliveries of one job owner in flight at once, whatever the worker count:
+    # a user's slow receivers can hold this many delivery slots and no more.
+    webhook_slots_per_owner: int = Field(default=1, ge=1, le=100)
 
     retry_backoff_seconds: float = Field(default=5.0, gt=0, le=3600)
     retry_backoff_max_seconds: float = Field(default=600.0, gt=0, le=3600)
@@ -80,6 +88,12 @@ class Settings(ServiceSettings):
             return [item.strip() for item in stripped.split(",") if item.strip()]
         return value
 
+    @field_validator("submit_rate_limit")
+    @classmethod
+    def _parseable_rate_limit(cls, value: str) -> str:
+        parse(value)  # raises ValueError on nonsense, so a typo fails at start-up
+        return value
+
     def secrets_to_check(self) -> dict[str, SecretStr]:
         return super().secrets_to_check() | {"webhook_signing_secret": self.webhook_signing_secret}
 
@@ -88,6 +102,12 @@ class Settings(ServiceSettings):
         """The longest countdown a retry can get."""
         longest = self.retry_backoff_seconds * float(2 ** (MAX_DELIVERY_ATTEMPTS - 2))
         return min(longest, self.retry_backoff_max_seconds)
+
+    @property
+    def webhook_slot_lease_seconds(self) -> float:
+        """How long a delivery slot is held at most: one whole attempt (DNS check, then the
+        request's time limit) plus slack; a worker that dies holding one frees it then."""
+        return self.webhook_dns_timeout_seconds + self.webhook_timeout_seconds + 5.0
 
     @model_validator(mode="after")
     def _check_worker_timing(self) -> Self:

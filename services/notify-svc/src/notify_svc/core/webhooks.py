@@ -1,10 +1,20 @@
-"""Sending one webhook: signed body, checked and pinned address, no redirects, bounded I/O."""
+"""Sending one webhook: signed timestamp, delivery id and body; checked and pinned address,
+no redirects, bounded I/O.
+
+The signature follows Stripe's and Standard Webhooks' scheme, so a captured delivery
+cannot be replayed later nor re-labelled with another delivery id:
+
+    X-TaskHub-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<delivery id>.<raw body>">
+
+`verify_signature` is the receiver's check, the very function the README documents.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import hmac
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,9 +52,38 @@ class WebhookLimits:
     max_response_bytes: int
 
 
-def signature(secret: bytes, body: bytes) -> str:
-    """`sha256=<hex HMAC-SHA256 of the raw body>`, as receivers verify it."""
-    return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+def signature(secret: bytes, *, timestamp: int, delivery_id: str, body: bytes) -> str:
+    """`t=<timestamp>,v1=<hex HMAC-SHA256 of "<t>.<delivery id>.<raw body>">`."""
+    signed = f"{timestamp}.{delivery_id}.".encode() + body
+    return f"t={timestamp},v1={hmac.new(secret, signed, hashlib.sha256).hexdigest()}"
+
+
+# --- The receiver's check, as the README documents it (keep the two identical). ---
+def verify_signature(
+    secret: bytes,
+    header: str,
+    delivery_id: str,
+    body: bytes,
+    *,
+    tolerance_seconds: int = 300,
+    now: float | None = None,
+) -> bool:
+    """True when `header` (X-TaskHub-Signature) signs this delivery id and raw body and
+    its timestamp is at most `tolerance_seconds` away from now."""
+    fields = [item.strip().split("=", 1) for item in header.split(",") if "=" in item]
+    stamps = [value for name, value in fields if name == "t"]
+    if len(stamps) != 1 or not (stamps[0].isascii() and stamps[0].isdigit()):
+        return False
+    timestamp = int(stamps[0])
+    if abs((time.time() if now is None else now) - timestamp) > tolerance_seconds:
+        return False
+    signed = f"{timestamp}.{delivery_id}.".encode() + body
+    expected = hmac.new(secret, signed, hashlib.sha256).hexdigest()
+    return any(
+        hmac.compare_digest(value.encode(), expected.encode())
+        for name, value in fields
+        if name == "v1"
+    )
 
 
 async def read_capped(response: httpx.Response, limit: int) -> int:
@@ -86,7 +125,10 @@ async def post_webhook(
         "Content-Type": "application/json",
         "User-Agent": "TaskHub-Webhooks/1.0",
         DELIVERY_HEADER: delivery_id,
-        SIGNATURE_HEADER: signature(secret, body),
+        # Signed at each attempt: a retry carries a fresh timestamp, the same delivery id.
+        SIGNATURE_HEADER: signature(
+            secret, timestamp=int(time.time()), delivery_id=delivery_id, body=body
+        ),
     }
     extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
     with _tracer.start_as_current_span("webhook POST", kind=trace.SpanKind.CLIENT) as span:

@@ -94,6 +94,15 @@ async def lock_for_delivery(session: AsyncSession, job_id: uuid.UUID) -> Job | N
     return (await session.execute(statement)).scalar_one_or_none()
 
 
+async def delivery_key(
+    session: AsyncSession, job_id: uuid.UUID
+) -> tuple[uuid.UUID, str, str] | None:
+    """(owner, type, status) of the job, read without a lock nor an ORM object."""
+    statement = select(Job.owner_id, Job.type, Job.status).where(Job.id == job_id)
+    row = (await session.execute(statement)).one_or_none()
+    return None if row is None else (row.owner_id, row.type, row.status)
+
+
 async def touch_stuck_queued(session: AsyncSession, *, older_than: datetime) -> list[uuid.UUID]:
     """Claim queued jobs untouched since `older_than` (their broker message may be lost)."""
     stuck = (

@@ -5,6 +5,12 @@ so two messages for one job (a redelivery, a sweep) never deliver it concurrentl
 once `ok` is committed every later message is a no-op. The remaining at-least-once edge:
 a webhook the receiver accepted just before the worker died or the commit failed is
 sent again by the redelivered message; receivers deduplicate on `X-TaskHub-Delivery`.
+
+A webhook is sent only while its owner holds one of their delivery slots
+(`services/slots.py`). Without a free slot the job is `BUSY`: no attempt is counted, its
+row is never locked, and it joins the owner's waiting line until a delivery of the same
+owner ends and hands its slot on (`DeliveryResult.woken`). So one user's slow receivers
+cannot take every worker, and a backlog of theirs costs nothing while it waits.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import hashlib
 import logging
 import random
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -24,6 +30,7 @@ from notify_svc.core.ssrf import normalise_allowlist
 from notify_svc.core.webhooks import WebhookFailed, WebhookLimits, post_webhook
 from notify_svc.models import Job, JobStatus, JobType
 from notify_svc.repositories import jobs as jobs_repo
+from notify_svc.services.slots import DeliverySlots
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +40,8 @@ class Outcome(StrEnum):
     RETRY = "retry"
     FAILED = "failed"
     SKIPPED = "skipped"
+    # The owner's delivery slots are all taken: it waits to be woken, no attempt counted.
+    BUSY = "busy"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +49,8 @@ class DeliveryResult:
     outcome: Outcome
     attempts: int = 0
     job_type: str | None = None
+    # Jobs of the same owner taken off their waiting line: enqueue them after the commit.
+    woken: tuple[uuid.UUID, ...] = ()
 
 
 def retry_countdown(attempts: int, settings: Settings, rng: random.Random | None = None) -> float:
@@ -89,11 +100,36 @@ async def _send_webhook(job: Job, settings: Settings) -> None:
     logger.info("webhook delivered", extra={"job_id": str(job.id), "status": status})
 
 
-async def attempt_delivery(session: AsyncSession, *, job_id: uuid.UUID) -> DeliveryResult:
-    """Deliver a queued job once; record attempts, the error, and `ok`/`failed` on the row."""
+async def attempt_delivery(
+    session: AsyncSession, *, job_id: uuid.UUID, slots: DeliverySlots | None = None
+) -> DeliveryResult:
+    """Deliver a queued job once; record attempts, the error, and `ok`/`failed` on the row.
+
+    With `slots`, a webhook is sent only in a slot of its owner (`BUSY` otherwise).
+    """
+    key = await jobs_repo.delivery_key(session, job_id) if slots is not None else None
+    if slots is None or key is None or key[1] != JobType.WEBHOOK or key[2] != JobStatus.QUEUED:
+        return await _locked_attempt(session, job_id)
+    owner_id = key[0]
+    # The slot before the row lock: a waiting job never holds its row, so the delivery
+    # that wakes it can never find it locked.
+    if not await slots.acquire(owner_id, job_id):
+        return DeliveryResult(Outcome.BUSY, job_type=JobType.WEBHOOK.value)
+    try:
+        result = await _locked_attempt(session, job_id)
+    finally:
+        woken = await slots.release(owner_id, job_id)
+    return replace(result, woken=tuple(woken))
+
+
+async def _locked_attempt(session: AsyncSession, job_id: uuid.UUID) -> DeliveryResult:
     job = await jobs_repo.lock_for_delivery(session, job_id)
     if job is None or job.status != JobStatus.QUEUED:
         return DeliveryResult(Outcome.SKIPPED)
+    return await _attempt(session, job)
+
+
+async def _attempt(session: AsyncSession, job: Job) -> DeliveryResult:
     settings = get_settings()
     job.attempts += 1
     try:

@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TypeVar
 
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notify_svc.core.config import get_settings
@@ -34,7 +35,10 @@ class _State:
     def __init__(self) -> None:
         self.pid = os.getpid()
         self.runner = asyncio.Runner()
-        self.database = Database(get_settings().database_url, pool_size=WORKER_POOL_SIZE)
+        settings = get_settings()
+        self.database = Database(settings.database_url, pool_size=WORKER_POOL_SIZE)
+        # The delivery slots' Redis; its connections open on this state's loop, on first use.
+        self.redis: Redis = Redis.from_url(settings.redis_url)
         instrument_clients(self.database.engine)
 
 
@@ -61,11 +65,16 @@ class WorkerRuntime:
         # current task's trace (and anything else in contextvars) must reach the coroutine.
         return state.runner.run(call(), context=contextvars.copy_context())
 
+    def redis(self) -> Redis:
+        """This process's (and thread's) Redis client; use it inside `run`."""
+        return self._state().redis
+
     def close(self) -> None:
         state: _State | None = getattr(self._local, "state", None)
         if state is None or state.pid != os.getpid():
             return
         state.runner.run(state.database.dispose())
+        state.runner.run(state.redis.aclose())
         state.runner.close()
         self._local.state = None
 

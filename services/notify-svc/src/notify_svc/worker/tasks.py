@@ -17,13 +17,19 @@ from notify_svc.core.config import MAX_DELIVERY_ATTEMPTS, get_settings
 from notify_svc.core.metrics import DEAD_LETTERS, NOTIFY_JOBS
 from notify_svc.services import jobs as jobs_service
 from notify_svc.services import reminders as reminders_service
-from notify_svc.services.delivery import DeliveryResult, Outcome, attempt_delivery, retry_countdown
+from notify_svc.services.delivery import (
+    DeliveryResult,
+    Outcome,
+    attempt_delivery,
+    retry_countdown,
+)
 from notify_svc.services.dispatch import (
     DELIVER_TASK,
     SCAN_REMINDERS_TASK,
     SWEEP_TASK,
     send_deliveries,
 )
+from notify_svc.services.slots import DeliverySlots
 from notify_svc.worker.celery_app import app
 from notify_svc.worker.runtime import runtime, transaction
 from taskhub_common.db import Database
@@ -32,8 +38,14 @@ logger = logging.getLogger(__name__)
 
 
 async def _deliver(database: Database, job_id: uuid.UUID) -> DeliveryResult:
+    settings = get_settings()
+    slots = DeliverySlots(
+        runtime.redis(),
+        per_owner=settings.webhook_slots_per_owner,
+        lease_seconds=settings.webhook_slot_lease_seconds,
+    )
     async with transaction(database) as session:
-        return await attempt_delivery(session, job_id=job_id)
+        return await attempt_delivery(session, job_id=job_id, slots=slots)
 
 
 @app.task(
@@ -51,9 +63,12 @@ def deliver_job(self: Task[Any, Any], job_id: str) -> str:
     if result.job_type is not None and result.outcome is Outcome.FAILED:
         NOTIFY_JOBS.labels(result.job_type, "failed").inc()
         DEAD_LETTERS.inc()
+    # The owner's waiting webhooks get the slot this delivery gave back.
+    send_deliveries(result.woken)
     if result.outcome is Outcome.RETRY:
         # The row's attempt count, not Celery's, decides: it survives lost messages.
         raise self.retry(countdown=retry_countdown(result.attempts, get_settings()))
+    # BUSY: the job is in its owner's waiting line; the delivery holding the slot wakes it.
     return result.outcome.value
 
 

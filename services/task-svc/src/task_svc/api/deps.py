@@ -12,7 +12,6 @@ from task_svc.core.http import http_client
 from task_svc.db.session import DbSession, Reads, redis
 from task_svc.services.assignees import UserDirectory
 from task_svc.services.list_cache import ListPageCache
-from task_svc.services.rate_limit import Quota, UserRateLimiter, redis_storage
 from taskhub_common.auth import (
     JwksKeySource,
     Principal,
@@ -20,6 +19,7 @@ from taskhub_common.auth import (
     principal_dependency,
     require_admin,
 )
+from taskhub_common.rate_limit import Quota, UserRateLimiter, redis_storage
 from taskhub_common.roles import CurrentRoles
 
 __all__ = [

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, BackgroundTasks, Query, Response, status
 
 from notify_svc.api.deps import AdminUser, CurrentUser, DbSession, IdempotencyKey, VisibleJob
+from notify_svc.api.quota import RATE_LIMIT_HEADERS, SubmissionQuota
 from notify_svc.models import Job, JobKind, JobStatus
 from notify_svc.schemas.jobs import (
     DeadLetterPage,
@@ -28,10 +29,20 @@ Page = Annotated[int, Query(ge=1, le=100_000)]
 Limit = Annotated[int, Query(ge=1, le=100)]
 
 ACCEPTED_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"model": JobAccepted, "description": "A replay: the job created earlier."},
-    **error_responses(401, 409, 422),
+    202: {"headers": RATE_LIMIT_HEADERS},
+    200: {
+        "model": JobAccepted,
+        "description": "A replay: the job created earlier.",
+        "headers": RATE_LIMIT_HEADERS,
+    },
+    **error_responses(401, 409, 422, 429),
 }
 ACCEPTED_DOC = "Accepted: a new job. A replay with the same Idempotency-Key answers 200."
+QUOTA_DOC = (
+    " At most `NOTIFY_SUBMIT_RATE_LIMIT` (default 60/minute, a moving window) e-mail and "
+    "webhook submissions per user together; every authenticated attempt counts. Over the "
+    "limit: 429 with `Retry-After`."
+)
 
 
 def _accepted(
@@ -52,8 +63,10 @@ def _accepted(
     status_code=status.HTTP_202_ACCEPTED,
     response_description=ACCEPTED_DOC,
     responses=ACCEPTED_RESPONSES,
+    description="Queue an e-mail now, or at `send_at`." + QUOTA_DOC,
 )
 async def queue_email(
+    _quota: SubmissionQuota,
     body: EmailJobCreate,
     principal: CurrentUser,
     session: DbSession,
@@ -73,8 +86,11 @@ async def queue_email(
     status_code=status.HTTP_202_ACCEPTED,
     response_description=ACCEPTED_DOC,
     responses=ACCEPTED_RESPONSES,
+    description="Queue a signed webhook POST now, or at `send_at`; private targets are refused."
+    + QUOTA_DOC,
 )
 async def queue_webhook(
+    _quota: SubmissionQuota,
     body: WebhookJobCreate,
     principal: CurrentUser,
     session: DbSession,

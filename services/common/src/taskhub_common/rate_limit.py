@@ -1,12 +1,13 @@
-"""The exact per-user limit on task creation: a moving window in Redis (the `limits` library).
+"""Exact per-user limits: a moving window in Redis (the `limits` library).
 
-A moving window counts the requests of the last `w` seconds at every instant, so "the
-61st creation within any 60 s" is refused, unlike a fixed window (up to 2x at a boundary)
-or nginx's leaky bucket. Responses describe the quota with the IETF RateLimit header
-fields (draft-ietf-httpapi-ratelimit-headers-10/11):
+Used by task-svc (task creation) and notify-svc (job submissions). A moving window counts
+the requests of the last `w` seconds at every instant, so "the 61st request within any
+60 s" is refused, unlike a fixed window (up to 2x at a boundary) or nginx's leaky bucket.
+Responses describe the quota with the IETF RateLimit header fields
+(draft-ietf-httpapi-ratelimit-headers-10/11):
 
     RateLimit-Policy: "create";q=60;w=60
-    RateLimit: "create";r=<remaining>;t=<seconds until one more creation is allowed>
+    RateLimit: "create";r=<remaining>;t=<seconds until one more request is allowed>
 """
 
 from __future__ import annotations
@@ -56,30 +57,44 @@ class Quota:
         }
 
 
-def redis_storage(redis_url: str, *, connection_pool: ConnectionPool | None = None) -> RedisStorage:
+def redis_storage(
+    redis_url: str,
+    *,
+    key_prefix: str = "tasks:ratelimit",
+    connection_pool: ConnectionPool | None = None,
+) -> RedisStorage:
     """A `limits` storage on redis-py, sharing `connection_pool` (and its timeouts) if given.
 
     Without a pool it gets short timeouts of its own, so an outage fails open quickly.
+    Each service keeps its counters under its own `key_prefix`.
     """
     if connection_pool is not None:
         options: dict[str, Any] = {"connection_pool": connection_pool}
     else:
         options = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
     return RedisStorage(
-        f"async+{redis_url}", implementation="redispy", key_prefix="tasks:ratelimit", **options
+        f"async+{redis_url}", implementation="redispy", key_prefix=key_prefix, **options
     )
 
 
 class UserRateLimiter:
-    """One moving-window limit keyed by user id; `metric_label` names it in metrics."""
+    """One moving-window limit keyed by user id; `metric_label` names it in metrics and
+    `message` is what a refused caller reads."""
 
     def __init__(
-        self, storage: RedisStorage, limit: str, *, policy: str, metric_label: str
+        self,
+        storage: RedisStorage,
+        limit: str,
+        *,
+        policy: str,
+        metric_label: str,
+        message: str = "Too many tasks created; retry later.",
     ) -> None:
         self.item: RateLimitItem = parse(limit)
         self.strategy = MovingWindowRateLimiter(storage)
         self.policy = policy
         self.metric_label = metric_label
+        self.message = message
 
     async def consume(self, user_id: uuid.UUID) -> Quota | None:
         """Count one request; `RateLimited` when over the limit, None when Redis is down."""
@@ -88,7 +103,7 @@ class UserRateLimiter:
             allowed = await self.strategy.hit(self.item, self.policy, key)
             stats = await self.strategy.get_window_stats(self.item, self.policy, key)
         except _STORAGE_FAILURES as exc:
-            # Fail open: losing the limiter for a while beats refusing every creation.
+            # Fail open: losing the limiter for a while beats refusing every request.
             logger.warning("rate limit storage unavailable", extra={"error": type(exc).__name__})
             return None
         reset_seconds = max(0, math.ceil(stats.reset_time - time.time()))
@@ -101,7 +116,7 @@ class UserRateLimiter:
         )
         if not allowed:
             RATE_LIMIT_REJECTIONS.labels(self.metric_label).inc()
-            error = RateLimited(reset_seconds, "Too many tasks created; retry later.")
+            error = RateLimited(reset_seconds, self.message)
             error.headers = {**(error.headers or {}), **quota.headers()}
             raise error
         return quota
