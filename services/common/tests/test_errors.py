@@ -38,6 +38,10 @@ def _router() -> APIRouter:
     async def create_note(note: Note) -> Note:
         return note
 
+    @router.post("/notes/archive")
+    async def archive_notes() -> None:
+        return None
+
     return router
 
 
@@ -78,6 +82,20 @@ async def test_a_405_allows_every_method_of_the_path(client: httpx.AsyncClient) 
     assert response.json()["error"]["code"] == "METHOD_NOT_ALLOWED"
     allowed = {method.strip() for method in response.headers["allow"].split(",")}
     assert allowed == {"GET", "DELETE"}
+
+
+async def test_a_fixed_path_a_parameter_route_could_match_answers_405_to_other_methods(
+    client: httpx.AsyncClient,
+) -> None:
+    # `/notes/archive` is its own resource (POST only), not a note whose id is "archive".
+    response = await client.delete("/errs/notes/archive")
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "METHOD_NOT_ALLOWED"
+    assert response.headers["allow"] == "POST"
+    # A real bad id is still a 422 naming it.
+    bad_id = await client.delete("/errs/notes/abc")
+    assert bad_id.status_code == 422
+    assert bad_id.json()["error"]["details"][0]["field"] == "path.note_id"
 
 
 async def test_nul_is_refused_and_documented(client: httpx.AsyncClient) -> None:

@@ -151,8 +151,18 @@ async def _handle_domain_error(_: Request, exc: Exception) -> Response:
     )
 
 
-async def _handle_validation_error(_: Request, exc: Exception) -> Response:
+async def _handle_validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
+    # `PATCH /tasks/bulk-status` reaches `PATCH /tasks/{task_id}` and fails its id: but the
+    # path names a resource of its own that has no PATCH, which is a 405, not a bad id.
+    allowed = _methods_of_fixed_path(request)
+    if allowed is not None and request.method not in allowed:
+        return error_response(
+            405,
+            "METHOD_NOT_ALLOWED",
+            HTTPStatus.METHOD_NOT_ALLOWED.phrase,
+            headers={"Allow": ", ".join(sorted(allowed))},
+        )
     details = [
         FieldError(field=_field_name(err.get("loc", ())), message=_validation_message(err))
         for err in exc.errors()
@@ -182,6 +192,17 @@ def _allowed_methods(request: Request, starlette_allow: str | None) -> str | Non
             if regex.match(path):
                 methods |= {method.upper() for method in operations if method in HTTP_METHODS}
     return ", ".join(sorted(methods)) or None
+
+
+def _methods_of_fixed_path(request: Request) -> set[str] | None:
+    """The methods the app documents for exactly this path without parameters, if any."""
+    app = request.app
+    if not isinstance(app, FastAPI):
+        return None
+    operations = app.openapi().get("paths", {}).get(request.url.path)
+    if operations is None:
+        return None
+    return {method.upper() for method in operations if method in HTTP_METHODS}
 
 
 async def _handle_http_exception(request: Request, exc: Exception) -> Response:
