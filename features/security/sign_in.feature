@@ -1,15 +1,16 @@
 @security
 Feature: Guessing passwords does not pay
-  OWASP API2 and API4 for signing in. Failed sign-ins are limited per account, so a guesser
-  is stopped (even once they try the right password) while everybody else signs in as
-  usual. A forged forwarding header neither lifts the limit nor changes the address the
-  audit records. An unknown e-mail address costs as much time as a wrong password, so
+  OWASP API2 and API4 for signing in. Failed sign-ins are limited per account and client
+  address, so a guesser is stopped (even once they try the right password from that
+  address) while everybody else signs in as usual, the account's owner from another
+  address included (features/security/account_protection.feature). A forged forwarding
+  header neither lifts the limit nor changes the address the audit records. An unknown e-mail address costs as much time as a wrong password, so
   timing does not tell who has an account (features/auth.feature proves the answers are
   the same). The limit per client address is proven by auth-svc's own tests: on loopback
   the whole suite shares one address.
 
   @slow
-  Scenario: An account under attack is locked for a while, others are not
+  Scenario: An account under attack is locked for its attacker's address, others are not
     Given Alice has an account
     And Bob has an account
     When someone keeps guessing Alice's password
