@@ -207,6 +207,12 @@ class NativeStack:
         for folder in self.layout.private_dirs:
             folder.mkdir(mode=0o700, parents=True, exist_ok=True)
             folder.chmod(0o700)
+        # Logs and run files an earlier stack created world-readable (supervisord's umask
+        # makes new ones owner-only).
+        for folder in (self.layout.log_dir, self.layout.run_dir):
+            for path in folder.iterdir():
+                if path.is_file() and not path.is_symlink():
+                    path.chmod(0o600)
 
     def _start_supervisor(
         self,
