@@ -31,6 +31,7 @@ from taskhub_e2e.stack.credentials import credential_keys
 from taskhub_e2e.stack.environment import TEST_BED_ONLY, build_service_env
 from taskhub_e2e.stack.layout import StackLayout
 from taskhub_e2e.stack.ports import StackPorts
+from taskhub_e2e.stack.postgres import LOG_SETTINGS
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_DIR = REPO / "compose"
@@ -395,6 +396,58 @@ def test_metric_folders_are_fresh_tmpfs_mounts() -> None:
         folder = environment_of(service).get("PROMETHEUS_MULTIPROC_DIR")
         if folder:
             assert folder in (service.get("tmpfs") or []), f"{name}: {folder} is not a tmpfs"
+
+
+NOTIFY_IMAGE = next(image for image in OUR_IMAGES if image.name == "notify-svc")
+PROMETHEUS_COMPOSE = REPO / "infra" / "prometheus" / "prometheus.compose.yml"
+
+
+def scraped_hosts() -> set[str]:
+    """The containers Prometheus scrapes directly in compose."""
+    config = yaml.safe_load(PROMETHEUS_COMPOSE.read_text())
+    return {
+        target.rsplit(":", 1)[0]
+        for job in config["scrape_configs"]
+        for static in job.get("static_configs", [])
+        for target in static["targets"]
+    }
+
+
+def notify_settings_of(container: str, monkeypatch: pytest.MonkeyPatch) -> BaseSettings:
+    for key in [k for k in os.environ if k.startswith(NOTIFY_IMAGE.env_prefix)]:
+        monkeypatch.delenv(key)
+    for key, value in environment_of(services()[container]).items():
+        monkeypatch.setenv(key, interpolate(value, example_env()))
+    return NOTIFY_IMAGE.settings_class(_env_file=None)
+
+
+# The containers that serve metrics from `start_metrics_server` (not gunicorn's /metrics).
+METRICS_SERVING_WORKERS = ("celery-worker", "arq-worker")
+
+
+@pytest.mark.parametrize("container", METRICS_SERVING_WORKERS)
+def test_scraped_workers_serve_metrics_on_their_private_address(
+    container: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Natively the default (loopback) applies; a container must listen beyond its own
+    # loopback for Prometheus to reach it over `private`.
+    assert container in scraped_hosts()
+    settings = notify_settings_of(container, monkeypatch).model_dump()
+    assert settings["metrics_address"] == "0.0.0.0"  # noqa: S104
+
+
+@pytest.mark.parametrize(
+    "name", [n for n, s in services().items() if str(s.get("image", "")).startswith("postgres:")]
+)
+def test_database_logs_hold_no_data_values(name: str) -> None:
+    # The same settings as the native stack's PostgreSQL: no DETAIL, no statement after an
+    # error, no bound parameters.
+    command = services()[name]["command"]
+    assert command[0] == "postgres"
+    flags, values = command[1::2], command[2::2]
+    assert flags == ["-c"] * len(values)
+    options = dict(value.split("=", 1) for value in values)
+    assert options == LOG_SETTINGS
 
 
 def test_gateway_gets_a_value_for_every_template_placeholder() -> None:

@@ -64,7 +64,7 @@ class StubServer(ThreadingHTTPServer):
 class StubHandler(BaseHTTPRequestHandler):
     """Echo the request as JSON. Query: reply_status=<code>, reply_size=<padding bytes>,
     reply_sleep=<seconds>, reply_cache=<Cache-Control>, reply_retry_after=<seconds>,
-    reply_allow=<Allow>."""
+    reply_allow=<Allow>, reply_location=<Location>."""
 
     protocol_version = "HTTP/1.1"  # keep-alive, as the services speak to nginx
     server: StubServer
@@ -96,6 +96,8 @@ class StubHandler(BaseHTTPRequestHandler):
             self.send_header("Retry-After", query["reply_retry_after"])
         if "reply_allow" in query:
             self.send_header("Allow", query["reply_allow"])
+        if "reply_location" in query:
+            self.send_header("Location", query["reply_location"])
         self.end_headers()
         # nginx may have given up on a slow answer, which is what the timeout test wants.
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
@@ -597,6 +599,65 @@ def test_gzip_body_is_valid(gateway: Gateway) -> None:
     ) as response:
         raw = b"".join(response.iter_raw())
     assert json.loads(gzip.decompress(raw))["service"] == "auth"
+
+
+# --- redirects ------------------------------------------------------------------------
+
+# A path under every location the gateway proxies, as a trailing-slash redirect sees it.
+PROXIED_PATHS = [
+    "/auth/login/",
+    "/auth/metrics/",
+    "/tasks",
+    "/tasks/",
+    "/tasks/x/",
+    "/notify/jobs/",
+]
+# A Location a service may build from the client's Host (Starlette's redirect_slashes does)
+# or that a hostile path could smuggle in, and the path the client must get instead.
+HOSTILE_LOCATIONS = [
+    ("http://evil.example/tasks/x", "/tasks/x"),
+    ("http://evil.example:58080/auth/login?next=1", "/auth/login?next=1"),
+    ("HTTPS://evil.example/notify/jobs", "/notify/jobs"),
+    ("http://evil.example", "/"),
+    ("http://evil.example?x=1", "/?x=1"),
+    ("http://evil.example//evil.example/x", "/evil.example/x"),
+    ("//evil.example/tasks", "/tasks"),
+    ("///evil.example/tasks", "/tasks"),
+    ("/\\evil.example/tasks", "/tasks"),
+    ("http:\\\\evil.example\\tasks", "/tasks"),
+    ("javascript:alert(1)", "/"),
+    ("/tasks/x", "/tasks/x"),
+]
+
+
+@pytest.mark.parametrize("path", PROXIED_PATHS)
+@pytest.mark.parametrize(("sent", "expected"), HOSTILE_LOCATIONS)
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_service_redirects_never_name_a_host(
+    client: httpx.Client, path: str, sent: str, expected: str, status: int
+) -> None:
+    response = client.get(
+        path,
+        params={"reply_status": str(status), "reply_location": sent},
+        headers={"Host": "evil.example"},
+    )
+    assert response.status_code == status
+    assert response.headers["location"] == expected
+
+
+@pytest.mark.parametrize(
+    "path", ["/auth", "/notify", "/", "/healthz/", "/internal", "/auth/internal/", "/x.html/"]
+)
+def test_paths_nginx_answers_itself_are_never_redirected(client: httpx.Client, path: str) -> None:
+    response = client.get(path, headers={"Host": "evil.example"})
+    assert not response.is_redirect
+    assert "location" not in response.headers
+
+
+def test_nginx_redirects_are_relative() -> None:
+    # nginx adds a slash by redirect to a prefix location that ends in one; with
+    # absolute_redirect on, that Location would carry the client's Host.
+    assert re.search(r"^\s*absolute_redirect off;", TEMPLATE.read_text(), re.M)
 
 
 # --- bodies ---------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from taskhub_e2e.stack.credentials import credential_keys
 from taskhub_e2e.stack.environment import build_service_env
 from taskhub_e2e.stack.layout import PgLocation, StackLayout
 from taskhub_e2e.stack.ports import StackPorts
+from taskhub_e2e.stack.postgres import log_options
 from taskhub_e2e.stack.prereqs import SystemPrograms
 from taskhub_e2e.stack.programs import INFRA_PROGRAMS, PROGRAM_NAMES
 from taskhub_e2e.stack.render import render_file
@@ -47,6 +48,7 @@ def stack_config(tmp_path: Path, ports: StackPorts | None = None) -> StackConfig
         nginx_user="nobody nogroup",
         nginx_temp_dir=tmp_path / "nginx-temp",
         service_env=build_service_env(ports, CREDENTIALS, layout),
+        redis_password=CREDENTIALS["REDIS_PASSWORD"],
     )
 
 
@@ -86,7 +88,7 @@ def test_supervisord_runs_every_program_with_the_conventions_commands(
         " --custom-log-dict notify_svc.worker.arq_worker.LOG_CONFIG"
     )
     assert programs["postgres"].command == (
-        f"/opt/pg/bin/postgres -D {tmp_path}/pgdata -p 54320 -k {tmp_path}/pgsock"
+        f"/opt/pg/bin/postgres -D {tmp_path}/pgdata -p 54320 -k {tmp_path}/pgsock " + log_options()
     )
     assert programs["postgres"].uid is not None  # runs as `postgres`, not as root
     assert programs["nginx"].command.endswith(
@@ -134,9 +136,8 @@ def test_supervisor_environment_refuses_what_it_cannot_carry(value: str) -> None
 
 def test_redis_listens_on_loopback_and_keeps_an_append_only_file(tmp_path: Path) -> None:
     layout = StackLayout(tmp_path)
-    target = render_file(
-        ROOT / REDIS_TEMPLATE, tmp_path / "redis.conf", redis_values(layout, StackPorts(redis=6400))
-    )
+    values = redis_values(layout, StackPorts(redis=6400), "redis-pw")
+    target = render_file(ROOT / REDIS_TEMPLATE, tmp_path / "redis.conf", values)
     directives = dict(
         line.split(" ", 1) for line in target.read_text().splitlines() if line and line[0] != "#"
     )
@@ -145,6 +146,7 @@ def test_redis_listens_on_loopback_and_keeps_an_append_only_file(tmp_path: Path)
     assert directives["appendonly"] == "yes"
     assert directives["dir"] == str(layout.redis_dir)
     assert directives["daemonize"] == "no"
+    assert directives["requirepass"] == "redis-pw"
     result = subprocess.run(["redis-server", "--version"], capture_output=True, check=False)
     assert result.returncode == 0
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import stat
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
+from notify_svc.core.config import Settings as NotifySettings
 from taskhub_e2e.stack.credentials import credential_keys, load_or_create_credentials
 from taskhub_e2e.stack.environment import build_service_env
 from taskhub_e2e.stack.layout import StackLayout
@@ -19,6 +21,7 @@ CREDENTIALS = {
     "INTERNAL_TOKEN": "tok",
     "ADMIN_PASSWORD": "admin-pw",
     "WEBHOOK_SIGNING_SECRET": "sign-me",
+    "REDIS_PASSWORD": "r-pw",
 }
 LAYOUT = StackLayout(Path("/repo"))
 
@@ -31,10 +34,10 @@ def test_service_env_follows_the_conventions() -> None:
     )
     assert env["TASKS_DATABASE_URL"].endswith("taskhub_tasks:t-pw@127.0.0.1:54320/taskhub_tasks")
     assert env["NOTIFY_DATABASE_URL"].endswith("@127.0.0.1:54320/taskhub_notify")
-    assert env["AUTH_REDIS_URL"] == "redis://127.0.0.1:63790/0"
-    assert env["TASKS_REDIS_URL"] == "redis://127.0.0.1:63790/1"
-    assert env["NOTIFY_CELERY_BROKER_URL"] == "redis://127.0.0.1:63790/2"
-    assert env["NOTIFY_ARQ_REDIS_URL"] == "redis://127.0.0.1:63790/3"
+    assert env["AUTH_REDIS_URL"] == "redis://:r-pw@127.0.0.1:63790/0"
+    assert env["TASKS_REDIS_URL"] == "redis://:r-pw@127.0.0.1:63790/1"
+    assert env["NOTIFY_CELERY_BROKER_URL"] == "redis://:r-pw@127.0.0.1:63790/2"
+    assert env["NOTIFY_ARQ_REDIS_URL"] == "redis://:r-pw@127.0.0.1:63790/3"
     assert {env[f"{p}_INTERNAL_TOKEN"] for p in ("AUTH", "TASKS", "NOTIFY")} == {"tok"}
     assert env["AUTH_KEYS_DIR"] == "/repo/.stack/keys"
     assert env["TASKS_AUTH_URL"] == "http://127.0.0.1:8101"
@@ -112,3 +115,34 @@ def test_exported_service_variables_override_the_stack_defaults(
     assert env["TASKS_CREATE_RATE_LIMIT"] == "1000/minute"
     assert env["AUTH_LOG_LEVEL"] == "DEBUG"
     assert "UNRELATED_SETTING" not in env
+
+
+@pytest.mark.parametrize("test", [False, True], ids=["stack", "test-session"])
+def test_every_redis_url_carries_the_redis_password(test: bool) -> None:
+    env = build_service_env(StackPorts(), CREDENTIALS, LAYOUT, test=test)
+    urls = {key: value for key, value in env.items() if value.startswith("redis://")}
+
+    assert set(urls) == {
+        "AUTH_REDIS_URL",
+        "TASKS_REDIS_URL",
+        "NOTIFY_REDIS_URL",
+        "NOTIFY_CELERY_BROKER_URL",
+        "NOTIFY_ARQ_REDIS_URL",
+    }
+    for key, url in urls.items():
+        assert urlsplit(url).password == "r-pw", key
+
+
+def test_password_hash_slots_are_kept_per_stack_in_a_private_folder() -> None:
+    env = build_service_env(StackPorts(), CREDENTIALS, LAYOUT)
+
+    assert env["AUTH_PASSWORD_HASH_SLOTS_DIR"] == "/repo/.stack/run/auth-hashing"
+    assert LAYOUT.password_hash_slots_dir in LAYOUT.private_dirs
+
+
+def test_worker_metrics_listen_on_loopback_natively(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in build_service_env(StackPorts(), CREDENTIALS, LAYOUT).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("NOTIFY_METRICS_ADDRESS", raising=False)
+
+    assert NotifySettings(_env_file=None).metrics_address == "127.0.0.1"

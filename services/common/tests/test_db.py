@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import textwrap
+import traceback
 import uuid
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
 from taskhub_common.db import Database
 from taskhub_common.testing import migrate, rollback_session
@@ -142,4 +144,30 @@ async def test_the_migrate_command_applies_every_revision(
         async with database.transaction() as session:
             await session.execute(text(f"DROP TABLE IF EXISTS {table}"))
             await session.execute(text(f"DROP TABLE IF EXISTS alembic_version_{table}"))
+        await database.dispose()
+
+
+async def test_a_failed_statement_names_no_value_it_was_given(database_url: str) -> None:
+    database = Database(database_url, pool_size=1)
+    table = f"common_test_{uuid.uuid4().hex[:8]}"
+    email = f"pii-{uuid.uuid4().hex[:8]}@example.com"
+    try:
+        async with database.transaction() as session:
+            await session.execute(text(f"CREATE TABLE {table} (email text UNIQUE)"))
+        insert = text(f"INSERT INTO {table} VALUES (:email)")
+        async with database.transaction() as session:
+            await session.execute(insert, {"email": email})
+        with pytest.raises(IntegrityError) as caught:
+            async with database.transaction() as session:
+                await session.execute(insert, {"email": email})
+
+        # What a log handler prints: the error, its SQL and every error it wraps.
+        printed = "".join(traceback.format_exception(caught.value))
+        assert "duplicate key value violates unique constraint" in printed
+        assert f"{table}_email_key" in printed
+        assert email not in printed
+        assert "parameters hidden" in printed
+    finally:
+        async with database.transaction() as session:
+            await session.execute(text(f"DROP TABLE IF EXISTS {table}"))
         await database.dispose()

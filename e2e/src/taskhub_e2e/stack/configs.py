@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from taskhub_e2e.stack import prometheus
+from taskhub_e2e.stack import postgres, prometheus
 from taskhub_e2e.stack.layout import PgLocation, StackLayout
 from taskhub_e2e.stack.ports import StackPorts
 from taskhub_e2e.stack.prereqs import SystemPrograms
@@ -32,6 +32,8 @@ class StackConfig:
     nginx_temp_dir: Path
     # The service environment (`build_service_env`) every program gets.
     service_env: dict[str, str]
+    # The password Redis requires (also inside every Redis URL of `service_env`).
+    redis_password: str
 
 
 def supervisor_values(config: StackConfig, venv_bin: Path) -> dict[str, str]:
@@ -59,6 +61,7 @@ def supervisor_values(config: StackConfig, venv_bin: Path) -> dict[str, str]:
         "PG_SOCKET_DIR": str(config.pg.socket_dir),
         "PG_PORT": str(ports.pg),
         "PG_USER": config.pg_user,
+        "PG_LOG_OPTIONS": postgres.log_options(),
         "REDIS_SERVER": str(config.programs["redis-server"]),
         "NGINX": str(config.programs["nginx"]),
         "AUTH_PORT": str(ports.auth),
@@ -77,8 +80,12 @@ def supervisor_values(config: StackConfig, venv_bin: Path) -> dict[str, str]:
     }
 
 
-def redis_values(layout: StackLayout, ports: StackPorts) -> dict[str, str]:
-    return {"REDIS_PORT": str(ports.redis), "REDIS_DATA_DIR": str(layout.redis_dir)}
+def redis_values(layout: StackLayout, ports: StackPorts, password: str) -> dict[str, str]:
+    return {
+        "REDIS_PORT": str(ports.redis),
+        "REDIS_DATA_DIR": str(layout.redis_dir),
+        "REDIS_PASSWORD": password,
+    }
 
 
 # Gateway limits a developer may raise (benchmarks) by setting the same-named variable.
@@ -115,14 +122,20 @@ def gateway_values(config: StackConfig) -> dict[str, str]:
 
 
 def render_all(config: StackConfig, venv_bin: Path) -> None:
-    """Write supervisord.conf, redis.conf, nginx.conf and prometheus.yml into `.stack/run/`."""
+    """Write supervisord.conf, redis.conf, nginx.conf and prometheus.yml into `.stack/run/`.
+
+    Each is owner-only (render_file's default): supervisord.conf carries the service
+    environment with every password and token, redis.conf the Redis password.
+    """
     layout = config.layout
     root = layout.root
     render_file(
         root / SUPERVISOR_TEMPLATE, layout.supervisor_conf, supervisor_values(config, venv_bin)
     )
     render_file(
-        root / REDIS_TEMPLATE, layout.run_dir / "redis.conf", redis_values(layout, config.ports)
+        root / REDIS_TEMPLATE,
+        layout.run_dir / "redis.conf",
+        redis_values(layout, config.ports, config.redis_password),
     )
     render_file(root / GATEWAY_TEMPLATE, layout.run_dir / "nginx.conf", gateway_values(config))
     prometheus.write_native(root, config.ports, layout.run_dir / "prometheus.yml")

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from taskhub_e2e.stack.credentials import (
     ADMIN_PASSWORD,
     INTERNAL_TOKEN,
+    REDIS_PASSWORD,
     SERVICE_DATABASES,
     TEST_SUFFIX,
     WEBHOOK_SIGNING_SECRET,
@@ -41,9 +42,12 @@ NOTIFY_DEV_TIMINGS = {
 }
 
 
-# Variables the native stack sets only to serve as a test bed; a deployment (compose)
-# keeps the services' production defaults for them.
-TEST_BED_ONLY = frozenset({*NOTIFY_DEV_TIMINGS, "NOTIFY_WEBHOOK_ALLOWLIST"})
+# Variables the native stack sets only to serve as a test bed, or to keep its state in
+# `.stack/` beside other stacks on the same host; a deployment (compose) keeps the
+# services' production defaults for them.
+TEST_BED_ONLY = frozenset(
+    {*NOTIFY_DEV_TIMINGS, "NOTIFY_WEBHOOK_ALLOWLIST", "AUTH_PASSWORD_HASH_SLOTS_DIR"}
+)
 
 
 def build_service_env(
@@ -59,7 +63,10 @@ def build_service_env(
     redis_offset = TEST_REDIS_OFFSET if test else 0
 
     def redis_url(purpose: str) -> str:
-        return f"redis://127.0.0.1:{ports.redis}/{REDIS_DBS[purpose] + redis_offset}"
+        # The stack's Redis requires its password (redis.conf's requirepass).
+        password = credentials[REDIS_PASSWORD]
+        database = REDIS_DBS[purpose] + redis_offset
+        return f"redis://:{password}@127.0.0.1:{ports.redis}/{database}"
 
     def database_url(prefix: str) -> str:
         name = SERVICE_DATABASES[prefix]
@@ -77,6 +84,8 @@ def build_service_env(
     env |= {
         "AUTH_REDIS_URL": redis_url("auth"),
         "AUTH_KEYS_DIR": str(layout.keys_dir),
+        # Per stack, so two checkouts on one host never share (or squat) each other's slots.
+        "AUTH_PASSWORD_HASH_SLOTS_DIR": str(layout.password_hash_slots_dir),
         "AUTH_ADMIN_EMAIL": ADMIN_EMAIL,
         "AUTH_ADMIN_PASSWORD": credentials[ADMIN_PASSWORD],
         "AUTH_LOGIN_IP_MAX_FAILURES": str(LOGIN_IP_MAX_FAILURES),

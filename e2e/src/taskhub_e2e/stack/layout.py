@@ -2,9 +2,10 @@
 
 PostgreSQL refuses to run as root, so a root-started stack runs it as the `postgres` system
 user, who must be able to traverse every parent folder of its data and socket directories.
-A checkout under a folder only root can enter (e.g. `/root/...`) therefore gets its cluster
-in a per-checkout folder under `/var/lib/taskhub/` instead; nginx's temp folder likewise,
-for its workers' user.
+`.stack/` itself is owner-only (it holds the stack's secrets), so such a stack gets its
+cluster in a per-checkout folder under `/var/lib/taskhub/` instead; nginx's temp folder
+likewise, for its workers' user. Started by an ordinary user, everything runs as that user
+and stays in `.stack/`.
 """
 
 from __future__ import annotations
@@ -190,6 +191,25 @@ class StackLayout:
     @property
     def pycache_dir(self) -> Path:
         return self.stack_dir / "pycache"
+
+    @property
+    def password_hash_slots_dir(self) -> Path:
+        """auth-svc's lock files that bound concurrent argon2 hashing, for this stack alone."""
+        return self.run_dir / "auth-hashing"
+
+    @property
+    def private_dirs(self) -> tuple[Path, ...]:
+        """The folders the stack creates owner-only (0700); secrets live in some of them."""
+        return (
+            self.stack_dir,
+            self.run_dir,
+            self.log_dir,
+            self.keys_dir,
+            self.redis_dir,
+            self.prometheus_dir,
+            self.pycache_dir,
+            self.password_hash_slots_dir,
+        )
 
     @property
     def celery_multiproc_dir(self) -> Path:

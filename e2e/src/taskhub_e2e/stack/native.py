@@ -18,6 +18,7 @@ from pathlib import Path
 
 from taskhub_e2e.stack.configs import StackConfig, render_all
 from taskhub_e2e.stack.credentials import (
+    REDIS_PASSWORD,
     SERVICE_DATABASES,
     TEST_SUFFIX,
     load_or_create_credentials,
@@ -164,7 +165,7 @@ class NativeStack:
     def up(self, *, infra_only: bool = False) -> UpReport:
         started = time.monotonic()
         programs = find_system_programs()
-        self._make_dirs()
+        self.make_dirs()
         credentials = load_or_create_credentials(self.layout.credentials_file)
         cluster = self._cluster(programs)
         report = UpReport(seconds=0.0, first_run=not cluster.is_initialised())
@@ -172,7 +173,7 @@ class NativeStack:
             report.notes.append(cluster.location.note)
         if not self.is_running():
             self._start_supervisor(programs, cluster, credentials, report)
-        self._wait_infra(cluster)
+        self._wait_infra(cluster, credentials[REDIS_PASSWORD])
         cluster.ensure_databases(credentials)
         if not infra_only:
             self._start_apps(cluster, report)
@@ -196,14 +197,22 @@ class NativeStack:
     def _cluster(self, programs: SystemPrograms) -> PostgresCluster:
         return PostgresCluster(programs.pg_bindir, self._pg_location(), self.ports.pg, pg_run_as())
 
-    def _make_dirs(self) -> None:
-        layout = self.layout
-        # Traversable by the postgres and nginx workers' users; the secrets inside are 0600.
-        layout.stack_dir.mkdir(mode=0o755, exist_ok=True)
-        layout.stack_dir.chmod(0o755)
-        for folder in (layout.run_dir, layout.log_dir, layout.redis_dir, layout.prometheus_dir):
-            folder.mkdir(parents=True, exist_ok=True)
-        layout.keys_dir.mkdir(mode=0o700, exist_ok=True)
+    def make_dirs(self) -> None:
+        """Every folder of `.stack/` owner-only: passwords, tokens and keys live inside.
+
+        Earlier stacks made some of them 0755, hence the chmod of existing ones. Programs
+        that run as another user when the stack is started by root (PostgreSQL, the nginx
+        workers) cannot enter `.stack/` then, so layout.py gives them a folder elsewhere.
+        """
+        for folder in self.layout.private_dirs:
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            folder.chmod(0o700)
+        # Logs and run files an earlier stack created world-readable (supervisord's umask
+        # makes new ones owner-only).
+        for folder in (self.layout.log_dir, self.layout.run_dir):
+            for path in folder.iterdir():
+                if path.is_file() and not path.is_symlink():
+                    path.chmod(0o600)
 
     def _start_supervisor(
         self,
@@ -219,27 +228,50 @@ class NativeStack:
         else:
             cluster.prepare_dirs()
         nginx_user, nginx_group = nginx_worker_user()
-        config = StackConfig(
-            layout=self.layout,
-            ports=self.ports,
-            programs=programs,
-            pg=cluster.location,
+        temp_dir = nginx_temp_dir(self.layout.stack_dir, nginx_user)
+        temp_dir.mkdir(parents=True, exist_ok=True)
+        self.write_configs(
+            programs,
+            credentials,
+            cluster.location,
             pg_user=cluster.run_as,
             nginx_user=f"{nginx_user} {nginx_group}",
-            nginx_temp_dir=nginx_temp_dir(self.layout.stack_dir, nginx_user),
-            service_env=build_service_env(self.ports, credentials, self.layout),
+            nginx_temp=temp_dir,
         )
-        config.nginx_temp_dir.mkdir(parents=True, exist_ok=True)
-        write_env_file(
-            self.layout.env_file, config.service_env, "The native stack's service environment."
-        )
-        render_all(config, self.venv_bin)
         subprocess.run(
             [str(self.venv_bin / "supervisord"), "-c", str(self.layout.supervisor_conf)],
             check=True,
             env=self._python_environ(),
         )
         self._wait_until(self.supervisor.is_running, INFRA_TIMEOUT_SECONDS, "supervisord to start")
+
+    def write_configs(
+        self,
+        programs: SystemPrograms,
+        credentials: dict[str, str],
+        pg: PgLocation,
+        *,
+        pg_user: str,
+        nginx_user: str,
+        nginx_temp: Path,
+    ) -> StackConfig:
+        """Write `.stack/env` and every config the programs read (all owner-only)."""
+        config = StackConfig(
+            layout=self.layout,
+            ports=self.ports,
+            programs=programs,
+            pg=pg,
+            pg_user=pg_user,
+            nginx_user=nginx_user,
+            nginx_temp_dir=nginx_temp,
+            service_env=build_service_env(self.ports, credentials, self.layout),
+            redis_password=credentials[REDIS_PASSWORD],
+        )
+        write_env_file(
+            self.layout.env_file, config.service_env, "The native stack's service environment."
+        )
+        render_all(config, self.venv_bin)
+        return config
 
     def _refuse_busy_ports(self) -> None:
         busy = [f"{name} {port}" for name, port in self.ports.items() if port_is_open(port)]
@@ -249,9 +281,9 @@ class NativeStack:
                 "Stop it, or choose other ports with TASKHUB_<NAME>_PORT."
             )
 
-    def _wait_infra(self, cluster: PostgresCluster) -> None:
+    def _wait_infra(self, cluster: PostgresCluster, redis_password: str) -> None:
         deadline = time.monotonic() + INFRA_TIMEOUT_SECONDS
-        while not (cluster.is_ready() and redis_answers(self.ports.redis)):
+        while not (cluster.is_ready() and redis_answers(self.ports.redis, redis_password)):
             states = {name: info.state for name, info in self.status().items()}
             fatal = [name for name in INFRA_PROGRAMS if states.get(name) == FATAL]
             if fatal or time.monotonic() > deadline:
@@ -274,7 +306,7 @@ class NativeStack:
         if "celery-worker" in idle:
             # Samples of a previous run's processes would be summed into the new ones.
             shutil.rmtree(self.layout.celery_multiproc_dir, ignore_errors=True)
-            self.layout.celery_multiproc_dir.mkdir(parents=True)
+            self.layout.celery_multiproc_dir.mkdir(mode=0o700, parents=True)
         for name in idle:
             if name in SCHEMA_FREE_PROGRAMS:
                 continue

@@ -23,6 +23,27 @@ password_encryption = scram-sha-256
 """
 
 
+# The server's log holds no values from the data (e-mail addresses, task titles): given on
+# the command line, they apply to clusters created before them too. Compose's databases
+# get the same (docker-compose.yml's x-postgres).
+LOG_SETTINGS = {
+    # No DETAIL lines such as "Key (email)=(a@b.example) already exists".
+    "log_error_verbosity": "terse",
+    # No STATEMENT line after an error: a statement's text may carry literal values.
+    "log_min_error_statement": "panic",
+    "log_statement": "none",
+    "log_min_duration_statement": "-1",
+    # No bound parameter values, with or without an error.
+    "log_parameter_max_length": "0",
+    "log_parameter_max_length_on_error": "0",
+}
+
+
+def log_options() -> str:
+    """LOG_SETTINGS as `postgres` command-line options."""
+    return " ".join(f"-c {name}={value}" for name, value in LOG_SETTINGS.items())
+
+
 # Alembic's bookkeeping table, read without failing when no migration has run yet.
 APPLIED_REVISIONS_SQL = """
 SELECT to_regclass('public.alembic_version') IS NOT NULL AS present \\gset

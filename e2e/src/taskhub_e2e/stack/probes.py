@@ -33,11 +33,24 @@ def http_status(url: str) -> int | None:
         connection.close()
 
 
-def redis_answers(port: int, host: str = "127.0.0.1") -> bool:
-    """Whether Redis answers PING (it refuses commands while loading its append-only file)."""
+def redis_answers(port: int, password: str, host: str = "127.0.0.1") -> bool:
+    """Whether Redis accepts `password` and answers PING (it refuses commands while loading
+    its append-only file)."""
     try:
         with socket.create_connection((host, port), timeout=PROBE_TIMEOUT_SECONDS) as conn:
-            conn.sendall(b"PING\r\n")
-            return conn.recv(64).startswith(b"+PONG")
+            conn.sendall(redis_command("AUTH", password) + redis_command("PING"))
+            replies = b""
+            while replies.count(b"\r\n") < 2 and (chunk := conn.recv(256)):
+                replies += chunk
+            return replies.split(b"\r\n")[:2] == [b"+OK", b"+PONG"]
     except OSError:
         return False
+
+
+def redis_command(*words: str) -> bytes:
+    """One command in RESP, which carries any byte (inline commands split on spaces)."""
+    parts = [f"*{len(words)}\r\n".encode()]
+    for word in words:
+        data = word.encode()
+        parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(parts)

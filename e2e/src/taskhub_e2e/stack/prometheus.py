@@ -59,8 +59,9 @@ def render_compose(root: Path) -> str:
 
 def write_compose(root: Path) -> Path:
     """Regenerate the committed compose variant."""
-    return render_file(root / TEMPLATE, root / COMPOSE_FILE, compose_values())
+    return render_file(root / TEMPLATE, root / COMPOSE_FILE, compose_values(), mode=0o644)
 
 
 def write_native(root: Path, ports: StackPorts, target: Path) -> Path:
+    """The native stack's copy, owner-only like every file the stack renders."""
     return render_file(root / TEMPLATE, target, native_values(root, ports))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,8 +28,19 @@ def render_text(template: str, values: Mapping[str, str]) -> str:
     return _PLACEHOLDER.sub(substitute, template)
 
 
-def render_file(template: Path, target: Path, values: Mapping[str, str]) -> Path:
-    """Render `template` into `target` (parents created) and return `target`."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(render_text(template.read_text(), values))
+def render_file(
+    template: Path, target: Path, values: Mapping[str, str], *, mode: int = 0o600
+) -> Path:
+    """Render `template` into `target` (parents created) and return `target`.
+
+    Owner-only by default: a rendered config may hold passwords and tokens, and it is
+    never readable, not even for a moment, by anyone else. Pass `mode` for a file that
+    is meant to be shared (a committed one).
+    """
+    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w") as file:
+        file.write(render_text(template.read_text(), values))
+    # os.open's mode applies only to a new file (and is masked by the umask).
+    os.chmod(target, mode)
     return target

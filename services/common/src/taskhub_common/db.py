@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from sqlalchemy import MetaData, text
+from sqlalchemy import MetaData, event, text
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -32,13 +33,35 @@ def make_metadata() -> MetaData:
     return MetaData(naming_convention=NAMING_CONVENTION)
 
 
+def drop_server_detail(context: ExceptionContext) -> None:
+    """Strip PostgreSQL's DETAIL from a failed statement's error and the errors it wraps.
+
+    The DETAIL quotes row values ("Key (email)=(a@b.example) already exists"), and the
+    error's text ends up in tracebacks and logs; its message and constraint name remain.
+    """
+    error: BaseException | None = context.original_exception
+    while error is not None:
+        if getattr(error, "detail", None):
+            error.detail = None  # type: ignore[attr-defined]  # asyncpg's PostgresMessage
+        error = error.__cause__
+
+
+def create_engine(url: str, **options: object) -> AsyncEngine:
+    """An engine whose errors carry no values: neither bound parameters nor the DETAIL."""
+    # hide_parameters: SQLAlchemy would print every bound value (e-mail addresses, task
+    # titles, bodies) into the error's text, hence into every traceback.
+    engine = create_async_engine(url, hide_parameters=True, **options)
+    event.listen(engine.sync_engine, "handle_error", drop_server_detail)
+    return engine
+
+
 class Database:
     """One engine and session factory per process; sessions commit only where asked."""
 
     def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
         # Both waits end well within the gateway's request timeout, so an unreachable or
         # exhausted database is the service's 503 (taskhub_common.outages), not a 504.
-        self.engine: AsyncEngine = create_async_engine(
+        self.engine: AsyncEngine = create_engine(
             url,
             pool_size=pool_size,
             max_overflow=pool_size,

@@ -9,7 +9,8 @@ from alembic import command, context
 from alembic.config import Config
 from sqlalchemy import MetaData, pool
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
+
+from taskhub_common.db import create_engine
 
 
 def alembic_config(ini_path: Path, database_url: str) -> Config:
@@ -40,7 +41,7 @@ def _migrate(connection: Connection, metadata: MetaData) -> None:
 
 
 async def _run_online(url: str, metadata: MetaData) -> None:
-    engine = create_async_engine(url, poolclass=pool.NullPool)
+    engine = create_engine(url, poolclass=pool.NullPool)
     async with engine.connect() as connection:
         await connection.run_sync(_migrate, metadata)
     await engine.dispose()

@@ -61,8 +61,9 @@ class Settings(ServiceSettings):
     stuck_job_seconds: int = Field(default=300, ge=10)
     stuck_sweep_seconds: float = Field(default=60.0, gt=0, le=86400)
 
-    # Workers serve /metrics here; containers need all interfaces, a laptop may prefer loopback.
-    metrics_address: str = "0.0.0.0"  # noqa: S104
+    # Workers serve /metrics here. Loopback unless told otherwise: on a shared host any
+    # interface would publish them; compose sets 0.0.0.0 so Prometheus reaches the containers.
+    metrics_address: str = "127.0.0.1"
     # The stack names these TASKHUB_*_METRICS_PORT (docs/conventions.md); both spellings work.
     celery_metrics_port: int = Field(
         default=9101,
