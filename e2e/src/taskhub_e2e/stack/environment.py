@@ -45,8 +45,16 @@ NOTIFY_DEV_TIMINGS = {
 # Variables the native stack sets only to serve as a test bed, or to keep its state in
 # `.stack/` beside other stacks on the same host; a deployment (compose) keeps the
 # services' production defaults for them.
+# The stack's refresh-reuse grace (10 s in production): the e2e suite waits it out before
+# each replay of a spent refresh token, so a short one keeps the suite fast.
+REFRESH_REUSE_GRACE_SECONDS = 2
 TEST_BED_ONLY = frozenset(
-    {*NOTIFY_DEV_TIMINGS, "NOTIFY_WEBHOOK_ALLOWLIST", "AUTH_PASSWORD_HASH_SLOTS_DIR"}
+    {
+        *NOTIFY_DEV_TIMINGS,
+        "NOTIFY_WEBHOOK_ALLOWLIST",
+        "AUTH_PASSWORD_HASH_SLOTS_DIR",
+        "AUTH_REFRESH_REUSE_GRACE_SECONDS",
+    }
 )
 
 
@@ -90,6 +98,7 @@ def build_service_env(
         "AUTH_ADMIN_PASSWORD": credentials[ADMIN_PASSWORD],
         "AUTH_LOGIN_IP_MAX_FAILURES": str(LOGIN_IP_MAX_FAILURES),
         "AUTH_REGISTER_IP_MAX_ATTEMPTS": str(REGISTER_IP_MAX_ATTEMPTS),
+        "AUTH_REFRESH_REUSE_GRACE_SECONDS": str(REFRESH_REUSE_GRACE_SECONDS),
         "TASKS_REDIS_URL": redis_url("tasks"),
         "TASKS_AUTH_URL": auth_url,
         "TASKS_NOTIFY_URL": f"http://127.0.0.1:{ports.notify}",

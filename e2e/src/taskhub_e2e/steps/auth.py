@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
 import httpx
+import pytest
 from pytest_bdd import given, parsers, then, when
 
 from taskhub_e2e.actors import Actor, Cast
 from taskhub_e2e.client import TaskHubClient
 from taskhub_e2e.outcomes import describe, expect_status, json_body
-from taskhub_e2e.target import Credentials
+from taskhub_e2e.target import Credentials, Target
 from taskhub_e2e.tokens import FORGERIES, split
 
 # A person by name ("Alice") or by pronoun ("she").
@@ -21,9 +23,21 @@ WHOSE = r"(?P<who>[A-Z][a-z]+'s|her|his|their)"
 # How far the audit and user lists are paged through to find one row.
 MAX_PAGES = 20
 PAGE_SIZE = 100
-# A spent refresh token presented again within auth-svc's reuse grace (10 s by default,
-# for two clients refreshing at once) buys a pair; replays wait it out to be reuse.
-PAST_THE_REUSE_GRACE_SECONDS = 11
+# A spent refresh token presented again within auth-svc's reuse grace (for two clients
+# refreshing at once) buys a pair; replays wait it out to be reuse. The grace is the
+# deployment's: natively from the stack's settings, else TASKHUB_REFRESH_REUSE_GRACE_SECONDS
+# (auth-svc's default otherwise).
+DEFAULT_REUSE_GRACE_SECONDS = 10.0
+
+
+@pytest.fixture
+def past_the_reuse_grace(target: Target) -> float:
+    """Seconds a replay waits so that it counts as reuse, not as a double submission."""
+    if target.stack is not None:
+        grace = target.stack.env().get("AUTH_REFRESH_REUSE_GRACE_SECONDS")
+    else:
+        grace = os.environ.get("TASKHUB_REFRESH_REUSE_GRACE_SECONDS")
+    return float(grace or DEFAULT_REUSE_GRACE_SECONDS) + 1.0
 
 
 # --- helpers (plain functions: steps call them, they are not steps) --------------------
@@ -218,10 +232,12 @@ def has_refreshed(cast: Cast, api: TaskHubClient, who: str) -> None:
     parsers.re(rf"^{WHO} refreshes with the refresh token (?:she|he|they) already used$"),
     target_fixture="reply",
 )
-def refreshes_with_spent(cast: Cast, api: TaskHubClient, who: str) -> httpx.Response:
+def refreshes_with_spent(
+    cast: Cast, api: TaskHubClient, past_the_reuse_grace: float, who: str
+) -> httpx.Response:
     actor = cast[who]
     assert actor.spent_refresh, f"{actor.name} has not refreshed yet"
-    time.sleep(PAST_THE_REUSE_GRACE_SECONDS)
+    time.sleep(past_the_reuse_grace)
     return cast.answered(api.refresh(actor.spent_refresh[-1]))
 
 
@@ -229,10 +245,12 @@ def refreshes_with_spent(cast: Cast, api: TaskHubClient, who: str) -> httpx.Resp
     parsers.re(rf"^someone replays {WHOSE} first refresh token$"),
     target_fixture="reply",
 )
-def replays_first_refresh(cast: Cast, api: TaskHubClient, who: str) -> httpx.Response:
+def replays_first_refresh(
+    cast: Cast, api: TaskHubClient, past_the_reuse_grace: float, who: str
+) -> httpx.Response:
     actor = cast[who]
     assert actor.spent_refresh, f"{actor.name} has not refreshed yet"
-    time.sleep(PAST_THE_REUSE_GRACE_SECONDS)
+    time.sleep(past_the_reuse_grace)
     return cast.answered(api.refresh(actor.spent_refresh[0]))
 
 
