@@ -72,3 +72,11 @@ def test_trace_ids_come_from_any_trace_header() -> None:
     assert trace_id_from_headers({"traceparent": f"00-{trace}-00f067aa0ba902b7-01"}) == trace
     assert trace_id_from_headers({"X-Trace-ID": trace}) == trace
     assert trace_id_from_headers({"content-type": "application/json"}) is None
+
+
+def test_a_lone_surrogate_in_a_body_is_recorded_as_its_escape() -> None:
+    # Edge-case scenarios send one on purpose; the record must still encode as UTF-8.
+    rendered = redact_body(b'{"name": "\\ud800"}', "application/json")
+
+    rendered.encode("utf-8")
+    assert "\\ud800" in rendered

@@ -74,6 +74,9 @@ def redact_body(raw: bytes, content_type: str) -> str:
 
 
 def _bounded(text: str) -> str:
+    # A lone surrogate (sent on purpose by edge-case scenarios) cannot be UTF-8: spelled as
+    # its escape, the report still travels between xdist workers and into the HTML page.
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     if len(text) <= MAX_BODY_CHARS:
         return text
     return f"{text[:MAX_BODY_CHARS]}\n... ({len(text) - MAX_BODY_CHARS} more characters)"

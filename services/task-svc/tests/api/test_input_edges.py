@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from task_svc.main import app
+from taskhub_common.auth import Role
 from taskhub_common.input_edges import (
     INSTANTS_INSIDE,
     EdgeCase,
@@ -29,6 +30,9 @@ BASES: dict[tuple[str, str], dict[str, Any]] = {
     ("patch", "/tasks/{task_id}"): {},
     ("post", "/tasks/bulk-status"): {"ids": [str(uuid.uuid4())], "status": "done"},
 }
+# Routes for administrators only: their edge cases are sent as an administrator (a user
+# is refused before the parameters are read).
+ADMIN_PATHS = "/tasks/outbox/"
 INSTANT_FIELDS = [field for field in FIELDS if field.kind == "instant"]
 RANGE_ENDS = [(field, value) for field in INSTANT_FIELDS for value in INSTANTS_INSIDE]
 
@@ -67,7 +71,7 @@ async def _send(
         value,
         base=BASES.get(field.route, {}),
         headers=user.headers,
-        path_values={"task_id": task_id},
+        path_values={"task_id": task_id, "event_id": str(uuid.uuid4())},
     )
 
 
@@ -75,7 +79,8 @@ async def _send(
 async def test_edge_value_is_a_422_naming_the_field(
     client: httpx.AsyncClient, make_user: Callable[..., Any], task_id: str, case: EdgeCase
 ) -> None:
-    response = await _send(client, make_user(), case.field, case.value, task_id)
+    role = Role.ADMIN if case.field.path.startswith(ADMIN_PATHS) else Role.USER
+    response = await _send(client, make_user(role), case.field, case.value, task_id)
     assert response.status_code == 422, response.text
     messages = named_errors(response.json(), case.field)
     assert messages, response.text
