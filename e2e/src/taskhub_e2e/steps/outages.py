@@ -127,8 +127,15 @@ def told_to_retry(outage_replies: list[httpx.Response]) -> None:
 
 
 @then(parsers.re(rf"^every part of TaskHub answers {WHO} again within (?P<seconds>\d+) seconds$"))
-def recovers(cast: Cast, api: TaskHubClient, holdings: Holdings, who: str, seconds: str) -> None:
-    actor = cast[who]
+def recovers(
+    cast: Cast,
+    api: TaskHubClient,
+    holdings: Holdings,
+    figures: dict[str, str],
+    who: str,
+    seconds: str,
+) -> None:
+    actor, began = cast[who], time.monotonic()
     # Polled with reads only: writes on every poll would run into the creation limit.
     reads = ("/tasks", f"/tasks/{holdings.task_id}", "/notify/jobs", "/auth/me")
 
@@ -136,6 +143,9 @@ def recovers(cast: Cast, api: TaskHubClient, holdings: Holdings, who: str, secon
         return all(_sent(api, actor, "GET", path).status_code == 200 for path in reads)
 
     assert wait_until(all_answer, float(seconds)), "TaskHub did not recover from the outage"
+    figures["every service answers again after PostgreSQL is up"] = (
+        f"{time.monotonic() - began:.1f} s"
+    )
     for reply in every_part(api, actor, holdings):
         assert reply.status_code in (200, 201, 202), describe(reply)
 
@@ -145,14 +155,16 @@ def recovers(cast: Cast, api: TaskHubClient, holdings: Holdings, who: str, secon
         r"^the master process of (?:the )?(?P<service>auth|tasks?|notify) service is killed$"
     )
 )
-def master_killed(native_stack: NativeStack, api: TaskHubClient, service: str) -> None:
+def master_killed(native_stack: NativeStack, figures: dict[str, str], service: str) -> None:
     named = Service.named(service)
     master = native_stack.status()[named.program].pid
     workers = _children(master)
+    killed = time.monotonic()
     os.kill(master, signal.SIGKILL)
     # Its workers die with it (else they would hold the port and the new master could not
     # bind); supervisord starts a new master.
     assert wait_until(lambda: not any(_alive(pid) for pid in workers), 5.0), "workers outlived it"
+    figures["its workers gone after"] = f"{time.monotonic() - killed:.2f} s"
 
 
 def _children(pid: int) -> list[int]:
