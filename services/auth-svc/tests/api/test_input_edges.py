@@ -12,11 +12,19 @@ import httpx
 import pytest
 
 from auth_svc.main import app
-from taskhub_common.input_edges import EdgeCase, edge_cases, input_fields, named_errors, send
+from taskhub_common.input_edges import (
+    EdgeCase,
+    edge_cases,
+    every_route_document,
+    input_fields,
+    named_errors,
+    send,
+)
 
 pytestmark = pytest.mark.integration
 
-SPEC = app.openapi()
+# Every route, the unpublished internal ones included.
+SPEC = every_route_document(app)
 FIELDS = input_fields(SPEC)
 PASSWORD = "s3cret-enough"
 Form = Literal["NFC", "NFD"]

@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import httpx
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
 
 from taskhub_common.text import INSTANT_RANGE
 
@@ -146,6 +149,18 @@ def _fields(
         if kind is not None:
             found.append(((*prefix, name), kind, repeated))
     return found
+
+
+def every_route_document(app: FastAPI) -> dict[str, Any]:
+    """The app's OpenAPI document with the routes it does not publish (`/internal`) as well:
+    they take input from other services and must refuse edge values just the same."""
+    routes = []
+    for route in app.routes:
+        if isinstance(route, APIRoute) and not route.include_in_schema:
+            route = copy.copy(route)
+            route.include_in_schema = True
+        routes.append(route)
+    return get_openapi(title=app.title, version=app.version, routes=routes)
 
 
 def input_fields(spec: dict[str, Any]) -> list[InputField]:
