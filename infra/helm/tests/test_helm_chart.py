@@ -906,3 +906,36 @@ def test_prometheus_scrapes_every_metrics_port_and_nothing_else(values_file: str
     for name, (port, _) in METRICS.items():
         assert _allowed(cluster.policies, "Ingress", cluster.pods[name], monitoring, port), name
     assert not _allowed(cluster.policies, "Ingress", cluster.pods["celery-beat"], monitoring, 8000)
+
+
+# --- release ----------------------------------------------------------------------------
+
+
+def test_the_release_publishes_the_chart_after_the_images_with_their_version(
+    tmp_path: Path,
+) -> None:
+    document = yaml.safe_load((REPO / ".github" / "workflows" / "release.yml").read_text())
+    job = document["jobs"]["chart"]
+    assert job["needs"] == "image"
+    script = "\n".join(step.get("run", "") for step in job["steps"])
+    assert '--app-version "$app_version"' in script
+    assert 'helm push "$CHART" "$CHART_REPOSITORY"' in script
+    # The workflow points the images at its owner's registry by rewriting this line.
+    assert "\n  registry: ghcr.io/taskhub\n" in (CHART / "values.yaml").read_text()
+    # What `helm package --app-version <sha>` makes: our images at that tag.
+    sha = "0123abcd" * 5
+    result = helm(
+        "package",
+        str(CHART),
+        "--version",
+        f"0.0.0-sha.{sha}",
+        "--app-version",
+        sha,
+        "--destination",
+        str(tmp_path),
+    )
+    assert result.returncode == 0, result.stderr
+    packaged = helm("template", RELEASE, str(tmp_path / f"taskhub-0.0.0-sha.{sha}.tgz"))
+    assert packaged.returncode == 0, packaged.stderr
+    images = set(re.findall(r"image: (\S+)", packaged.stdout))
+    assert {f"ghcr.io/taskhub/{name}:{sha}" for name in OUR_IMAGES} <= images
