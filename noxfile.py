@@ -92,7 +92,8 @@ def logs(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff, format check, gateway (gixy), Dockerfiles, shell scripts, workflows, compose."""
+    """ruff, format check, gateway (gixy), Dockerfiles, shell scripts, workflows, compose;
+    then the `helm` session."""
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     # gixy on the gateway config as compose and the native stack render it.
@@ -109,6 +110,8 @@ def lint(session: nox.Session) -> None:
         "vendor.compose-spec",
         "compose/docker-compose.yml",
     )
+    # The Helm chart's checks follow (CI's lint job runs them too).
+    session.notify("helm")
 
 
 @nox.session
