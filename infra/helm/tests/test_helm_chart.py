@@ -555,8 +555,25 @@ def test_dev_secrets_are_generated_once_before_the_migrations() -> None:
     assert [s["stringData"] for s in secrets] != [s["stringData"] for s in again]
 
 
+def test_the_generated_dev_signing_key_is_one_auth_svc_signs_with(tmp_path: Path) -> None:
+    from auth_svc.core.keys import load_key_file
+
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    name = values["secrets"]["signingKeys"]["existingSecret"]
+    (secret,) = [
+        s for s in of_kind(render("values-dev.yaml"), "Secret") if s["metadata"]["name"] == name
+    ]
+    for file_name, pem in secret["stringData"].items():
+        assert file_name.endswith(".pem")
+        path = tmp_path / file_name
+        path.write_text(pem)
+        path.chmod(0o600)
+        key = load_key_file(path)
+        assert key.private_key is not None
+
+
 def test_the_signing_keys_reach_auth_svc_owner_readable_only() -> None:
-    """auth-svc refuses a key readable by its group; Secret volumes with an fsGroup are."""
+    """Secret volumes with an fsGroup are group-readable; the keys are copied as 0600."""
     auth = by_component(render(""), "Deployment", "auth-svc")
     (init,) = pod_spec(auth)["initContainers"]
     script = init["command"][-1]
