@@ -663,10 +663,28 @@ def test_a_placeholder_the_chart_does_not_fill_fails_the_rendering(tmp_path: Pat
     assert "TASKHUB_GATEWAY_SOMETHING_NEW" in result.stderr
 
 
-def test_latest_as_image_tag_fails_the_rendering() -> None:
-    result = helm("template", RELEASE, str(CHART), "--set", "image.tag=latest")
-    assert result.returncode != 0
-    assert "latest" in result.stderr
+@pytest.mark.parametrize(
+    ("setting", "named"),
+    [
+        ("image.tag=latest", "image.tag"),
+        ("gateway.image.tag=latest", "gateway.image.tag"),
+        ("auth.replicas=two", "auth.replicas"),
+        ("celeryBeat.replicas=2", "celeryBeat"),
+        ("secrets.internalToken.value=plain-text", "secrets.internalToken"),
+        ("postgresql.auth.password=plain-text", "postgresql.auth"),
+        ("redis.password=plain-text", "redis"),
+        ("tasks.extraEnv.TASKS_INTERNAL_TOKEN=plain-text", "tasks.extraEnv"),
+        ("notify.extraEnv.NOTIFY_DATABASE_URL=postgresql://u:p@h/d", "notify.extraEnv"),
+        ("secrets.internalToken.existingSecret=", "secrets.internalToken.existingSecret"),
+        ("gateway.containerPort=80", "gateway.containerPort"),
+        ("topologySpread.node=Sometimes", "topologySpread.node"),
+    ],
+)
+def test_a_bad_or_secret_value_is_refused_naming_the_setting(setting: str, named: str) -> None:
+    """values.schema.json: wrong types, plain-text secrets, a second beat, `latest`."""
+    result = helm("template", RELEASE, str(CHART), "--set-string", setting)
+    assert result.returncode != 0, f"{setting} was accepted"
+    assert f"- {named}" in result.stderr, result.stderr
 
 
 # --- monitoring and tracing -------------------------------------------------------------
