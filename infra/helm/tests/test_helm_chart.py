@@ -908,8 +908,14 @@ def test_only_the_celery_worker_reaches_webhook_receivers_and_only_public_ones(
 ) -> None:
     cluster = Cluster(values_file)
     assert cluster.reaches_address("celery-worker", "198.51.100.20", 443)
-    for private in ("10.1.2.3", "192.168.1.1", "172.16.0.1", "169.254.169.254", "127.0.0.1"):
-        assert not cluster.reaches_address("celery-worker", private, 443), private
+    assert cluster.reaches_address("celery-worker", "2001:db8::20", 443)
+    refused = [
+        *("10.1.2.3", "192.168.1.1", "172.16.0.1", "100.64.0.1", "127.0.0.1"),
+        *("169.254.169.254", "0.0.0.1", "224.0.0.1", "240.0.0.1"),
+        *("::1", "::", "::ffff:10.1.2.3", "fd00::1", "fe80::1", "ff02::1"),
+    ]
+    for address in refused:
+        assert not cluster.reaches_address("celery-worker", address, 443), address
     for other in cluster.pods:
         if other != "celery-worker":
             assert not cluster.reaches_address(other, "198.51.100.20", 443), other
