@@ -980,3 +980,23 @@ def test_the_release_publishes_the_chart_after_the_images_with_their_version(
     assert packaged.returncode == 0, packaged.stderr
     images = set(re.findall(r"image: (\S+)", packaged.stdout))
     assert {f"ghcr.io/taskhub/{name}:{sha}" for name in OUR_IMAGES} <= images
+
+
+PROMETHEUS_RULES = sorted((REPO / "infra" / "prometheus" / "rules").glob("*.yml"))
+
+
+@pytest.mark.parametrize("rules", PROMETHEUS_RULES, ids=lambda path: path.name)
+def test_the_chart_carries_every_prometheus_rule_file_unchanged(rules: Path) -> None:
+    copy = CHART / "files" / "prometheus-rules" / rules.name
+    assert copy.read_bytes() == rules.read_bytes(), f"cp {rules} {copy.parent}/"
+
+
+def test_with_the_operator_prometheus_gets_every_recording_rule() -> None:
+    (rule,) = of_kind(render("values-prod.yaml"), "PrometheusRule")
+    expected = [
+        group for path in PROMETHEUS_RULES for group in yaml.safe_load(path.read_text())["groups"]
+    ]
+    assert rule["spec"]["groups"] == expected
+    copies = {path.name for path in (CHART / "files" / "prometheus-rules").glob("*.yml")}
+    assert copies == {path.name for path in PROMETHEUS_RULES}
+    assert not of_kind(render(""), "PrometheusRule")
