@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent
 REPORTS = ROOT / "reports"
 
 nox.options.default_venv_backend = "none"
-nox.options.sessions = ["lint", "typecheck", "tests", "e2e"]
+nox.options.sessions = ["lint", "helm", "typecheck", "tests", "e2e"]
 nox.options.error_on_external_run = False
 
 # Each service's package, tests and the coverage it must keep.
@@ -41,6 +41,8 @@ TYPED_PATHS = [
     "e2e/src",
     "noxfile.py",
 ]
+# The Helm chart's offline checks (`helm` session; helm and kubectl come from a pinned wheel).
+HELM_TESTS = "infra/helm/tests"
 
 
 def _stack(session: nox.Session, *args: str) -> None:
@@ -90,7 +92,8 @@ def logs(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff, format check, gateway (gixy), Dockerfiles, shell scripts, workflows, compose."""
+    """ruff, format check, gateway (gixy), Dockerfiles, shell scripts, workflows, compose;
+    then the `helm` session."""
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     # gixy on the gateway config as compose and the native stack render it.
@@ -107,6 +110,16 @@ def lint(session: nox.Session) -> None:
         "vendor.compose-spec",
         "compose/docker-compose.yml",
     )
+    # The Helm chart's checks follow (CI's lint job runs them too).
+    session.notify("helm")
+
+
+@nox.session
+def helm(session: nox.Session) -> None:
+    """The Helm chart, offline: `helm lint` and `helm template` of the defaults, values-dev and
+    values-prod, every object against the Kubernetes schemas of the oldest and newest
+    supported version, and the policy tests per workload (infra/helm/tests)."""
+    session.run("pytest", HELM_TESTS, "-q", "-p", "no:cacheprovider", *session.posargs)
 
 
 @nox.session
@@ -116,6 +129,7 @@ def typecheck(session: nox.Session) -> None:
     for _, tests in SERVICE_TESTS.values():
         session.run("mypy", tests)
     session.run("mypy", *TOOLING_TESTS, "e2e/scenarios")
+    session.run("mypy", HELM_TESTS)
 
 
 @nox.session
@@ -261,8 +275,10 @@ def restore(session: nox.Session) -> None:
 
 @nox.session
 def check(session: nox.Session) -> None:
-    """Everything CI runs: lint, typecheck, tests, e2e (serially, then in parallel)."""
+    """Everything CI runs: lint, the Helm chart, typecheck, tests, e2e (serially, then in
+    parallel)."""
     session.notify("lint")
+    session.notify("helm")
     session.notify("typecheck")
     session.notify("tests")
     session.notify("e2e")
