@@ -12,6 +12,7 @@ TEST_SUFFIX = "_test"
 INTERNAL_TOKEN = "INTERNAL_TOKEN"
 ADMIN_PASSWORD = "ADMIN_PASSWORD"
 WEBHOOK_SIGNING_SECRET = "WEBHOOK_SIGNING_SECRET"
+API_KEY_HASH_SECRET = "API_KEY_HASH_SECRET"
 
 
 def password_key(prefix: str) -> str:
@@ -24,6 +25,7 @@ def credential_keys() -> list[str]:
         INTERNAL_TOKEN,
         ADMIN_PASSWORD,
         WEBHOOK_SIGNING_SECRET,
+        API_KEY_HASH_SECRET,
     ]
 
 

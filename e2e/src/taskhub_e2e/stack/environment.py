@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 from taskhub_e2e.stack.credentials import (
     ADMIN_PASSWORD,
+    API_KEY_HASH_SECRET,
     INTERNAL_TOKEN,
     SERVICE_DATABASES,
     TEST_SUFFIX,
@@ -79,6 +80,7 @@ def build_service_env(
         "AUTH_KEYS_DIR": str(layout.keys_dir),
         "AUTH_ADMIN_EMAIL": ADMIN_EMAIL,
         "AUTH_ADMIN_PASSWORD": credentials[ADMIN_PASSWORD],
+        "AUTH_API_KEY_HASH_SECRET": credentials[API_KEY_HASH_SECRET],
         "AUTH_LOGIN_IP_MAX_FAILURES": str(LOGIN_IP_MAX_FAILURES),
         "AUTH_REGISTER_IP_MAX_ATTEMPTS": str(REGISTER_IP_MAX_ATTEMPTS),
         "TASKS_REDIS_URL": redis_url("tasks"),
