@@ -115,6 +115,7 @@ class ApiKeyDirectory:
         self.internal_token = internal_token
         self.grants: dict[str, dict[str, Any]] = {}
         self.requests = 0
+        self.forced: tuple[int, bytes] | None = None  # (status, body): a broken auth-svc
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,))
@@ -157,7 +158,9 @@ class ApiKeyDirectory:
                 directory.requests += 1
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
                 grant = directory.grants.get(body.get("key"))
-                if self.headers.get("X-Internal-Token") != directory.internal_token:
+                if directory.forced is not None:
+                    self._send(*directory.forced)
+                elif self.headers.get("X-Internal-Token") != directory.internal_token:
                     self._reply(401, {"error": {"code": "UNAUTHORIZED", "message": "no"}})
                 elif self.path != "/internal/api-keys/verify" or grant is None:
                     self._reply(404, {"error": {"code": "NOT_FOUND", "message": "no"}})
@@ -165,7 +168,9 @@ class ApiKeyDirectory:
                     self._reply(200, grant)
 
             def _reply(self, status: int, body: dict[str, Any]) -> None:
-                data = json.dumps(body).encode()
+                self._send(status, json.dumps(body).encode())
+
+            def _send(self, status: int, data: bytes) -> None:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
