@@ -146,6 +146,29 @@ async def test_an_answer_is_kept_no_longer_than_the_key_lives(
     assert directory.requests == 2
 
 
+async def test_without_a_cache_every_use_asks_auth_svc(directory: ApiKeyDirectory) -> None:
+    lookup = directory.lookup(ttl_seconds=0)
+    key = directory.issue(uuid.uuid4(), Scope.TASKS_READ)
+    for _ in range(3):
+        await lookup.grant(key)
+    assert directory.requests == 3
+    assert len(lookup) == 0
+
+
+async def test_the_least_recently_used_answer_goes_first_when_the_cache_is_full(
+    directory: ApiKeyDirectory,
+) -> None:
+    lookup = directory.lookup(ttl_seconds=60)
+    lookup.max_size = 2
+    first, second, third = (directory.issue(uuid.uuid4(), Scope.TASKS_READ) for _ in range(3))
+    for key in (first, second, first, third):
+        await lookup.grant(key)
+    assert len(lookup) == 2
+    await lookup.grant(first)  # still cached: used after `second`
+    await lookup.grant(second)  # evicted: asked again
+    assert directory.requests == 4
+
+
 async def test_an_unknown_key_is_refused_and_the_answer_is_cached(
     directory: ApiKeyDirectory, lookup: ApiKeyLookup
 ) -> None:

@@ -157,7 +157,6 @@ class ApiKeyLookup:
         self.client = client
         self.ttl_seconds = ttl_seconds
         self.max_size = max_size
-        self.lookups = 0
         self._answers: OrderedDict[bytes, _Answer] = OrderedDict()
 
     async def grant(self, key: str) -> KeyGrant:
@@ -171,6 +170,8 @@ class ApiKeyLookup:
             grant, key_expires_at = await self._ask_auth_svc(key)
             answer = _Answer(grant, min(now + self.ttl_seconds, key_expires_at))
             self._remember(digest, answer)
+        else:
+            self._answers.move_to_end(digest)
         if answer.grant is None:
             raise Unauthorized(INVALID_KEY_MESSAGE)
         return answer.grant
@@ -184,7 +185,6 @@ class ApiKeyLookup:
             self._answers.popitem(last=False)
 
     async def _ask_auth_svc(self, key: str) -> tuple[KeyGrant | None, float]:
-        self.lookups += 1
         try:
             response = await self.client.post(
                 self.url, json={"key": key}, headers={INTERNAL_TOKEN_HEADER: self.internal_token}
