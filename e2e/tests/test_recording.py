@@ -46,6 +46,16 @@ def test_secret_headers_are_masked_and_others_kept() -> None:
     }
 
 
+def test_api_keys_are_masked_in_headers_bodies_and_text() -> None:
+    key = "thk_" + "A1b2" * 8 + "0aZ9xY"
+
+    assert redact_headers({"X-API-Key": key}) == {"X-API-Key": REDACTED}
+    assert redact_json({"id": "k1", "key": key}) == {"id": "k1", "key": REDACTED}
+    assert redact_json({"message": f"refused {key[:-1]} at once"}) == {
+        "message": f"refused {REDACTED} at once"
+    }
+
+
 def test_json_bodies_are_redacted_and_pretty_printed() -> None:
     raw = json.dumps({"refresh": "r", "name": "Alice"}).encode()
 

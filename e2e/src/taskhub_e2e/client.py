@@ -21,6 +21,7 @@ from taskhub_e2e.recording import (
     ExchangeLog,
     redact_body,
     redact_headers,
+    redact_text,
     trace_id_from_headers,
 )
 
@@ -216,7 +217,7 @@ class TaskHubClient:
         response_headers = dict(response.headers) if response is not None else {}
         return Exchange(
             method=request.method,
-            url=str(request.url),
+            url=redact_text(str(request.url)),
             request_headers=redact_headers(request_headers),
             request_body=redact_body(request.content, request.headers.get("content-type", "")),
             status=response.status_code if response is not None else None,

@@ -23,10 +23,19 @@ SECRET_KEYS = frozenset(
     }
 )
 SECRET_HEADERS = frozenset(
-    {"authorization", "cookie", "set-cookie", "x-internal-token", "proxy-authorization"}
+    {
+        "authorization",
+        "cookie",
+        "set-cookie",
+        "x-internal-token",
+        "proxy-authorization",
+        "x-api-key",
+    }
 )
 # A compact JWS anywhere in a text (a token inside a message, a header we did not foresee).
 JWT_PATTERN = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
+# A TaskHub API key (or most of one) anywhere in a text: in a body, a URL, a message.
+API_KEY_PATTERN = re.compile(r"thk_[A-Za-z0-9]{8,}")
 # Enough to see what went wrong; a report full of 1 MiB bodies helps nobody.
 MAX_BODY_CHARS = 4000
 TRACE_HEADERS = ("x-trace-id", "traceresponse", "traceparent")
@@ -47,7 +56,7 @@ def redact_json(value: Any) -> Any:
 
 
 def redact_text(text: str) -> str:
-    return JWT_PATTERN.sub(REDACTED, text)
+    return API_KEY_PATTERN.sub(REDACTED, JWT_PATTERN.sub(REDACTED, text))
 
 
 def redact_headers(headers: dict[str, str]) -> dict[str, str]:

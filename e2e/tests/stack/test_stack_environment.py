@@ -22,6 +22,7 @@ CREDENTIALS = {
     "ADMIN_PASSWORD": "admin-pw",
     "WEBHOOK_SIGNING_SECRET": "sign-me",
     "REDIS_PASSWORD": "r-pw",
+    "API_KEY_HASH_SECRET": "hash-me",
 }
 LAYOUT = StackLayout(Path("/repo"))
 
@@ -51,6 +52,7 @@ def test_service_env_follows_the_conventions() -> None:
         "admin-pw",
     )
     assert env["NOTIFY_WEBHOOK_SIGNING_SECRET"] == "sign-me"
+    assert env["AUTH_API_KEY_HASH_SECRET"] == "hash-me"
     assert env["NOTIFY_AUTH_URL"] == "http://127.0.0.1:8101"
     # The e2e suite's loopback receivers, one port per xdist worker.
     assert env["NOTIFY_WEBHOOK_ALLOWLIST"].split(",")[0] == "127.0.0.1:8190"

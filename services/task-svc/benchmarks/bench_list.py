@@ -17,6 +17,9 @@ What it does:
 3. Runs `wrk` (Debian package `wrk`) with `--connections` connections for `--duration`
    seconds against `/tasks/healthz`, then against `/tasks?limit=50`, and prints requests
    per second, p50/p90/p99 and the targets: list >= 25 % of healthz rps, list p99 <= 150 ms.
+4. Creates a `tasks:read` API key for the same user and runs the list again with the key as
+   the bearer credential: a key must cost no more than a token (key rps >= 90 % of token
+   rps). Both runs read the same pages, so the difference is what authenticating costs.
 
 A Python load generator would saturate the 2-core machines before the server does; wrk
 is a C event loop that costs little CPU per request.
@@ -45,6 +48,7 @@ LIST_PATH = "/tasks?limit=50"
 HEALTH_PATH = "/tasks/healthz"
 TARGET_RPS_RATIO = 0.25
 TARGET_P99_MS = 150.0
+TARGET_KEY_RPS_RATIO = 0.9
 SEED_CONCURRENCY = 8
 TAG_POOL = [f"tag-{n:02d}" for n in range(30)]
 
@@ -154,6 +158,20 @@ def parse_wrk(path: str, output: str) -> WrkResult:
     )
 
 
+async def _api_key(args: argparse.Namespace, token: str) -> str:
+    """A `tasks:read` key of the benchmark user (a new one per run)."""
+    auth_url = args.auth_url or args.base_url
+    async with httpx.AsyncClient(base_url=auth_url, timeout=30) as client:
+        response = await client.post(
+            "/auth/api-keys",
+            json={"name": f"bench {uuid.uuid4().hex[:6]}", "scopes": ["tasks:read"]},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        if response.status_code != 201:
+            raise SystemExit(f"API key creation failed: {response.status_code} {response.text}")
+        return str(response.json()["key"])
+
+
 def _wrk(args: argparse.Namespace, path: str, token: str) -> WrkResult:
     command = [
         "wrk",
@@ -176,24 +194,29 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("wrk is not installed (apt-get install wrk)")
     token = asyncio.run(_access_token(args))
     total = asyncio.run(_seed(args.base_url, {"Authorization": f"Bearer {token}"}, args.tasks))
+    key = asyncio.run(_api_key(args, token))
     health = _wrk(args, HEALTH_PATH, token)
     listing = _wrk(args, LIST_PATH, token)
+    keyed = _wrk(args, LIST_PATH, key)
     ratio = listing.requests_per_second / health.requests_per_second
+    key_ratio = keyed.requests_per_second / listing.requests_per_second
     verdict = {
         "list_rps_ratio": round(ratio, 3),
+        "key_rps_ratio": round(key_ratio, 3),
         "ratio_ok": ratio >= TARGET_RPS_RATIO,
         "p99_ok": listing.p99_ms <= TARGET_P99_MS,
-        "errors_ok": health.errors == 0 and listing.errors == 0,
+        "key_ok": key_ratio >= TARGET_KEY_RPS_RATIO,
+        "errors_ok": health.errors == 0 and listing.errors == 0 and keyed.errors == 0,
     }
     if args.json:
         print(json.dumps({"tasks": total, "healthz": asdict(health), "list": asdict(listing),
-                          **verdict}, indent=2))  # fmt: skip
+                          "list_with_key": asdict(keyed), **verdict}, indent=2))  # fmt: skip
     else:
         print(f"tasks visible to the user: {total}; {args.connections} connections, "
               f"{args.duration} s each")  # fmt: skip
-        for result in (health, listing):
+        for label, result in (("token", health), ("token", listing), ("API key", keyed)):
             print(
-                f"{result.path:<20} {result.requests_per_second:9.1f} req/s  "
+                f"{result.path:<20} {label:<8} {result.requests_per_second:9.1f} req/s  "
                 f"p50 {result.p50_ms:7.2f} ms  p90 {result.p90_ms:7.2f} ms  "
                 f"p99 {result.p99_ms:7.2f} ms  errors {result.errors}"
             )
@@ -202,7 +225,12 @@ def main(argv: list[str] | None = None) -> int:
             f"{'ok' if verdict['ratio_ok'] else 'MISSED'}); list p99 target <= "
             f"{TARGET_P99_MS:.0f} ms: {'ok' if verdict['p99_ok'] else 'MISSED'}"
         )
-    return 0 if all(verdict[key] for key in ("ratio_ok", "p99_ok", "errors_ok")) else 1
+        print(
+            f"list with an API key / with a token = {key_ratio:.1%} (target >= "
+            f"{TARGET_KEY_RPS_RATIO:.0%}: {'ok' if verdict['key_ok'] else 'MISSED'})"
+        )
+    checks = ("ratio_ok", "p99_ok", "key_ok", "errors_ok")
+    return 0 if all(verdict[check] for check in checks) else 1
 
 
 if __name__ == "__main__":

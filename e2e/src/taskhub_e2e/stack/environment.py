@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 from taskhub_e2e.stack.credentials import (
     ADMIN_PASSWORD,
+    API_KEY_HASH_SECRET,
     INTERNAL_TOKEN,
     REDIS_PASSWORD,
     SERVICE_DATABASES,
@@ -96,6 +97,7 @@ def build_service_env(
         "AUTH_PASSWORD_HASH_SLOTS_DIR": str(layout.password_hash_slots_dir),
         "AUTH_ADMIN_EMAIL": ADMIN_EMAIL,
         "AUTH_ADMIN_PASSWORD": credentials[ADMIN_PASSWORD],
+        "AUTH_API_KEY_HASH_SECRET": credentials[API_KEY_HASH_SECRET],
         "AUTH_LOGIN_IP_MAX_FAILURES": str(LOGIN_IP_MAX_FAILURES),
         "AUTH_REGISTER_IP_MAX_ATTEMPTS": str(REGISTER_IP_MAX_ATTEMPTS),
         "AUTH_REFRESH_REUSE_GRACE_SECONDS": str(REFRESH_REUSE_GRACE_SECONDS),

@@ -35,6 +35,7 @@ BASES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/auth/refresh"): {"refresh": "x.y.z"},
     ("post", "/auth/logout"): {"refresh": "x.y.z"},
     ("patch", "/auth/users/{user_id}"): {"role": "user"},
+    ("post", "/auth/api-keys"): {"name": "edge", "scopes": ["tasks:read"]},
 }
 
 

@@ -38,6 +38,8 @@ def test_defaults_match_the_contract() -> None:
     assert settings.register_ip_max_attempts == 20
     assert settings.register_window_seconds == 600
     assert settings.refresh_reuse_grace_seconds == 10
+    assert settings.api_key_max_per_user == 20
+    assert settings.api_key_last_used_interval_seconds == 60
     assert [str(network) for network in settings.trusted_proxies] == ["127.0.0.0/8", "::1/128"]
 
 
@@ -104,9 +106,19 @@ def test_production_refuses_a_placeholder_admin_password(monkeypatch: pytest.Mon
         Settings()
 
 
+def test_production_refuses_a_placeholder_api_key_hash_secret(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AUTH_ENVIRONMENT", "production")
+    monkeypatch.setenv("AUTH_INTERNAL_TOKEN", STRONG)
+    with pytest.raises(ValidationError, match="api_key_hash_secret"):
+        Settings()
+
+
 def test_production_starts_with_real_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AUTH_ENVIRONMENT", "production")
     monkeypatch.setenv("AUTH_INTERNAL_TOKEN", STRONG)
+    monkeypatch.setenv("AUTH_API_KEY_HASH_SECRET", STRONG)
     monkeypatch.setenv("AUTH_ADMIN_EMAIL", "root@example.com")
     monkeypatch.setenv("AUTH_ADMIN_PASSWORD", STRONG)
     assert Settings().is_production

@@ -25,11 +25,17 @@ from typing import Annotated, Any, Protocol
 
 import httpx
 from fastapi import Depends
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, RSAKey
 
+from taskhub_common.api_keys import (
+    SCOPE_DESCRIPTIONS,
+    ApiKeyLookup,
+    InsufficientScope,
+    looks_like_key,
+)
 from taskhub_common.errors import Forbidden, ServiceUnavailable, Unauthorized
 
 logger = logging.getLogger(__name__)
@@ -56,14 +62,23 @@ class Role(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """The authenticated caller, as its access token describes it."""
+    """The authenticated caller, as its access token or API key describes it.
+
+    `scopes` is None for an access token (it may do all its user may do); an API key's
+    caller has the key's scopes and is always a plain user, whatever its owner's role.
+    """
 
     user_id: uuid.UUID
     role: Role
+    scopes: frozenset[str] | None = None
+    api_key_id: uuid.UUID | None = None
 
     @property
     def is_admin(self) -> bool:
         return self.role is Role.ADMIN
+
+    def allows(self, scope: str) -> bool:
+        return self.scopes is None or scope in self.scopes
 
 
 class KeySource(Protocol):
@@ -355,24 +370,81 @@ class TokenVerifier:
 
 # auto_error=False: a missing header must become our envelope, not FastAPI's 403 body.
 bearer_scheme = HTTPBearer(auto_error=False, description="An access token from POST /auth/login")
+# Services that accept API keys publish these instead: the scopes each endpoint needs are
+# listed against both in the OpenAPI document (an access token has every scope).
+key_bearer_scheme = HTTPBearer(
+    auto_error=False,
+    scheme_name="BearerTokenOrApiKey",
+    description=(
+        "An access token from POST /auth/login, or an API key (`thk_...`) from "
+        "POST /auth/api-keys. A key needs the scopes an endpoint lists: "
+        + "; ".join(f"`{scope}` {text}" for scope, text in SCOPE_DESCRIPTIONS.items())
+    ),
+)
+api_key_scheme = APIKeyHeader(
+    name="X-API-Key",
+    auto_error=False,
+    scheme_name="ApiKeyHeader",
+    description="An API key (`thk_...`), as an alternative to `Authorization: Bearer`.",
+)
 
 
 def principal_dependency(
     verifier: Callable[[], TokenVerifier],
+    keys: Callable[[], ApiKeyLookup] | None = None,
 ) -> Callable[..., Coroutine[Any, Any, Principal]]:
     """A dependency returning the caller's `Principal` from `Authorization: Bearer ...`.
 
-    Tokens are read from the header only: query strings end up in logs.
+    With `keys`, an API key is accepted too (as the bearer credential or `X-API-Key`), and
+    the scopes declared with `Security(..., scopes=[...])` are required of it (403
+    INSUFFICIENT_SCOPE). Credentials are read from headers only: query strings end up in
+    logs.
     """
+    if keys is None:
 
-    async def current_principal(
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+        async def current_principal(
+            credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+        ) -> Principal:
+            if credentials is None or credentials.scheme.lower() != "bearer":
+                raise Unauthorized("A bearer access token is required.")
+            return await verifier().principal(credentials.credentials)
+
+        return current_principal
+
+    async def current_principal_or_key(
+        security_scopes: SecurityScopes,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(key_bearer_scheme)],
+        api_key: Annotated[str | None, Depends(api_key_scheme)],
     ) -> Principal:
-        if credentials is None or credentials.scheme.lower() != "bearer":
-            raise Unauthorized("A bearer access token is required.")
-        return await verifier().principal(credentials.credentials)
+        bearer = credentials.credentials if credentials is not None else None
+        if credentials is not None and credentials.scheme.lower() != "bearer":
+            bearer = None
+        if api_key is not None and bearer is not None:
+            raise Unauthorized("Send either a bearer credential or an X-API-Key, not both.")
+        credential = api_key if api_key is not None else bearer
+        if credential is None:
+            raise Unauthorized("A bearer access token or an API key is required.")
+        if api_key is not None or looks_like_key(credential):
+            principal = await key_principal(keys(), credential)
+        else:
+            principal = await verifier().principal(credential)
+        for scope in security_scopes.scopes:
+            if not principal.allows(scope):
+                raise InsufficientScope(scope)
+        return principal
 
-    return current_principal
+    return current_principal_or_key
+
+
+async def key_principal(keys: ApiKeyLookup, key: str) -> Principal:
+    """The caller an API key stands for: its owner as a plain user, with the key's scopes."""
+    grant = await keys.grant(key)
+    return Principal(
+        user_id=grant.user_id,
+        role=Role.USER,
+        scopes=frozenset(grant.scopes),
+        api_key_id=grant.key_id,
+    )
 
 
 def require_admin(principal: Principal) -> Principal:

@@ -7,17 +7,21 @@ works inside one outer transaction that is rolled back, so tests never see each 
 from __future__ import annotations
 
 import asyncio
+import json
+import threading
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import httpx
 from fastapi import FastAPI
 from joserfc.jwk import KeySet, RSAKey
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from taskhub_common.api_keys import ApiKeyLookup, Scope, generate_key
 from taskhub_common.auth import (
     ACCESS_TOKEN_TYPE,
     Role,
@@ -98,3 +102,82 @@ class TokenMinter:
 
     def headers(self, user_id: uuid.UUID, role: Role = Role.USER) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.access_token(user_id, role)}"}
+
+
+class ApiKeyDirectory:
+    """A real loopback HTTP server speaking auth-svc's `POST /internal/api-keys/verify`.
+
+    For services other than auth-svc: `issue` makes a key for a user, `revoke` withdraws it,
+    `requests` counts what reached "auth-svc", `lookup()` is an `ApiKeyLookup` on it.
+    """
+
+    def __init__(self, *, internal_token: str) -> None:
+        self.internal_token = internal_token
+        self.grants: dict[str, dict[str, Any]] = {}
+        self.requests = 0
+        self.forced: tuple[int, bytes] | None = None  # (status, body): a broken auth-svc
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,))
+        self._thread.daemon = True
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def issue(self, user_id: uuid.UUID, *scopes: Scope, expires_at: str | None = None) -> str:
+        key = generate_key()
+        self.grants[key] = {
+            "id": str(uuid.uuid4()),
+            "user_id": str(user_id),
+            "scopes": [scope.value for scope in scopes],
+            "expires_at": expires_at,
+        }
+        return key
+
+    def revoke(self, key: str) -> None:
+        del self.grants[key]
+
+    def lookup(self, ttl_seconds: float = 10.0) -> ApiKeyLookup:
+        return ApiKeyLookup(
+            auth_url=self.url,
+            internal_token=self.internal_token,
+            client=httpx.AsyncClient(timeout=2.0, trust_env=False),
+            ttl_seconds=ttl_seconds,
+        )
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        directory = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                directory.requests += 1
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+                grant = directory.grants.get(body.get("key"))
+                if directory.forced is not None:
+                    self._send(*directory.forced)
+                elif self.headers.get("X-Internal-Token") != directory.internal_token:
+                    self._reply(401, {"error": {"code": "UNAUTHORIZED", "message": "no"}})
+                elif self.path != "/internal/api-keys/verify" or grant is None:
+                    self._reply(404, {"error": {"code": "NOT_FOUND", "message": "no"}})
+                else:
+                    self._reply(200, grant)
+
+            def _reply(self, status: int, body: dict[str, Any]) -> None:
+                self._send(status, json.dumps(body).encode())
+
+            def _send(self, status: int, data: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        return Handler

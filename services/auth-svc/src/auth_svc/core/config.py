@@ -83,6 +83,12 @@ class Settings(ServiceSettings):
     # its own address, whatever header it sends.
     trusted_proxies: list[IPv4Network | IPv6Network] = Field(default_factory=_loopback)
 
+    # API keys: the HMAC-SHA256 secret their stored hashes are made with (changing it
+    # invalidates every key), live keys per user, and how often `last_used_at` is written.
+    api_key_hash_secret: SecretStr = SecretStr("change-me")
+    api_key_max_per_user: int = Field(default=20, ge=1, le=1000)
+    api_key_last_used_interval_seconds: int = Field(default=60, ge=1, le=86_400)
+
     # Bootstrap: when both are set, this account exists and is an admin after startup.
     admin_email: EmailStr | None = None
     admin_password: SecretStr | None = None
@@ -101,6 +107,7 @@ class Settings(ServiceSettings):
 
     def secrets_to_check(self) -> dict[str, SecretStr]:
         secrets = super().secrets_to_check()
+        secrets["api_key_hash_secret"] = self.api_key_hash_secret
         if self.admin_password is not None:
             secrets["admin_password"] = self.admin_password
         return secrets

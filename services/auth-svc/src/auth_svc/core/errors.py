@@ -21,3 +21,12 @@ class UserNotFound(NotFound):
 
 class OwnRoleChange(Conflict):
     message = "Administrators cannot change their own role."
+
+
+class ApiKeyNotFound(NotFound):
+    message = "The API key was not found."
+
+
+class ApiKeyLimitReached(Conflict):
+    code = "API_KEY_LIMIT"
+    message = "You have as many live API keys as allowed; revoke one first."

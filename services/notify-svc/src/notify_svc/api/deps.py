@@ -6,12 +6,13 @@ import uuid
 from typing import Annotated
 
 import httpx
-from fastapi import Depends, Header
+from fastapi import Depends, Header, Security
 
 from notify_svc.core.config import get_settings
 from notify_svc.db.session import DbSession
 from notify_svc.models import Job
 from notify_svc.services import jobs as jobs_service
+from taskhub_common.api_keys import ApiKeyLookup, Scope
 from taskhub_common.auth import (
     JwksKeySource,
     Principal,
@@ -37,11 +38,36 @@ class VerifierProvider:
         return self._verifier
 
 
+class KeyLookupProvider:
+    """The process's API key lookup, built on first use; tests set `override`."""
+
+    def __init__(self) -> None:
+        self.override: ApiKeyLookup | None = None
+        self._lookup: ApiKeyLookup | None = None
+
+    def __call__(self) -> ApiKeyLookup:
+        if self.override is not None:
+            return self.override
+        if self._lookup is None:
+            settings = get_settings()
+            self._lookup = ApiKeyLookup(
+                auth_url=settings.auth_url,
+                internal_token=settings.internal_token.get_secret_value(),
+                client=_auth_client(),
+                ttl_seconds=settings.api_key_cache_seconds,
+            )
+        return self._lookup
+
+
+def _auth_client() -> httpx.AsyncClient:
+    # trust_env=False: calls to auth-svc must never go through an environment proxy.
+    return httpx.AsyncClient(timeout=get_settings().auth_timeout_seconds, trust_env=False)
+
+
 def _verifier() -> TokenVerifier:
     """Tokens checked against auth-svc's JWKS; admin claims confirmed with auth-svc."""
     settings = get_settings()
-    # trust_env=False: calls to auth-svc must never go through an environment proxy.
-    client = httpx.AsyncClient(timeout=settings.auth_timeout_seconds, trust_env=False)
+    client = _auth_client()
     return TokenVerifier(
         JwksKeySource(
             settings.jwks_url, client=client, max_age_seconds=settings.jwks_max_age_seconds
@@ -58,8 +84,14 @@ def _verifier() -> TokenVerifier:
 
 
 token_verifier = VerifierProvider()
+api_key_lookup = KeyLookupProvider()
 
-CurrentUser = Annotated[Principal, Depends(principal_dependency(token_verifier))]
+current_principal = principal_dependency(token_verifier, api_key_lookup)
+CurrentUser = Annotated[Principal, Depends(current_principal)]
+# The scope an API key needs for an endpoint (an access token has them all); declared with
+# `Security` so the OpenAPI document lists it.
+NotifyReader = Annotated[Principal, Security(current_principal, scopes=[Scope.NOTIFY_READ])]
+NotifyWriter = Annotated[Principal, Security(current_principal, scopes=[Scope.NOTIFY_WRITE])]
 
 
 def _admin(principal: CurrentUser) -> Principal:
@@ -81,11 +113,19 @@ IdempotencyKey = Annotated[
 ]
 
 
-async def valid_job_id(job_id: uuid.UUID, principal: CurrentUser, session: DbSession) -> Job:
+async def valid_job_id(job_id: uuid.UUID, principal: NotifyReader, session: DbSession) -> Job:
     """The job in the path, when the caller may see it (else 404)."""
     return await jobs_service.get_visible_job(session, principal=principal, job_id=job_id)
 
 
 VisibleJob = Annotated[Job, Depends(valid_job_id)]
 
-__all__ = ["AdminUser", "CurrentUser", "DbSession", "IdempotencyKey", "VisibleJob"]
+__all__ = [
+    "AdminUser",
+    "CurrentUser",
+    "DbSession",
+    "IdempotencyKey",
+    "NotifyReader",
+    "NotifyWriter",
+    "VisibleJob",
+]

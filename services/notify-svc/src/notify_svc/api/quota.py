@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Response
 
-from notify_svc.api.deps import CurrentUser
+from notify_svc.api.deps import NotifyWriter
 from notify_svc.core.config import get_settings
 from notify_svc.db.session import redis
 from taskhub_common.rate_limit import Quota, UserRateLimiter, redis_storage
@@ -52,7 +52,7 @@ async def submission_limiter() -> UserRateLimiter:
 
 
 async def submission_quota(
-    user: CurrentUser,
+    user: NotifyWriter,
     response: Response,
     limiter: Annotated[UserRateLimiter, Depends(submission_limiter)],
 ) -> Quota | None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Annotated
 
-from fastapi import Depends, Response
+from fastapi import Depends, Response, Security
 
 from task_svc.core.config import get_settings
 from task_svc.core.http import http_client
 from task_svc.db.session import DbSession, Reads, redis
 from task_svc.services.assignees import UserDirectory
 from task_svc.services.list_cache import ListPageCache
+from taskhub_common.api_keys import ApiKeyLookup, Scope
 from taskhub_common.auth import (
     JwksKeySource,
     Principal,
@@ -29,6 +30,8 @@ __all__ = [
     "DbSession",
     "ListCache",
     "Reads",
+    "TasksReader",
+    "TasksWriter",
     "Users",
 ]
 
@@ -52,9 +55,25 @@ def token_verifier() -> TokenVerifier:
     )
 
 
+@lru_cache
+def api_key_lookup() -> ApiKeyLookup:
+    """API keys resolved by auth-svc, each answer kept `api_key_cache_seconds` per process."""
+    settings = get_settings()
+    return ApiKeyLookup(
+        auth_url=settings.auth_url,
+        internal_token=settings.internal_token.get_secret_value(),
+        client=http_client(),
+        ttl_seconds=settings.api_key_cache_seconds,
+    )
+
+
 # Tests replace this dependency with one built on their own verifier.
-current_principal = principal_dependency(token_verifier)
+current_principal = principal_dependency(token_verifier, api_key_lookup)
 CurrentUser = Annotated[Principal, Depends(current_principal)]
+# The scope an API key needs for an endpoint (an access token has them all); declared with
+# `Security` so the OpenAPI document lists it.
+TasksReader = Annotated[Principal, Security(current_principal, scopes=[Scope.TASKS_READ])]
+TasksWriter = Annotated[Principal, Security(current_principal, scopes=[Scope.TASKS_WRITE])]
 
 
 async def _admin(principal: CurrentUser) -> Principal:
@@ -111,7 +130,7 @@ async def creation_limiter() -> UserRateLimiter:
 
 
 async def creation_quota(
-    user: CurrentUser,
+    user: TasksWriter,
     response: Response,
     limiter: Annotated[UserRateLimiter, Depends(creation_limiter)],
 ) -> Quota | None:

@@ -30,6 +30,9 @@ class Settings(ServiceSettings):
     jwks_max_age_seconds: float = Field(default=60.0, gt=0, le=3600)
     # Longest time a demoted or deleted admin's token keeps admin power here.
     admin_role_cache_seconds: float = Field(default=5.0, ge=0, le=300)
+    # Longest time a revoked or expired API key keeps working here (auth-svc's answers
+    # about a key, "no such key" too, are kept this long per process).
+    api_key_cache_seconds: float = Field(default=10.0, ge=0, le=300)
 
     # Assignee existence answers from auth-svc are cached in Redis.
     assignee_cache_seconds: int = Field(default=600, ge=1)

@@ -2,6 +2,12 @@
 
 from fastapi import APIRouter
 
-from auth_svc.api.routers import audit, auth, internal, users
+from auth_svc.api.routers import api_keys, audit, auth, internal, users
 
-ROUTERS: list[APIRouter] = [auth.router, users.router, audit.router, internal.router]
+ROUTERS: list[APIRouter] = [
+    auth.router,
+    users.router,
+    api_keys.router,
+    audit.router,
+    internal.router,
+]

@@ -8,7 +8,9 @@ from typing import Any
 from fastapi import APIRouter
 
 from auth_svc.api.deps import DbSession, internal_caller
+from auth_svc.schemas.api_keys import ApiKeyGrantRead, ApiKeyVerify
 from auth_svc.schemas.users import InternalUserRead
+from auth_svc.services import api_keys as key_service
 from auth_svc.services import users as user_service
 from taskhub_common.errors import error_responses
 
@@ -28,3 +30,14 @@ router = APIRouter(
 async def get_user(user_id: uuid.UUID, session: DbSession) -> Any:
     """A user's id, e-mail, name and role (task-svc checks assignees, notify-svc mails them)."""
     return await user_service.get_user(session, user_id=user_id)
+
+
+@router.post(
+    "/api-keys/verify", response_model=ApiKeyGrantRead, responses=error_responses(401, 404, 422)
+)
+async def verify_api_key(body: ApiKeyVerify, session: DbSession) -> Any:
+    """The live key a secret belongs to (owner, scopes, expiry), or 404; records its use.
+
+    The secret comes in the body, never in the URL: URLs are logged.
+    """
+    return await key_service.verify_key(session, key=body.key)

@@ -7,7 +7,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Query, Response, status
 
-from notify_svc.api.deps import AdminUser, CurrentUser, DbSession, IdempotencyKey, VisibleJob
+from notify_svc.api.deps import (
+    AdminUser,
+    DbSession,
+    IdempotencyKey,
+    NotifyReader,
+    NotifyWriter,
+    VisibleJob,
+)
 from notify_svc.api.quota import RATE_LIMIT_HEADERS, SubmissionQuota
 from notify_svc.models import Job, JobKind, JobStatus
 from notify_svc.schemas.jobs import (
@@ -35,7 +42,7 @@ ACCEPTED_RESPONSES: dict[int | str, dict[str, Any]] = {
         "description": "A replay: the job created earlier.",
         "headers": RATE_LIMIT_HEADERS,
     },
-    **error_responses(401, 409, 422, 429),
+    **error_responses(401, 403, 409, 422, 429),
 }
 ACCEPTED_DOC = "Accepted: a new job. A replay with the same Idempotency-Key answers 200."
 QUOTA_DOC = (
@@ -68,7 +75,7 @@ def _accepted(
 async def queue_email(
     _quota: SubmissionQuota,
     body: EmailJobCreate,
-    principal: CurrentUser,
+    principal: NotifyWriter,
     session: DbSession,
     response: Response,
     background: BackgroundTasks,
@@ -92,7 +99,7 @@ async def queue_email(
 async def queue_webhook(
     _quota: SubmissionQuota,
     body: WebhookJobCreate,
-    principal: CurrentUser,
+    principal: NotifyWriter,
     session: DbSession,
     response: Response,
     background: BackgroundTasks,
@@ -105,9 +112,9 @@ async def queue_webhook(
     return _accepted(job, created, response, background)
 
 
-@router.get("/jobs", response_model=JobPage, responses=error_responses(401, 422))
+@router.get("/jobs", response_model=JobPage, responses=error_responses(401, 403, 422))
 async def list_jobs(
-    principal: CurrentUser,
+    principal: NotifyReader,
     session: DbSession,
     status_: Annotated[JobStatus | None, Query(alias="status")] = None,
     kind: JobKind | None = None,
@@ -130,7 +137,7 @@ async def list_jobs(
     )
 
 
-@router.get("/jobs/{job_id}", response_model=JobRead, responses=error_responses(401, 404, 422))
+@router.get("/jobs/{job_id}", response_model=JobRead, responses=error_responses(401, 403, 404, 422))
 async def read_job(job: VisibleJob) -> JobRead:
     """One job (its owner, the owner of its task, or an admin)."""
     return JobRead.model_validate(job)
@@ -139,10 +146,10 @@ async def read_job(job: VisibleJob) -> JobRead:
 @router.delete(
     "/jobs/{job_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=error_responses(401, 404, 409, 422),
+    responses=error_responses(401, 403, 404, 409, 422),
 )
 async def cancel_job(
-    job_id: uuid.UUID, principal: CurrentUser, session: DbSession, background: BackgroundTasks
+    job_id: uuid.UUID, principal: NotifyWriter, session: DbSession, background: BackgroundTasks
 ) -> Response:
     """Cancel a scheduled job (409 once it is queued or done)."""
     job = await jobs_service.cancel_job(session, principal=principal, job_id=job_id)

@@ -9,10 +9,11 @@ from fastapi import APIRouter, Depends, Response, status
 
 from task_svc.api.deps import (
     CreationQuota,
-    CurrentUser,
     DbSession,
     ListCache,
     Reads,
+    TasksReader,
+    TasksWriter,
     Users,
 )
 from task_svc.schemas.tasks import (
@@ -50,7 +51,7 @@ RATE_LIMIT_HEADERS = {
     response_model=TaskRead,
     responses={
         201: {"description": "Created", "headers": RATE_LIMIT_HEADERS},
-        **error_responses(401, 422, 429, 503),
+        **error_responses(401, 403, 422, 429, 503),
     },
     summary="Create a task owned by the caller",
     description=(
@@ -62,7 +63,7 @@ RATE_LIMIT_HEADERS = {
 )
 async def create_task(
     body: TaskCreate,
-    user: CurrentUser,
+    user: TasksWriter,
     session: DbSession,
     users: Users,
     _quota: CreationQuota,
@@ -80,7 +81,7 @@ task_list_query = QueryModel(TaskListQuery)
 @router.get(
     "",
     response_model=TaskPage,
-    responses=error_responses(401, 422),
+    responses=error_responses(401, 403, 422),
     openapi_extra=task_list_query.openapi_extra,
     summary="List the caller's tasks",
     description=(
@@ -92,7 +93,7 @@ task_list_query = QueryModel(TaskListQuery)
 )
 async def list_tasks(
     query: Annotated[TaskListQuery, Depends(task_list_query)],
-    user: CurrentUser,
+    user: TasksReader,
     reads: Reads,
     cache: ListCache,
 ) -> Response:
@@ -105,7 +106,7 @@ async def list_tasks(
 @router.post(
     "/bulk-status",
     response_model=BulkStatusResult,
-    responses=error_responses(401, 422),
+    responses=error_responses(401, 403, 422),
     summary="Set the status of many tasks",
     description=(
         "Up to 100 unique ids. Tasks the caller may not change (not owner, assignee or admin) "
@@ -114,7 +115,7 @@ async def list_tasks(
     ),
 )
 async def bulk_set_status(
-    body: BulkStatusRequest, user: CurrentUser, session: DbSession
+    body: BulkStatusRequest, user: TasksWriter, session: DbSession
 ) -> BulkStatusResult:
     return await task_service.bulk_set_status(
         session, principal=user, task_ids=body.ids, status=body.status
@@ -124,10 +125,10 @@ async def bulk_set_status(
 @router.get(
     "/{task_id}",
     response_model=TaskRead,
-    responses=error_responses(401, 404, 422),
+    responses=error_responses(401, 403, 404, 422),
     summary="Get one task",
 )
-async def get_task(task_id: uuid.UUID, user: CurrentUser, session: DbSession) -> TaskRead:
+async def get_task(task_id: uuid.UUID, user: TasksReader, session: DbSession) -> TaskRead:
     task = await task_service.get_task(session, principal=user, task_id=task_id)
     return TaskRead.model_validate(task)
 
@@ -143,7 +144,7 @@ async def get_task(task_id: uuid.UUID, user: CurrentUser, session: DbSession) ->
     ),
 )
 async def update_task(
-    task_id: uuid.UUID, body: TaskUpdate, user: CurrentUser, session: DbSession, users: Users
+    task_id: uuid.UUID, body: TaskUpdate, user: TasksWriter, session: DbSession, users: Users
 ) -> TaskRead:
     task = await task_service.update_task(
         session, principal=user, task_id=task_id, changes=body, users=users
@@ -157,5 +158,5 @@ async def update_task(
     responses=error_responses(401, 403, 404, 422),
     summary="Delete a task (owner or admin)",
 )
-async def delete_task(task_id: uuid.UUID, user: CurrentUser, session: DbSession) -> None:
+async def delete_task(task_id: uuid.UUID, user: TasksWriter, session: DbSession) -> None:
     await task_service.delete_task(session, principal=user, task_id=task_id)
