@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import httpx
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
@@ -151,16 +151,23 @@ def _fields(
     return found
 
 
-def every_route_document(app: FastAPI) -> dict[str, Any]:
-    """The app's OpenAPI document with the routes it does not publish (`/internal`) as well:
-    they take input from other services and must refuse edge values just the same."""
+def every_route_document(app: FastAPI, *unpublished: APIRouter) -> dict[str, Any]:
+    """The app's OpenAPI document plus the routes of `unpublished` (the `/internal` routers,
+    left out of the published document): they take input from other services and must
+    refuse edge values just the same."""
+    document = copy.deepcopy(app.openapi())
     routes = []
-    for route in app.routes:
-        if isinstance(route, APIRoute) and not route.include_in_schema:
-            route = copy.copy(route)
-            route.include_in_schema = True
-        routes.append(route)
-    return get_openapi(title=app.title, version=app.version, routes=routes)
+    for router in unpublished:
+        for route in router.routes:
+            if isinstance(route, APIRoute):
+                route = copy.copy(route)
+                route.include_in_schema = True
+                routes.append(route)
+    extra = get_openapi(title=app.title, version=app.version, routes=routes)
+    document["paths"].update(extra["paths"])
+    schemas = extra.get("components", {}).get("schemas", {})
+    document.setdefault("components", {}).setdefault("schemas", {}).update(schemas)
+    return document
 
 
 def input_fields(spec: dict[str, Any]) -> list[InputField]:

@@ -70,7 +70,7 @@ ApiKeyPage = Page[ApiKeyRead]
 
 
 class ApiKeyVerify(InputModel):
-    key: Annotated[str, StringConstraints(max_length=200)]
+    key: Annotated[str, SafeText, StringConstraints(max_length=200)]
 
 
 class ApiKeyGrantRead(BaseModel):
