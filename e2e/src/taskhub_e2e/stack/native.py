@@ -35,7 +35,7 @@ from taskhub_e2e.stack.layout import (
     pg_run_as,
 )
 from taskhub_e2e.stack.migrations import SERVICE_MIGRATIONS, needs_migration
-from taskhub_e2e.stack.ports import StackPorts
+from taskhub_e2e.stack.ports import StackPorts, env_name
 from taskhub_e2e.stack.postgres import PostgresCluster
 from taskhub_e2e.stack.prereqs import SystemPrograms, find_system_programs
 from taskhub_e2e.stack.probes import http_status, port_is_open, redis_answers
@@ -97,6 +97,20 @@ def tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+# The port (a `StackPorts` field) each program listens on.
+PROGRAM_PORTS = {
+    "postgres": "pg",
+    "redis": "redis",
+    "nginx": "gateway",
+    "auth-svc": "auth",
+    "task-svc": "tasks",
+    "notify-svc": "notify",
+    "celery-worker": "celery_metrics",
+    "arq-worker": "arq_metrics",
+    "prometheus": "prometheus",
+}
+
+
 class NativeStack:
     """Controls the native stack of the checkout at `root` (default: the one around cwd)."""
 
@@ -150,11 +164,28 @@ class NativeStack:
         module = program(name).module
         if module and not module_exists(module):
             raise StackError(f"{name} cannot start: module {module} does not exist (yet)")
+        self._refuse_held_port(name)
         self.supervisor.start(name)
         urls = [url for url, owner in self._http_checks(PROGRAM_NAMES).items() if owner == name]
         self._wait_until(
             lambda: all(http_status(url) == 200 for url in urls), timeout, f"{name} to answer"
         )
+
+    def _refuse_held_port(self, name: str) -> None:
+        """Say so when the port `name` listens on is held while supervisord runs no `name`:
+        an orphan (workers of a master killed before they could follow it, another stack)
+        would make the start fail with a bind error in a log instead."""
+        port_name = PROGRAM_PORTS.get(name)
+        info = self.status().get(name)
+        if port_name is None or (info is not None and info.state in ACTIVE_STATES):
+            return
+        port = getattr(self.ports, port_name)
+        if port_is_open(port):
+            raise StackError(
+                f"{name} cannot start: port {port} is still held by another process. "
+                f"Find it with `ss -ltnp 'sport = :{port}'` and stop it, or choose another "
+                f"port with {env_name(port_name)}."
+            )
 
     def restart(self, name: str) -> None:
         self.stop(name)
