@@ -37,3 +37,10 @@ Feature: An outage of a dependency is answered honestly
     When Alice completes that task and another one
     Then both completions are announced to her
     And the administrator sees the refused event parked, with notify-svc's answer
+
+  @chaos @slow
+  Scenario: A database restart in the middle of a burst of changes loses and doubles no notification
+    Given Alice, Bob, Carol and Dan have signed in
+    When they create tasks and complete them, four at once, while the databases restart
+    Then no answer was an internal error
+    And every task that ended done is announced to its owner exactly once

@@ -10,7 +10,10 @@ import signal
 import subprocess
 import time
 import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +27,7 @@ from taskhub_e2e.client import Service, TaskHubClient
 from taskhub_e2e.outcomes import describe
 from taskhub_e2e.people import strong_password
 from taskhub_e2e.stack.native import NativeStack
+from taskhub_e2e.steps.auth import ensure_signed_in
 from taskhub_e2e.steps.notifications import EVENT_SECONDS, task_jobs
 from taskhub_e2e.taskbook import TaskBook
 
@@ -333,3 +337,96 @@ def parked_for_admin(cast: Cast, api: TaskHubClient, poison: Poison) -> None:
     parked = {item["id"]: item for item in reply.json()["items"]}
     assert poison.event_id in parked, describe(reply)
     assert parked[poison.event_id]["last_error"] == "HTTP 422", parked[poison.event_id]
+
+
+# --- a database restart under a burst of writes ------------------------------------------
+
+BURST_SECONDS = 8.0
+# Under the 60-a-minute creation limit, so every refusal is the outage's doing.
+CREATIONS_PER_CLIENT = 25
+
+
+@dataclass
+class Burst:
+    people: list[Actor]
+    statuses: list[int]
+
+
+@given(
+    parsers.re(r"^(?P<names>[A-Z][a-z]+(?:, [A-Z][a-z]+)* and [A-Z][a-z]+) have signed in$"),
+    target_fixture="people",
+)
+def people_signed_in(cast: Cast, api: TaskHubClient, names: str) -> list[Actor]:
+    people = [cast[name] for name in names.replace(" and ", ", ").split(", ")]
+    for actor in people:
+        ensure_signed_in(api, actor)
+    return people
+
+
+def _create_and_complete(api: TaskHubClient, actor: Actor, until: float) -> list[int]:
+    statuses = []
+    for number in range(CREATIONS_PER_CLIENT):
+        if time.monotonic() >= until:
+            break
+        created = _sent(api, actor, "POST", "/tasks", json={"title": f"Burst {number}"})
+        statuses.append(created.status_code)
+        if created.status_code == 201:
+            done = _sent(
+                api, actor, "PATCH", f"/tasks/{created.json()['id']}", json={"status": "done"}
+            )
+            statuses.append(done.status_code)
+    return statuses
+
+
+@when(
+    "they create tasks and complete them, four at once, while the databases restart",
+    target_fixture="burst",
+)
+def burst_through_a_restart(
+    chaos: Chaos, api: TaskHubClient, people: list[Actor], figures: dict[str, str]
+) -> Burst:
+    until = time.monotonic() + BURST_SECONDS
+    with ThreadPoolExecutor(max_workers=len(people)) as pool:
+        clients = [pool.submit(_create_and_complete, api, actor, until) for actor in people]
+        time.sleep(BURST_SECONDS / 4)
+        chaos.stop(DATABASE_PROGRAM)
+        time.sleep(BURST_SECONDS / 4)
+        chaos.start(DATABASE_PROGRAM)
+        statuses = [status for client in clients for status in client.result()]
+    counted = Counter(statuses)
+    figures["answers during the burst"] = ", ".join(
+        f"{status}: {count}" for status, count in sorted(counted.items())
+    )
+    return Burst(people=people, statuses=statuses)
+
+
+@then("no answer was an internal error")
+def no_internal_error(burst: Burst) -> None:
+    assert 503 in burst.statuses, "the restart fell outside the burst: nothing was tested"
+    errors = [status for status in burst.statuses if status >= 500 and status != 503]
+    assert not errors, f"server errors other than 503: {Counter(errors)}"
+
+
+@then("every task that ended done is announced to its owner exactly once")
+def each_done_task_announced_once(
+    api: TaskHubClient, burst: Burst, figures: dict[str, str]
+) -> None:
+    began = time.monotonic()
+    for actor in burst.people:
+        # What committed is what the owner sees now, whatever answer the client got.
+        listed = _sent(api, actor, "GET", "/tasks?status=done&limit=100")
+        assert listed.status_code == 200, describe(listed)
+        done = {task["id"] for task in listed.json()["items"]}
+
+        wait_until(partial(_all_delivered, api, actor, done), EVENT_SECONDS)
+        jobs, _total = task_jobs(api, actor, kind="task_done")
+        per_task = Counter(job["task_id"] for job in jobs)
+        assert set(per_task) == done, f"{actor.name}: announced {set(per_task) ^ done} wrongly"
+        assert all(count == 1 for count in per_task.values()), f"twice: {per_task}"
+        assert all(job["status"] == "ok" for job in jobs), [j for j in jobs if j["status"] != "ok"]
+    figures["all done tasks announced after the burst"] = f"{time.monotonic() - began:.1f} s"
+
+
+def _all_delivered(api: TaskHubClient, actor: Actor, task_ids: set[str]) -> bool:
+    items, _total = task_jobs(api, actor, kind="task_done")
+    return {job["task_id"] for job in items if job["status"] == "ok"} >= task_ids
