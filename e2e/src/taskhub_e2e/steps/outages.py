@@ -414,7 +414,12 @@ def each_done_task_announced_once(
     began = time.monotonic()
     for actor in burst.people:
         # What committed is what the owner sees now, whatever answer the client got.
-        listed = _sent(api, actor, "GET", "/tasks?status=done&limit=100")
+        listed = api.request(
+            "GET",
+            "/tasks",
+            token=actor.require_access(),
+            params={"status": "done", "limit": CREATIONS_PER_CLIENT},
+        )
         assert listed.status_code == 200, describe(listed)
         done = {task["id"] for task in listed.json()["items"]}
 
