@@ -278,7 +278,8 @@ def _flush_redis() -> None:
 
 @pytest.fixture(scope="session")
 def celery_worker(behaviour_env: None, migrated: None) -> Iterator[Any]:
-    """A real Celery worker (solo pool, in a thread) consuming the test broker."""
+    """A real Celery worker (solo pool, in a thread) consuming the test broker's e-mail
+    and webhook queues."""
     from celery.contrib.testing.worker import start_worker
 
     from notify_svc.worker import tasks  # noqa: F401 - registers the tasks
@@ -288,7 +289,15 @@ def celery_worker(behaviour_env: None, migrated: None) -> Iterator[Any]:
         client = Redis.from_url(url)
         client.flushdb()
         client.close()
-    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30) as worker:
+    from notify_svc.services.dispatch import DEFAULT_QUEUE, WEBHOOK_QUEUE
+
+    with start_worker(
+        app,
+        pool="solo",
+        perform_ping_check=False,
+        shutdown_timeout=30,
+        queues=[DEFAULT_QUEUE, WEBHOOK_QUEUE],
+    ) as worker:
         yield worker
 
 

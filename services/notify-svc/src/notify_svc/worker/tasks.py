@@ -1,7 +1,7 @@
 """Celery tasks: deliver one job, scan due reminders, re-enqueue stuck jobs.
 
 Each task is a thin sync wrapper: it runs the shared async service code on the worker
-runtime inside one transaction, commits, and only then publishes follow-up messages.
+runtime, in transactions that commit before any follow-up message is published.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from notify_svc.services.delivery import (
 )
 from notify_svc.services.dispatch import (
     DELIVER_TASK,
+    DELIVER_WEBHOOK_TASK,
     SCAN_REMINDERS_TASK,
     SWEEP_TASK,
     send_deliveries,
@@ -37,15 +38,18 @@ from taskhub_common.db import Database
 logger = logging.getLogger(__name__)
 
 
-async def _deliver(database: Database, job_id: uuid.UUID) -> DeliveryResult:
+async def _deliver(
+    database: Database, job_id: uuid.UUID, *, forward_webhooks: bool
+) -> DeliveryResult:
     settings = get_settings()
     slots = DeliverySlots(
         runtime.redis(),
         per_owner=settings.webhook_slots_per_owner,
         lease_seconds=settings.webhook_slot_lease_seconds,
     )
-    async with transaction(database) as session:
-        return await attempt_delivery(session, job_id=job_id, slots=slots)
+    return await attempt_delivery(
+        database, job_id=job_id, slots=slots, forward_webhooks=forward_webhooks
+    )
 
 
 @app.task(
@@ -56,18 +60,40 @@ async def _deliver(database: Database, job_id: uuid.UUID) -> DeliveryResult:
     reject_on_worker_lost=True,
 )
 def deliver_job(self: Task[Any, Any], job_id: str) -> str:
+    """Deliver an e-mail (default queue); a webhook goes on to the webhook queue."""
+    return _run_delivery(self, job_id, forward_webhooks=True)
+
+
+@app.task(
+    bind=True,
+    name=DELIVER_WEBHOOK_TASK,
+    max_retries=MAX_DELIVERY_ATTEMPTS - 1,
+    acks_late=True,
+    reject_on_worker_lost=True,
+)
+def deliver_webhook(self: Task[Any, Any], job_id: str) -> str:
+    """Deliver a webhook (webhook queue, its own worker); an e-mail is delivered too."""
+    return _run_delivery(self, job_id, forward_webhooks=False)
+
+
+def _run_delivery(task: Task[Any, Any], job_id: str, *, forward_webhooks: bool) -> str:
     """Deliver the job; retried with backoff until it is `ok` or `failed`."""
-    result = runtime.run(lambda database: _deliver(database, uuid.UUID(job_id)))
+    result = runtime.run(
+        lambda database: _deliver(database, uuid.UUID(job_id), forward_webhooks=forward_webhooks)
+    )
+    if result.outcome is Outcome.FORWARDED:
+        send_deliveries([uuid.UUID(job_id)], webhooks=True)
+        return result.outcome.value
     if result.job_type is not None and result.outcome is Outcome.DELIVERED:
         NOTIFY_JOBS.labels(result.job_type, "ok").inc()
     if result.job_type is not None and result.outcome is Outcome.FAILED:
         NOTIFY_JOBS.labels(result.job_type, "failed").inc()
         DEAD_LETTERS.inc()
     # The owner's waiting webhooks get the slot this delivery gave back.
-    send_deliveries(result.woken)
+    send_deliveries(result.woken, webhooks=True)
     if result.outcome is Outcome.RETRY:
         # The row's attempt count, not Celery's, decides: it survives lost messages.
-        raise self.retry(countdown=retry_countdown(result.attempts, get_settings()))
+        raise task.retry(countdown=retry_countdown(result.attempts, get_settings()))
     # BUSY: the job is in its owner's waiting line; the delivery holding the slot wakes it.
     return result.outcome.value
 
