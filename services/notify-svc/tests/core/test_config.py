@@ -73,7 +73,12 @@ def test_submission_limit_must_be_parseable() -> None:
 
 
 def test_a_delivery_slot_outlasts_one_attempt() -> None:
-    settings = Settings(webhook_timeout_seconds=20, webhook_dns_timeout_seconds=3)
+    settings = Settings(
+        webhook_timeout_seconds=20,
+        webhook_dns_timeout_seconds=3,
+        celery_visibility_timeout_seconds=120,
+        stuck_job_seconds=60,
+    )
     assert settings.webhook_slot_lease_seconds == 28
     with pytest.raises(ValidationError, match="webhook_slots_per_owner"):
         Settings(webhook_slots_per_owner=0)
