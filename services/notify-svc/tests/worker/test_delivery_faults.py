@@ -32,7 +32,6 @@ from notify_svc.services.delivery import (
 from notify_svc.services.dispatch import (
     DEFAULT_QUEUE,
     DELIVER_TASK,
-    DELIVER_WEBHOOK_TASK,
     WEBHOOK_QUEUE,
     send_deliveries,
 )
@@ -244,11 +243,48 @@ async def test_the_email_worker_hands_a_webhook_on_without_an_attempt(receiver: 
     assert receiver.hits(path) == []
 
 
-def test_webhook_deliveries_are_routed_to_their_own_queue() -> None:
-    from notify_svc.worker.celery_app import app
+def test_webhook_deliveries_are_published_to_their_own_queue() -> None:
+    from celery import signals
 
-    assert app.amqp.router.route({}, DELIVER_WEBHOOK_TASK)["queue"].name == WEBHOOK_QUEUE
-    assert app.amqp.router.route({}, DELIVER_TASK)["queue"].name == DEFAULT_QUEUE
+    published: list[tuple[str, str]] = []
+
+    def seen(headers: dict[str, Any] | None = None, routing_key: str = "", **_: Any) -> None:
+        published.append(((headers or {}).get("task", ""), routing_key))
+
+    signals.before_task_publish.connect(seen, weak=False)
+    try:
+        send_deliveries([uuid.uuid4()], webhooks=True)
+        send_deliveries([uuid.uuid4()])
+    finally:
+        signals.before_task_publish.disconnect(seen)
+    assert published == [(DELIVER_TASK, WEBHOOK_QUEUE), (DELIVER_TASK, DEFAULT_QUEUE)]
+
+
+@pytest.mark.usefixtures("clean", "celery_worker")
+async def test_a_webhook_retry_goes_back_to_the_webhook_queue(
+    receiver: Any, wait_for: Wait
+) -> None:
+    from celery import signals
+
+    published: list[tuple[str, str]] = []
+
+    def seen(body: Any = None, routing_key: str = "", **_: Any) -> None:
+        args = body[0] if isinstance(body, (list, tuple)) and body else []
+        published.append((str(args[0]) if args else "", routing_key))
+
+    job_id = await _insert(
+        JobType.WEBHOOK, {"url": receiver.url(f"/fail/{uuid.uuid4()}"), "payload": {}}
+    )
+    signals.before_task_publish.connect(seen, weak=False)
+    try:
+        send_deliveries([job_id], webhooks=True)
+        job = await wait_for(lambda: _row(job_id), lambda row: row.status != JobStatus.QUEUED)
+    finally:
+        signals.before_task_publish.disconnect(seen)
+
+    assert (job.status, job.attempts) == (JobStatus.FAILED, MAX_DELIVERY_ATTEMPTS)
+    mine = [queue for published_id, queue in published if published_id == str(job_id)]
+    assert mine == [WEBHOOK_QUEUE] * MAX_DELIVERY_ATTEMPTS
 
 
 def test_a_worker_started_without_queues_takes_no_webhook() -> None:

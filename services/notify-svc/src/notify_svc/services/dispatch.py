@@ -27,8 +27,8 @@ logger = logging.getLogger(__name__)
 
 DELIVER_TASK = "notify.deliver_job"
 # Webhooks have a queue and a worker of their own: receivers that hang until the time
-# limit can fill that worker's processes, never the ones that deliver e-mail.
-DELIVER_WEBHOOK_TASK = "notify.deliver_webhook"
+# limit can fill that worker's processes, never the ones that deliver e-mail. One task
+# name on both queues, so its metrics and alerts see every delivery.
 DEFAULT_QUEUE = "celery"
 WEBHOOK_QUEUE = "webhooks"
 SCAN_REMINDERS_TASK = "notify.scan_reminders"
@@ -59,9 +59,9 @@ def send_deliveries(job_ids: Iterable[uuid.UUID], *, webhooks: bool = False) -> 
     """
     from notify_svc.worker.celery_app import app
 
-    task = DELIVER_WEBHOOK_TASK if webhooks else DELIVER_TASK
+    queue = WEBHOOK_QUEUE if webhooks else DEFAULT_QUEUE
     for job_id in job_ids:
-        app.send_task(task, args=[str(job_id)])
+        app.send_task(DELIVER_TASK, args=[str(job_id)], queue=queue)
 
 
 async def enqueue_deliveries(job_ids: list[uuid.UUID], *, webhooks: bool = False) -> None:

@@ -27,7 +27,6 @@ from notify_svc.services.delivery import Outcome
 from notify_svc.services.dispatch import (
     DEFAULT_QUEUE,
     DELIVER_TASK,
-    DELIVER_WEBHOOK_TASK,
     SCAN_REMINDERS_TASK,
     SWEEP_TASK,
     WEBHOOK_QUEUE,
@@ -50,8 +49,7 @@ app.conf.update(
     task_ignore_result=True,
     task_default_queue=DEFAULT_QUEUE,
     # No `task_queues`: a worker started without `--queues` consumes the default queue
-    # only, so e-mail workers never take webhook messages.
-    task_routes={DELIVER_WEBHOOK_TASK: {"queue": WEBHOOK_QUEUE}},
+    # only, so e-mail workers never take webhook messages (published to WEBHOOK_QUEUE).
     # A task that dies with its worker is redelivered, and a worker holds one message at
     # a time beyond the one it runs (prefetched messages are not "in hand" on a crash).
     task_acks_late=True,
@@ -88,7 +86,7 @@ def _serve_metrics(**_: Any) -> None:
         logger.warning("PROMETHEUS_MULTIPROC_DIR is not set: prefork children are not counted")
     # Every outcome is exported from the start, at 0: a series born at 1 shows no
     # increase(), so the first failure after a start would go unseen.
-    for task_name in (DELIVER_TASK, DELIVER_WEBHOOK_TASK, SCAN_REMINDERS_TASK, SWEEP_TASK):
+    for task_name in (DELIVER_TASK, SCAN_REMINDERS_TASK, SWEEP_TASK):
         for outcome in TASK_OUTCOMES:
             CELERY_TASKS.labels(task_name, outcome)
     try:

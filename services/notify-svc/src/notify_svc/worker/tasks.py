@@ -24,10 +24,11 @@ from notify_svc.services.delivery import (
     retry_countdown,
 )
 from notify_svc.services.dispatch import (
+    DEFAULT_QUEUE,
     DELIVER_TASK,
-    DELIVER_WEBHOOK_TASK,
     SCAN_REMINDERS_TASK,
     SWEEP_TASK,
+    WEBHOOK_QUEUE,
     send_deliveries,
 )
 from notify_svc.services.slots import DeliverySlots
@@ -60,24 +61,18 @@ async def _deliver(
     reject_on_worker_lost=True,
 )
 def deliver_job(self: Task[Any, Any], job_id: str) -> str:
-    """Deliver an e-mail (default queue); a webhook goes on to the webhook queue."""
-    return _run_delivery(self, job_id, forward_webhooks=True)
+    """Deliver the job; retried with backoff until it is `ok` or `failed`.
 
-
-@app.task(
-    bind=True,
-    name=DELIVER_WEBHOOK_TASK,
-    max_retries=MAX_DELIVERY_ATTEMPTS - 1,
-    acks_late=True,
-    reject_on_worker_lost=True,
-)
-def deliver_webhook(self: Task[Any, Any], job_id: str) -> str:
-    """Deliver a webhook (webhook queue, its own worker); an e-mail is delivered too."""
-    return _run_delivery(self, job_id, forward_webhooks=False)
+    From the default queue (the e-mail worker) a webhook is only handed on to the
+    webhook queue; from the webhook queue it is sent. Retries go back to the queue the
+    message came from.
+    """
+    delivery_info = self.request.delivery_info or {}
+    on_webhook_queue = delivery_info.get("routing_key") == WEBHOOK_QUEUE
+    return _run_delivery(self, job_id, forward_webhooks=not on_webhook_queue)
 
 
 def _run_delivery(task: Task[Any, Any], job_id: str, *, forward_webhooks: bool) -> str:
-    """Deliver the job; retried with backoff until it is `ok` or `failed`."""
     result = runtime.run(
         lambda database: _deliver(database, uuid.UUID(job_id), forward_webhooks=forward_webhooks)
     )
@@ -93,7 +88,9 @@ def _run_delivery(task: Task[Any, Any], job_id: str, *, forward_webhooks: bool) 
     send_deliveries(result.woken, webhooks=True)
     if result.outcome is Outcome.RETRY:
         # The row's attempt count, not Celery's, decides: it survives lost messages.
-        raise task.retry(countdown=retry_countdown(result.attempts, get_settings()))
+        # Back to the queue it came from (Celery would otherwise pick the default one).
+        queue = DEFAULT_QUEUE if forward_webhooks else WEBHOOK_QUEUE
+        raise task.retry(countdown=retry_countdown(result.attempts, get_settings()), queue=queue)
     # BUSY: the job is in its owner's waiting line; the delivery holding the slot wakes it.
     return result.outcome.value
 
