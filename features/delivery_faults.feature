@@ -27,3 +27,12 @@ Feature: Notifications are delivered through faults
     Then every notification of the scenario is delivered within 60 seconds of the kill
     And the killed attempt was counted: Alice's notification took 2 attempts
     And a minute after the kill every receiver has accepted each notification exactly once
+
+  @chaos @slow
+  Scenario: An e-mail scheduled for a Redis outage goes out as soon as Redis is back
+    Given Alice has signed in
+    And Alice has scheduled an e-mail notification for in 3 seconds
+    When Redis is stopped until 3 seconds after the e-mail was due
+    And Redis is started again
+    Then the scheduler kept running through the outage and logged it as JSON
+    And the e-mail is released within 3 seconds of Redis being back and then delivered

@@ -1,5 +1,6 @@
-"""Steps of delivery under faults: e-mail's pace beside hanging webhook receivers, and the
-webhook worker killed in the middle of a delivery.
+"""Steps of delivery under faults: e-mail's pace beside hanging webhook receivers, the
+webhook worker killed in the middle of a delivery, and the scheduler through a Redis
+outage.
 
 E-mail latency is read on the server's clock: a job's `updated_at` (the start of the
 transaction that delivered it) minus its `created_at` (its submission), so the figure is
@@ -8,18 +9,22 @@ the wait for an e-mail worker, without this test's polling in it.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from pytest_bdd import given, parsers, then, when
 
 from taskhub_e2e.actors import Actor, Cast
-from taskhub_e2e.chaos import wait_until
+from taskhub_e2e.chaos import Chaos, wait_until
 from taskhub_e2e.client import TaskHubClient
 from taskhub_e2e.outcomes import expect_status, json_body
 from taskhub_e2e.receiver import Behaviour, WebhookReceiver
+from taskhub_e2e.stack.native import NativeStack
+from taskhub_e2e.stack.supervisor import RUNNING
 from taskhub_e2e.steps.auth import ensure_signed_in
 from taskhub_e2e.steps.notifications import (
     DELIVERY_SECONDS,
@@ -197,3 +202,69 @@ def accepted_once_each(notify_book: NotifyBook, figures: dict[str, str]) -> None
             assert all(d.signature_valid for d in mine), mine
             sent += len(mine)
     figures["webhook requests sent / webhooks"] = f"{sent} / {len(notify_book.payloads)}"
+
+
+# --- the scheduler through a Redis outage ---------------------------------------------------
+
+REDIS = "redis"
+ARQ_WORKER = "arq-worker"
+RELEASE_SECONDS = 3.0
+
+
+@when(parsers.re(r"^Redis is stopped until (?P<seconds>\d+) seconds after the e-mail was due$"))
+def redis_stopped(
+    chaos: Chaos, native_stack: NativeStack, notify_book: NotifyBook, seconds: str
+) -> None:
+    assert notify_book.send_at is not None, "nothing is scheduled"
+    notify_book.request["arq pid"] = native_stack.status()[ARQ_WORKER].pid
+    notify_book.request["arq log from"] = native_stack.layout.log_path(ARQ_WORKER).stat().st_size
+    chaos.stop(REDIS)
+    until = notify_book.send_at + timedelta(seconds=int(seconds))
+    time.sleep(max((until - datetime.now(UTC)).total_seconds(), 0.0))
+
+
+@when("Redis is started again")
+def redis_started(chaos: Chaos, notify_book: NotifyBook) -> None:
+    chaos.start(REDIS)
+    notify_book.request["redis back"] = time.monotonic()
+
+
+@then("the scheduler kept running through the outage and logged it as JSON")
+def scheduler_survived(native_stack: NativeStack, notify_book: NotifyBook) -> None:
+    info = native_stack.status()[ARQ_WORKER]
+    assert info.state == RUNNING, f"{ARQ_WORKER} is {info.state}"
+    assert info.pid == notify_book.request["arq pid"], f"{ARQ_WORKER} was restarted"
+    with native_stack.layout.log_path(ARQ_WORKER).open("rb") as log:
+        log.seek(notify_book.request["arq log from"])
+        lines = [line for line in log.read().decode(errors="replace").splitlines() if line]
+    plain = [line for line in lines if not line.startswith("{")]
+    assert not plain, f"{ARQ_WORKER} wrote plain text: {plain[:5]}"
+    said = {json.loads(line).get("msg") for line in lines}
+    assert "redis unreachable, reconnecting" in said, lines[-10:]
+
+
+@then(
+    parsers.re(
+        r"^the e-mail is released within (?P<seconds>\d+) seconds of Redis being back "
+        r"and then delivered$"
+    )
+)
+def released_after_outage(
+    api: TaskHubClient, figures: dict[str, str], notify_book: NotifyBook, seconds: str
+) -> None:
+    back: float = notify_book.request["redis back"]
+    actor = notify_book.owner()
+    job = wait_for_job(
+        api,
+        actor,
+        notify_book.it(),
+        float(seconds) + RELEASE_SECONDS,
+        until=lambda job: job["status"] != "scheduled",
+    )
+    released = time.monotonic() - back
+    assert job["status"] != "scheduled", f"still scheduled {released:.1f} s after Redis came back"
+    assert released <= float(seconds), f"released {released:.1f} s after Redis came back"
+    job = wait_for_job(api, actor, notify_book.it(), DELIVERY_SECONDS)
+    expect_delivered(job)
+    figures["released after Redis came back"] = f"{released:.1f} s"
+    figures["delivered after Redis came back"] = f"{time.monotonic() - back:.1f} s"
