@@ -30,7 +30,8 @@ from notify_svc.worker.arq_worker import (
     worker_redis_settings,
 )
 
-pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("clean")]
+# The Celery worker delivers the released e-mail: nothing is left running for the next test.
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("clean", "celery_worker")]
 
 # The outage lasts this long; the job falls due in the middle of it.
 OUTAGE_SECONDS = 2.5
@@ -142,11 +143,13 @@ async def test_the_arq_worker_waits_out_a_redis_outage_and_releases_what_fell_du
     back = time.monotonic()
     status = await wait_for(lambda: _status(job_id), lambda value: value != "scheduled", within=5)
     released_after = time.monotonic() - back
+    delivered = await wait_for(lambda: _status(job_id), lambda value: value == "ok", within=10)
 
     assert datetime.now(UTC) > send_at
     assert survived, arq_worker.exception() if arq_worker.done() else None
     assert during == JobStatus.SCHEDULED
     assert status in {JobStatus.QUEUED, JobStatus.OK}
+    assert delivered == JobStatus.OK
     assert released_after < RECONNECT_MAX_SECONDS + 1.0
     # The worker's own log lines (its startup installs the JSON handler on stdout).
     lines = [json.loads(line) for line in capfd.readouterr().out.splitlines() if line[:1] == "{"]
