@@ -88,7 +88,7 @@ def _run_delivery(task: Task[Any, Any], job_id: str, *, forward_webhooks: bool) 
     send_deliveries(result.woken, webhooks=True)
     if result.outcome is Outcome.RETRY:
         # The row's attempt count, not Celery's, decides: it survives lost messages.
-        # Back to the queue it came from (Celery would otherwise pick the default one).
+        # Back to the queue it came from, said explicitly rather than left to Celery.
         queue = DEFAULT_QUEUE if forward_webhooks else WEBHOOK_QUEUE
         raise task.retry(countdown=retry_countdown(result.attempts, get_settings()), queue=queue)
     # BUSY: the job is in its owner's waiting line; the delivery holding the slot wakes it.
