@@ -37,6 +37,7 @@ REQUIRED_ENV = (
 )
 ALEMBIC_INI = Path(__file__).resolve().parents[1] / "alembic.ini"
 TABLES = "sent_emails, failed_notifications, reminders, processed_events, jobs"
+TRUNCATE_TRIES = 3
 
 
 # --- loopback HTTP servers ---------------------------------------------------------------
@@ -278,7 +279,8 @@ def _flush_redis() -> None:
 
 @pytest.fixture(scope="session")
 def celery_worker(behaviour_env: None, migrated: None) -> Iterator[Any]:
-    """A real Celery worker (solo pool, in a thread) consuming the test broker."""
+    """A real Celery worker (solo pool, in a thread) consuming the test broker's e-mail
+    and webhook queues."""
     from celery.contrib.testing.worker import start_worker
 
     from notify_svc.worker import tasks  # noqa: F401 - registers the tasks
@@ -288,18 +290,38 @@ def celery_worker(behaviour_env: None, migrated: None) -> Iterator[Any]:
         client = Redis.from_url(url)
         client.flushdb()
         client.close()
-    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30) as worker:
+    from notify_svc.services.dispatch import DEFAULT_QUEUE, WEBHOOK_QUEUE
+
+    with start_worker(
+        app,
+        pool="solo",
+        perform_ping_check=False,
+        shutdown_timeout=30,
+        queues=[DEFAULT_QUEUE, WEBHOOK_QUEUE],
+    ) as worker:
         yield worker
 
 
 @pytest.fixture
 async def clean(behaviour_env: None, migrated: None) -> None:
     """Empty tables and Redis before each integration test."""
+    from sqlalchemy.exc import DBAPIError
+
     from notify_svc.db.session import database
 
     _flush_redis()
-    async with database.engine.begin() as connection:
-        await connection.execute(text(f"TRUNCATE {TABLES} CASCADE"))
+    # A delivery the previous test left to the embedded worker may still be committing:
+    # PostgreSQL then picks the TRUNCATE as the deadlock victim. Its next try finds the
+    # tables free (the delivery's message is gone with the flushed broker).
+    for attempt in range(TRUNCATE_TRIES):
+        try:
+            async with database.engine.begin() as connection:
+                await connection.execute(text(f"TRUNCATE {TABLES} CASCADE"))
+            return
+        except DBAPIError as exc:
+            if "deadlock" not in str(exc) or attempt == TRUNCATE_TRIES - 1:
+                raise
+            await asyncio.sleep(0.2)
 
 
 @pytest.fixture(scope="session")

@@ -22,6 +22,7 @@ PROGRAMS: tuple[Program, ...] = (
     Program("task-svc", module="task_svc.main"),
     Program("notify-svc", module="notify_svc.main"),
     Program("celery-worker", module="notify_svc.worker.celery_app"),
+    Program("celery-webhooks", module="notify_svc.worker.celery_app"),
     Program("celery-beat", module="notify_svc.worker.celery_app"),
     Program("arq-worker", module="notify_svc.worker.arq_worker"),
     Program("prometheus"),

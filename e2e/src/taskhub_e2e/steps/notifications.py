@@ -56,6 +56,8 @@ SCHEDULE_GRACE_SECONDS = 2.0
 # A scenario that needs the stuck-job sweep is skipped when the sweep is slower than this.
 MAX_RECOVERY_SECONDS = 90.0
 CELERY_WORKER = "celery-worker"
+# Webhooks are delivered by a worker of their own (notify-svc README, "Capacity").
+WEBHOOK_WORKER = "celery-webhooks"
 MAX_PAGES = 20
 PAGE_SIZE = 100
 
@@ -662,11 +664,11 @@ def sends_webhook_to(
 
 @pytest.fixture
 def worker_killer(native_stack: NativeStack) -> Iterator[Callable[[], None]]:
-    """Kills the Celery worker with everything it forked; afterwards it runs again."""
+    """Kills the webhook worker with everything it forked; afterwards it runs again."""
 
     def kill() -> None:
-        pid = native_stack.status()[CELERY_WORKER].pid
-        assert pid > 0, f"{CELERY_WORKER} is not running"
+        pid = native_stack.status()[WEBHOOK_WORKER].pid
+        assert pid > 0, f"{WEBHOOK_WORKER} is not running"
         # supervisord starts each program in its own process group: SIGKILL takes the
         # pool's children too, as a crashed host would, with no warm shutdown.
         os.killpg(pid, signal.SIGKILL)
@@ -675,16 +677,18 @@ def worker_killer(native_stack: NativeStack) -> Iterator[Callable[[], None]]:
     worker_running_again(native_stack)
 
 
-def worker_running_again(stack: NativeStack, seconds: float = 60.0) -> None:
+def worker_running_again(
+    stack: NativeStack, seconds: float = 60.0, program: str = WEBHOOK_WORKER
+) -> None:
     """supervisord restarts a killed program by itself; start it if it gave up."""
 
     def running() -> bool:
-        info = stack.status().get(CELERY_WORKER)
+        info = stack.status().get(program)
         return info is not None and info.state == RUNNING
 
     if not wait_until(running, seconds / 2):
-        stack.start(CELERY_WORKER)
-    assert wait_until(running, seconds / 2), f"{CELERY_WORKER} does not run again"
+        stack.start(program)
+    assert wait_until(running, seconds / 2), f"{program} does not run again"
 
 
 @when(parsers.re(rf"^the notification worker is killed while {HER} receiver holds the delivery$"))

@@ -73,7 +73,37 @@ def test_submission_limit_must_be_parseable() -> None:
 
 
 def test_a_delivery_slot_outlasts_one_attempt() -> None:
-    settings = Settings(webhook_timeout_seconds=20, webhook_dns_timeout_seconds=3)
+    settings = Settings(
+        webhook_timeout_seconds=20,
+        webhook_dns_timeout_seconds=3,
+        celery_visibility_timeout_seconds=120,
+        stuck_job_seconds=60,
+    )
     assert settings.webhook_slot_lease_seconds == 28
     with pytest.raises(ValidationError, match="webhook_slots_per_owner"):
         Settings(webhook_slots_per_owner=0)
+
+
+def test_defaults_send_a_dead_workers_job_again_within_a_minute() -> None:
+    settings = Settings()
+    # The sweep takes the job once its attempt is older than the threshold, at its next run.
+    by_sweep = settings.stuck_job_seconds + settings.stuck_sweep_seconds
+    assert by_sweep <= 40
+    assert settings.celery_visibility_timeout_seconds <= 45
+    # And never while an attempt may still be live.
+    assert settings.stuck_job_seconds > settings.attempt_lease_seconds
+    assert settings.attempt_lease_seconds > (
+        settings.webhook_dns_timeout_seconds + settings.webhook_timeout_seconds
+    )
+
+
+def test_the_sweep_may_not_take_a_live_attempt_for_a_lost_one() -> None:
+    # Past the longest backoff plus time limit (31 s), inside the attempt lease (37 s).
+    with pytest.raises(ValidationError, match="attempt lease"):
+        Settings(
+            stuck_job_seconds=35,
+            retry_backoff_seconds=0.5,
+            webhook_timeout_seconds=30,
+            webhook_dns_timeout_seconds=5,
+            celery_visibility_timeout_seconds=100,
+        )

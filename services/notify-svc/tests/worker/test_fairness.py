@@ -45,6 +45,7 @@ def fair_workers(
     command = [
         sys.executable, "-m", "celery", "-A", "notify_svc.worker.celery_app:app", "worker",
         "--pool", "prefork", "--concurrency", "2", "--loglevel", "INFO",
+        "--queues", "celery,webhooks",
         "--hostname", f"fair-{uuid.uuid4().hex[:8]}@%h",
     ]  # fmt: skip
     with log.open("wb") as output:

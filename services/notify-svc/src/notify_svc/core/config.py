@@ -39,7 +39,10 @@ class Settings(ServiceSettings):
     api_key_cache_seconds: float = Field(default=10.0, ge=0, le=300)
 
     celery_broker_url: str = "redis://127.0.0.1:63790/2"
-    celery_visibility_timeout_seconds: int = Field(default=3600, ge=60)
+    # Chosen with the sweep below so a job held by a dead worker goes out within 60 s of
+    # its death (README, "Recovery after a crash"): redelivery of the dead worker's
+    # messages after 45 s, or the sweep after 30 s + one 10 s period, whichever first.
+    celery_visibility_timeout_seconds: int = Field(default=45, ge=10)
     arq_redis_url: str = "redis://127.0.0.1:63790/3"
 
     # `host:port` pairs a webhook may target although they are not public addresses.
@@ -61,8 +64,8 @@ class Settings(ServiceSettings):
 
     reminder_scan_seconds: float = Field(default=60.0, gt=0, le=86400)
     reminder_lead_minutes: int = Field(default=60, ge=0, le=7 * 24 * 60)
-    stuck_job_seconds: int = Field(default=300, ge=10)
-    stuck_sweep_seconds: float = Field(default=60.0, gt=0, le=86400)
+    stuck_job_seconds: int = Field(default=30, ge=5)
+    stuck_sweep_seconds: float = Field(default=10.0, gt=0, le=86400)
 
     # Workers serve /metrics here. Loopback unless told otherwise: on a shared host any
     # interface would publish them; compose sets 0.0.0.0 so Prometheus reaches the containers.
@@ -113,6 +116,13 @@ class Settings(ServiceSettings):
         request's time limit) plus slack; a worker that dies holding one frees it then."""
         return self.webhook_dns_timeout_seconds + self.webhook_timeout_seconds + 5.0
 
+    @property
+    def attempt_lease_seconds(self) -> float:
+        """An attempt started longer ago than this without an outcome was cut short (its
+        worker died): the next message for the job may start another one. One attempt's
+        own limits (DNS check, then the request's time limit) plus 2 s of slack."""
+        return self.webhook_dns_timeout_seconds + self.webhook_timeout_seconds + 2.0
+
     @model_validator(mode="after")
     def _check_worker_timing(self) -> Self:
         if self.is_production and self.webhook_allowlist:
@@ -124,6 +134,9 @@ class Settings(ServiceSettings):
             raise ValueError("celery_visibility_timeout_seconds must exceed twice the max backoff")
         if self.stuck_job_seconds <= busy:
             raise ValueError("stuck_job_seconds must exceed the max backoff plus the timeout")
+        # The sweep must not take an attempt in flight for an abandoned one.
+        if self.stuck_job_seconds <= self.attempt_lease_seconds:
+            raise ValueError("stuck_job_seconds must exceed the attempt lease")
         return self
 
 

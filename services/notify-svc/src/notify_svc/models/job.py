@@ -74,6 +74,9 @@ class Job(Base):
     task_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), index=True)
     event_id: Mapped[str | None] = mapped_column(String(200), index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # When the attempt in flight started (committed before the request goes out); None
+    # once its outcome is recorded. Set for longer than the attempt lease: its worker died.
+    attempt_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_error: Mapped[str | None] = mapped_column(Text)
     send_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     idempotency_key: Mapped[str | None] = mapped_column(String(200))

@@ -94,6 +94,12 @@ async def lock_for_delivery(session: AsyncSession, job_id: uuid.UUID) -> Job | N
     return (await session.execute(statement)).scalar_one_or_none()
 
 
+async def lock_to_record(session: AsyncSession, job_id: uuid.UUID) -> Job | None:
+    """The job, row-locked to record an attempt's outcome (waits for a brief other holder)."""
+    statement = select(Job).where(Job.id == job_id).with_for_update()
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
 async def delivery_key(
     session: AsyncSession, job_id: uuid.UUID
 ) -> tuple[uuid.UUID, str, str] | None:

@@ -8,6 +8,7 @@ it again, so Redis being down delays a notification but never loses it.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import uuid
 from collections.abc import Iterable
@@ -25,6 +26,11 @@ from taskhub_common.tracing import inject_trace_context
 logger = logging.getLogger(__name__)
 
 DELIVER_TASK = "notify.deliver_job"
+# Webhooks have a queue and a worker of their own: receivers that hang until the time
+# limit can fill that worker's processes, never the ones that deliver e-mail. One task
+# name on both queues, so its metrics and alerts see every delivery.
+DEFAULT_QUEUE = "celery"
+WEBHOOK_QUEUE = "webhooks"
 SCAN_REMINDERS_TASK = "notify.scan_reminders"
 SWEEP_TASK = "notify.sweep_stuck_jobs"
 RELEASE_FUNCTION = "release_job"
@@ -44,19 +50,25 @@ def arq_redis_settings() -> RedisSettings:
     return RedisSettings.from_dsn(get_settings().arq_redis_url)
 
 
-def send_deliveries(job_ids: Iterable[uuid.UUID]) -> None:
-    """Publish one Celery delivery message per job (blocking: call it from a thread)."""
+def send_deliveries(job_ids: Iterable[uuid.UUID], *, webhooks: bool = False) -> None:
+    """Publish one Celery delivery message per job (blocking: call it from a thread).
+
+    `webhooks=True` when every job is known to be a webhook: straight to the webhook
+    queue. Otherwise to the default queue, whose worker delivers e-mails and forwards
+    webhooks to theirs (one row read each), so a caller holding only ids is still right.
+    """
     from notify_svc.worker.celery_app import app
 
+    queue = WEBHOOK_QUEUE if webhooks else DEFAULT_QUEUE
     for job_id in job_ids:
-        app.send_task(DELIVER_TASK, args=[str(job_id)])
+        app.send_task(DELIVER_TASK, args=[str(job_id)], queue=queue)
 
 
-async def enqueue_deliveries(job_ids: list[uuid.UUID]) -> None:
+async def enqueue_deliveries(job_ids: list[uuid.UUID], *, webhooks: bool = False) -> None:
     if not job_ids:
         return
     try:
-        await asyncio.to_thread(send_deliveries, job_ids)
+        await asyncio.to_thread(functools.partial(send_deliveries, job_ids, webhooks=webhooks))
     except Exception as exc:  # the sweep re-enqueues whatever did not get through
         logger.warning(
             "delivery enqueue failed; the sweep will retry",
@@ -121,8 +133,10 @@ async def abort_release(job_id: uuid.UUID) -> None:
         )
 
 
-async def dispatch_new_job(job_id: uuid.UUID, send_at: datetime | None, scheduled: bool) -> None:
+async def dispatch_new_job(
+    job_id: uuid.UUID, send_at: datetime | None, scheduled: bool, *, webhook: bool = False
+) -> None:
     if scheduled and send_at is not None:
         await schedule_release(job_id, send_at)
     else:
-        await enqueue_deliveries([job_id])
+        await enqueue_deliveries([job_id], webhooks=webhook)

@@ -1,16 +1,30 @@
 """The ARQ worker: releases scheduled jobs at their `send_at` into Celery delivery.
 
 Run: `arq notify_svc.worker.arq_worker.WorkerSettings` (health: `arq --check ...`).
+
+Redis going away does not stop it: every Redis command of the worker (its connection at
+start included) waits and reconnects with a capped backoff, logging (JSON) when Redis
+goes and when it is back, instead of raising out of arq's poll loop. The deferred jobs
+live in Redis, so those that fell due during the outage are picked up at the first poll
+after Redis returns (at most `RECONNECT_MAX_SECONDS` later).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
-from typing import Any, ClassVar
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar, TypeVar
 
 from arq import Retry
+from arq.connections import RedisSettings
 from arq.worker import func
+from redis.asyncio.retry import Retry as RedisRetry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DBAPIError
 
 from notify_svc.core.config import get_settings
@@ -35,6 +49,53 @@ logger = logging.getLogger(__name__)
 RELEASE_RETRY_SECONDS = 5
 RELEASE_MAX_TRIES = 10
 RELEASE_OUTCOMES = ("released", "skipped", "retry")
+# Redis unreachable: try again after 0.1 s, doubling up to this; a warning the first
+# time and every `RECONNECT_LOG_EVERY` failures of one command after that.
+RECONNECT_MAX_SECONDS = 1.0
+RECONNECT_LOG_EVERY = 30
+
+T = TypeVar("T")
+
+
+class ReconnectForever(RedisRetry):
+    """redis-py's retry policy, never giving up on a lost Redis, and saying so."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            ExponentialBackoff(cap=RECONNECT_MAX_SECONDS, base=0.05),
+            retries=-1,
+            # OSError: a refused connection surfaces as one inside `connect`.
+            supported_errors=(RedisConnectionError, RedisTimeoutError, OSError),  # type: ignore[arg-type]
+        )
+
+    async def call_with_retry(
+        self, do: Callable[[], Awaitable[T]], fail: Callable[[RedisError], Any]
+    ) -> T:
+        failures = 0
+
+        async def failed(error: RedisError) -> None:
+            nonlocal failures
+            failures += 1
+            if failures == 1 or failures % RECONNECT_LOG_EVERY == 0:
+                logger.warning(
+                    "redis unreachable, reconnecting",
+                    extra={"error": type(error).__name__, "failures": failures},
+                )
+            await fail(error)
+
+        result = await super().call_with_retry(do, failed)
+        if failures:
+            logger.info("redis reachable again", extra={"failures": failures})
+        return result
+
+
+def worker_redis_settings(dsn: str | None = None) -> RedisSettings:
+    """ARQ's Redis for the worker: every command waits out an outage (`ReconnectForever`)."""
+    return dataclasses.replace(
+        RedisSettings.from_dsn(dsn) if dsn else arq_redis_settings(),
+        retry=ReconnectForever(),
+        retry_on_error=[RedisConnectionError, RedisTimeoutError, OSError],
+    )
 
 
 async def release_job(
@@ -106,7 +167,7 @@ class WorkerSettings:
     functions: ClassVar[list[Any]] = [
         func(release_job, name=RELEASE_FUNCTION, max_tries=RELEASE_MAX_TRIES)
     ]
-    redis_settings = arq_redis_settings()
+    redis_settings = worker_redis_settings()
     job_serializer = staticmethod(arq_serialize)
     job_deserializer = staticmethod(arq_deserialize)
     allow_abort_jobs = True

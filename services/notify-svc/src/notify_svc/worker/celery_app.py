@@ -1,6 +1,8 @@
 """The Celery app of notify-svc: broker, reliability settings, beat schedule, worker hooks.
 
-Worker: `celery -A notify_svc.worker.celery_app:app worker --loglevel INFO --concurrency 2`
+E-mail worker (default queue): `celery -A notify_svc.worker.celery_app:app worker
+--loglevel INFO --concurrency 2`. Webhook worker (exactly the webhook queue): the same with
+`--queues webhooks --concurrency 4 --hostname webhooks@%h`.
 Beat (exactly one): `celery -A notify_svc.worker.celery_app:app beat --loglevel INFO
 --schedule <file>`. The tasks live in `notify_svc.worker.tasks`.
 """
@@ -22,14 +24,19 @@ from notify_svc.core.metrics import (
     start_metrics_server,
 )
 from notify_svc.services.delivery import Outcome
-from notify_svc.services.dispatch import DELIVER_TASK, SCAN_REMINDERS_TASK, SWEEP_TASK
+from notify_svc.services.dispatch import (
+    DEFAULT_QUEUE,
+    DELIVER_TASK,
+    SCAN_REMINDERS_TASK,
+    SWEEP_TASK,
+    WEBHOOK_QUEUE,
+)
 from notify_svc.worker.tracing import start_worker_tracing
 from taskhub_common.logging import configure_logging
 from taskhub_common.tracing import flush_traces
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_QUEUE = "celery"
 TASK_OUTCOMES = ("success", "failure", "retry")
 
 settings = get_settings()
@@ -41,13 +48,16 @@ app.conf.update(
     result_serializer="json",
     task_ignore_result=True,
     task_default_queue=DEFAULT_QUEUE,
+    # No `task_queues`: a worker started without `--queues` consumes the default queue
+    # only, so e-mail workers never take webhook messages (published to WEBHOOK_QUEUE).
     # A task that dies with its worker is redelivered, and a worker holds one message at
     # a time beyond the one it runs (prefetched messages are not "in hand" on a crash).
     task_acks_late=True,
     task_reject_on_worker_lost=True,
     worker_prefetch_multiplier=1,
-    # Unacked messages (and retries waiting for their countdown) come back after this;
-    # the settings validator keeps it far above the longest backoff.
+    # Unacked messages (and retries waiting for their countdown) come back after this:
+    # a dead worker's message within 45 s by default; the settings validator keeps it
+    # above twice the longest backoff plus time limit.
     broker_transport_options={"visibility_timeout": settings.celery_visibility_timeout_seconds},
     broker_connection_retry_on_startup=True,
     worker_hijack_root_logger=False,
@@ -69,6 +79,9 @@ def _json_logging(**_: Any) -> None:
 @signals.worker_ready.connect
 def _serve_metrics(**_: Any) -> None:
     """The metrics server lives in the worker's main process (children share via files)."""
+    current = get_settings()
+    if current.celery_metrics_port <= 0:
+        return  # metrics off for this worker (the webhook worker beside an e-mail one)
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         logger.warning("PROMETHEUS_MULTIPROC_DIR is not set: prefork children are not counted")
     # Every outcome is exported from the start, at 0: a series born at 1 shows no
@@ -77,11 +90,10 @@ def _serve_metrics(**_: Any) -> None:
         for outcome in TASK_OUTCOMES:
             CELERY_TASKS.labels(task_name, outcome)
     try:
-        current = get_settings()
         start_metrics_server(
             current.celery_metrics_port,
             address=current.metrics_address,
-            extra=[QueueDepthCollector(current.celery_broker_url, [DEFAULT_QUEUE])],
+            extra=[QueueDepthCollector(current.celery_broker_url, [DEFAULT_QUEUE, WEBHOOK_QUEUE])],
         )
     except OSError as exc:
         logger.error("metrics server not started", extra={"error": str(exc)})

@@ -1,7 +1,7 @@
 """Celery tasks: deliver one job, scan due reminders, re-enqueue stuck jobs.
 
 Each task is a thin sync wrapper: it runs the shared async service code on the worker
-runtime inside one transaction, commits, and only then publishes follow-up messages.
+runtime, in transactions that commit before any follow-up message is published.
 """
 
 from __future__ import annotations
@@ -24,9 +24,11 @@ from notify_svc.services.delivery import (
     retry_countdown,
 )
 from notify_svc.services.dispatch import (
+    DEFAULT_QUEUE,
     DELIVER_TASK,
     SCAN_REMINDERS_TASK,
     SWEEP_TASK,
+    WEBHOOK_QUEUE,
     send_deliveries,
 )
 from notify_svc.services.slots import DeliverySlots
@@ -37,15 +39,18 @@ from taskhub_common.db import Database
 logger = logging.getLogger(__name__)
 
 
-async def _deliver(database: Database, job_id: uuid.UUID) -> DeliveryResult:
+async def _deliver(
+    database: Database, job_id: uuid.UUID, *, forward_webhooks: bool
+) -> DeliveryResult:
     settings = get_settings()
     slots = DeliverySlots(
         runtime.redis(),
         per_owner=settings.webhook_slots_per_owner,
         lease_seconds=settings.webhook_slot_lease_seconds,
     )
-    async with transaction(database) as session:
-        return await attempt_delivery(session, job_id=job_id, slots=slots)
+    return await attempt_delivery(
+        database, job_id=job_id, slots=slots, forward_webhooks=forward_webhooks
+    )
 
 
 @app.task(
@@ -56,18 +61,36 @@ async def _deliver(database: Database, job_id: uuid.UUID) -> DeliveryResult:
     reject_on_worker_lost=True,
 )
 def deliver_job(self: Task[Any, Any], job_id: str) -> str:
-    """Deliver the job; retried with backoff until it is `ok` or `failed`."""
-    result = runtime.run(lambda database: _deliver(database, uuid.UUID(job_id)))
+    """Deliver the job; retried with backoff until it is `ok` or `failed`.
+
+    From the default queue (the e-mail worker) a webhook is only handed on to the
+    webhook queue; from the webhook queue it is sent. Retries go back to the queue the
+    message came from.
+    """
+    delivery_info = self.request.delivery_info or {}
+    on_webhook_queue = delivery_info.get("routing_key") == WEBHOOK_QUEUE
+    return _run_delivery(self, job_id, forward_webhooks=not on_webhook_queue)
+
+
+def _run_delivery(task: Task[Any, Any], job_id: str, *, forward_webhooks: bool) -> str:
+    result = runtime.run(
+        lambda database: _deliver(database, uuid.UUID(job_id), forward_webhooks=forward_webhooks)
+    )
+    if result.outcome is Outcome.FORWARDED:
+        send_deliveries([uuid.UUID(job_id)], webhooks=True)
+        return result.outcome.value
     if result.job_type is not None and result.outcome is Outcome.DELIVERED:
         NOTIFY_JOBS.labels(result.job_type, "ok").inc()
     if result.job_type is not None and result.outcome is Outcome.FAILED:
         NOTIFY_JOBS.labels(result.job_type, "failed").inc()
         DEAD_LETTERS.inc()
     # The owner's waiting webhooks get the slot this delivery gave back.
-    send_deliveries(result.woken)
+    send_deliveries(result.woken, webhooks=True)
     if result.outcome is Outcome.RETRY:
         # The row's attempt count, not Celery's, decides: it survives lost messages.
-        raise self.retry(countdown=retry_countdown(result.attempts, get_settings()))
+        # Back to the queue it came from, said explicitly rather than left to Celery.
+        queue = DEFAULT_QUEUE if forward_webhooks else WEBHOOK_QUEUE
+        raise task.retry(countdown=retry_countdown(result.attempts, get_settings()), queue=queue)
     # BUSY: the job is in its owner's waiting line; the delivery holding the slot wakes it.
     return result.outcome.value
 

@@ -16,7 +16,7 @@ from notify_svc.api.deps import (
     VisibleJob,
 )
 from notify_svc.api.quota import RATE_LIMIT_HEADERS, SubmissionQuota
-from notify_svc.models import Job, JobKind, JobStatus
+from notify_svc.models import Job, JobKind, JobStatus, JobType
 from notify_svc.schemas.jobs import (
     DeadLetterPage,
     DeadLetterRead,
@@ -58,7 +58,11 @@ def _accepted(
     if created:
         # Runs after the response, hence after the commit: a worker always finds the row.
         background.add_task(
-            dispatch.dispatch_new_job, job.id, job.send_at, job.status == JobStatus.SCHEDULED
+            dispatch.dispatch_new_job,
+            job.id,
+            job.send_at,
+            job.status == JobStatus.SCHEDULED,
+            webhook=job.type == JobType.WEBHOOK,
         )
     else:
         response.status_code = status.HTTP_200_OK
