@@ -32,6 +32,7 @@ def compose_values() -> dict[str, str]:
         "TASKS_TARGET": f"task-svc:{COMPOSE_SERVICE_PORT}",
         "NOTIFY_TARGET": f"notify-svc:{COMPOSE_SERVICE_PORT}",
         "CELERY_TARGET": f"celery-worker:{defaults.celery_metrics}",
+        "CELERY_WEBHOOKS_TARGETS": f'"celery-webhooks:{defaults.celery_metrics}"',
         "ARQ_TARGET": f"arq-worker:{defaults.arq_metrics}",
         "PROMETHEUS_TARGET": f"localhost:{defaults.prometheus}",
     }
@@ -48,6 +49,7 @@ def native_values(root: Path, ports: StackPorts) -> dict[str, str]:
         "TASKS_TARGET": f"127.0.0.1:{ports.tasks}",
         "NOTIFY_TARGET": f"127.0.0.1:{ports.notify}",
         "CELERY_TARGET": f"127.0.0.1:{ports.celery_metrics}",
+        "CELERY_WEBHOOKS_TARGETS": "",
         "ARQ_TARGET": f"127.0.0.1:{ports.arq_metrics}",
         "PROMETHEUS_TARGET": f"127.0.0.1:{ports.prometheus}",
     }
