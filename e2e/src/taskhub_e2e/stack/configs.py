@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from taskhub_e2e.stack.supervisor import supervisor_environment
 SUPERVISOR_TEMPLATE = Path("infra/native/supervisord.conf.template")
 REDIS_TEMPLATE = Path("infra/native/redis.conf.template")
 GATEWAY_TEMPLATE = Path("gateway/nginx.conf.template")
+# /openapi.json and /docs: nginx serves them from `public/` under its prefix (`.stack/run`).
+GATEWAY_PUBLIC = Path("gateway/public")
 
 
 @dataclass(frozen=True)
@@ -138,4 +141,5 @@ def render_all(config: StackConfig, venv_bin: Path) -> None:
         redis_values(layout, config.ports, config.redis_password),
     )
     render_file(root / GATEWAY_TEMPLATE, layout.run_dir / "nginx.conf", gateway_values(config))
+    shutil.copytree(root / GATEWAY_PUBLIC, layout.run_dir / "public", dirs_exist_ok=True)
     prometheus.write_native(root, config.ports, layout.run_dir / "prometheus.yml")
