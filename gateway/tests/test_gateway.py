@@ -165,6 +165,7 @@ def render_values(workdir: Path, stubs: Stubs, **overrides: str) -> dict[str, st
         "TASKHUB_GATEWAY_ERROR_LOG": str(workdir / "error.log"),
         "TASKHUB_GATEWAY_ACCESS_LOG": str(workdir / "access.log"),
         "TASKHUB_GATEWAY_TEMP_DIR": str(workdir / "tmp"),
+        "TASKHUB_GATEWAY_PUBLIC_DIR": str(workdir / "public"),
         "TASKHUB_GATEWAY_RATE_LIMIT": "100r/s",
         "TASKHUB_GATEWAY_RATE_BURST": "200",
         "TASKHUB_GATEWAY_CONN_LIMIT": "128",
@@ -178,8 +179,7 @@ def render_values(workdir: Path, stubs: Stubs, **overrides: str) -> dict[str, st
 def render(workdir: Path, values: Mapping[str, str]) -> Path:
     # nginx creates the temp subfolders, not the folder holding them.
     Path(values["TASKHUB_GATEWAY_TEMP_DIR"]).mkdir(parents=True, exist_ok=True)
-    # The gateway's own files, where nginx looks for them: `public/` under its prefix.
-    shutil.copytree(PUBLIC_DIR, workdir / "public", dirs_exist_ok=True)
+    shutil.copytree(PUBLIC_DIR, values["TASKHUB_GATEWAY_PUBLIC_DIR"], dirs_exist_ok=True)
     return render_file(TEMPLATE, workdir / "nginx.conf", values)
 
 
