@@ -183,15 +183,18 @@ def _pages(total: int) -> Handler:
 def test_pages_walk_every_page_once() -> None:
     script = Script(*[_pages(5)] * 3)
     with script.hub() as hub:
-        titles = [task.title for task in hub.pages(tasks_list.sync_detailed, limit=2)]
-    assert titles == [f"task {n}" for n in range(1, 6)]
+        pages = list(hub.pages(tasks_list.sync_detailed, limit=2))
+    assert [len(page.items) for page in pages] == [2, 2, 1]
+    assert [task.title for page in pages for task in page.items] == [
+        f"task {n}" for n in range(1, 6)
+    ]
     assert [r.url.params["page"] for r in script.requests] == ["1", "2", "3"]
 
 
 def test_pages_of_an_empty_list_ask_once() -> None:
     script = Script(_pages(0))
     with script.hub() as hub:
-        assert list(hub.pages(tasks_list.sync_detailed)) == []
+        assert list(hub.items(tasks_list.sync_detailed)) == []
     assert len(script.requests) == 1
 
 
@@ -229,15 +232,17 @@ async def test_the_async_session_retries_raises_and_pages() -> None:
         busy,
         httpx.Response(200, json=_task(1)),
         _envelope(404, "NOT_FOUND", "Task not found."),
-        *[_pages(3)] * 2,
+        *[_pages(3)] * 3,
     )
     async with script.async_hub(retries=1) as hub:
         await hub.sign_in("ada@example.com", "correct horse")
         assert (await hub.call(tasks_get.asyncio_detailed, TASK_ID)).title == "task 1"
         with pytest.raises(TaskHubError, match="NOT_FOUND"):
             await hub.call(tasks_get.asyncio_detailed, TASK_ID)
-        titles = [task.title async for task in hub.pages(tasks_list.asyncio_detailed, limit=2)]
+        titles = [task.title async for task in hub.items(tasks_list.asyncio_detailed, limit=2)]
+        pages = [page.total async for page in hub.pages(tasks_list.asyncio_detailed, limit=3)]
         hub.use()
+    assert pages == [3]
     assert titles == ["task 1", "task 2", "task 3"]
     assert script.slept == [1.0]
     assert script.requests[2].headers["authorization"] == "Bearer acc"

@@ -247,22 +247,34 @@ class TaskHub(_Session):
         """`operation` (a generated `sync_detailed`) on this session: its success, or raises."""
         return _result(operation(*args, client=self.api, **kwargs))
 
-    def pages[Item](
+    def pages[P: Paged[Any]](
         self,
-        operation: Callable[..., Response[Paged[Item] | ErrorResponse]],
+        operation: Callable[..., Response[P | ErrorResponse]],
         /,
         *args: Any,
         limit: int = 100,
         **kwargs: Any,
-    ) -> Iterator[Item]:
-        """Every item of a list operation, page after page (each fetched when reached)."""
+    ) -> Iterator[P]:
+        """Every page of a list operation, typed, each fetched when reached."""
         number = 1
         while True:
             page = self.call(operation, *args, page=number, limit=limit, **kwargs)
-            yield from page.items
+            yield page
             if not _more_after(page):
                 return
             number += 1
+
+    def items(
+        self,
+        operation: Callable[..., Response[Any]],
+        /,
+        *args: Any,
+        limit: int = 100,
+        **kwargs: Any,
+    ) -> Iterator[Any]:
+        """Every item of a list operation, across its pages (`pages` keeps their types)."""
+        for page in self.pages(operation, *args, limit=limit, **kwargs):
+            yield from page.items
 
     def sign_in(self, email: str, password: str) -> TokenPair:
         """Log in and send the access token with every later request of this session."""
@@ -326,23 +338,35 @@ class AsyncTaskHub(_Session):
         """`operation` (a generated `asyncio_detailed`): its success, or raises."""
         return _result(await operation(*args, client=self.api, **kwargs))
 
-    async def pages[Item](
+    async def pages[P: Paged[Any]](
         self,
-        operation: Callable[..., Awaitable[Response[Paged[Item] | ErrorResponse]]],
+        operation: Callable[..., Awaitable[Response[P | ErrorResponse]]],
         /,
         *args: Any,
         limit: int = 100,
         **kwargs: Any,
-    ) -> AsyncIterator[Item]:
-        """Every item of a list operation, page after page (each fetched when reached)."""
+    ) -> AsyncIterator[P]:
+        """Every page of a list operation, typed, each fetched when reached."""
         number = 1
         while True:
             page = await self.call(operation, *args, page=number, limit=limit, **kwargs)
-            for item in page.items:
-                yield item
+            yield page
             if not _more_after(page):
                 return
             number += 1
+
+    async def items(
+        self,
+        operation: Callable[..., Awaitable[Response[Any]]],
+        /,
+        *args: Any,
+        limit: int = 100,
+        **kwargs: Any,
+    ) -> AsyncIterator[Any]:
+        """Every item of a list operation, across its pages (`pages` keeps their types)."""
+        async for page in self.pages(operation, *args, limit=limit, **kwargs):
+            for item in page.items:
+                yield item
 
     async def sign_in(self, email: str, password: str) -> TokenPair:
         """Log in and send the access token with every later request of this session."""
