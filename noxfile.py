@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -29,11 +30,13 @@ SERVICE_TESTS = {
     "auth-svc": ("auth_svc", "services/auth-svc/tests"),
     "task-svc": ("task_svc", "services/task-svc/tests"),
     "notify-svc": ("notify_svc", "services/notify-svc/tests"),
+    "client": ("taskhub_client", "services/client/tests"),
 }
 COVERAGE_FLOOR = 90
 # Tests of the repository's own tooling and configs (gateway, compose, infra, e2e library).
 TOOLING_TESTS = ["gateway/tests", "compose/tests", "infra/tests", "e2e/tests"]
 TYPED_PATHS = [
+    "services/client/src",
     "services/common/src",
     "services/auth-svc/src",
     "services/task-svc/src",
@@ -43,6 +46,27 @@ TYPED_PATHS = [
 ]
 # The Helm chart's offline checks (`helm` session; helm and kubectl come from a pinned wheel).
 HELM_TESTS = "infra/helm/tests"
+# The gateway's merged OpenAPI document and the client generated from it (`client` session).
+GATEWAY_PUBLIC = "gateway/public"
+CLIENT_CONFIG = "services/client/openapi-python-client.yaml"
+GENERATED_CLIENT = ROOT / "services/client/src/taskhub_client/generated"
+
+
+def _generate_client(session: nox.Session, output: Path) -> None:
+    """The pinned generator's client of the gateway's document, into `output`."""
+    session.run(
+        "openapi-python-client",
+        "generate",
+        "--path",
+        str(ROOT / GATEWAY_PUBLIC / "openapi.json"),
+        "--config",
+        str(ROOT / CLIENT_CONFIG),
+        "--meta",
+        "none",
+        "--output-path",
+        str(output),
+        "--overwrite",
+    )
 
 
 def _stack(session: nox.Session, *args: str) -> None:
@@ -96,6 +120,12 @@ def lint(session: nox.Session) -> None:
     then the `helm` session."""
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    # The committed API description and client are what the code and the generator make.
+    session.run("python", "-m", "taskhub_common.openapi", "--check", "--output", GATEWAY_PUBLIC)
+    with tempfile.TemporaryDirectory() as scratch:
+        fresh = Path(scratch) / "generated"
+        _generate_client(session, fresh)
+        session.run("diff", "-r", "-x", "__pycache__", str(fresh), str(GENERATED_CLIENT))
     # gixy on the gateway config as compose and the native stack render it.
     session.run("pytest", "gateway/tests", "-q", "-k", "gixy", "-p", "no:cacheprovider")
     dockerfiles = sorted(str(p) for p in ROOT.glob("services/*/Dockerfile"))
@@ -112,6 +142,13 @@ def lint(session: nox.Session) -> None:
     )
     # The Helm chart's checks follow (CI's lint job runs them too).
     session.notify("helm")
+
+
+@nox.session
+def client(session: nox.Session) -> None:
+    """Rebuild gateway/public (the merged OpenAPI document) and regenerate the client from it."""
+    session.run("python", "-m", "taskhub_common.openapi", "--output", GATEWAY_PUBLIC)
+    _generate_client(session, GENERATED_CLIENT)
 
 
 @nox.session

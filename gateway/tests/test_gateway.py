@@ -33,6 +33,7 @@ from taskhub_e2e.stack.render import render_file
 GATEWAY_DIR = Path(__file__).resolve().parents[1]
 TEMPLATE = GATEWAY_DIR / "nginx.conf.template"
 README = GATEWAY_DIR / "README.md"
+PUBLIC_DIR = GATEWAY_DIR / "public"
 PLACEHOLDER = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
 GENERATED_ID = re.compile(r"^[0-9a-f]{32}$")
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -164,6 +165,7 @@ def render_values(workdir: Path, stubs: Stubs, **overrides: str) -> dict[str, st
         "TASKHUB_GATEWAY_ERROR_LOG": str(workdir / "error.log"),
         "TASKHUB_GATEWAY_ACCESS_LOG": str(workdir / "access.log"),
         "TASKHUB_GATEWAY_TEMP_DIR": str(workdir / "tmp"),
+        "TASKHUB_GATEWAY_PUBLIC_DIR": str(workdir / "public"),
         "TASKHUB_GATEWAY_RATE_LIMIT": "100r/s",
         "TASKHUB_GATEWAY_RATE_BURST": "200",
         "TASKHUB_GATEWAY_CONN_LIMIT": "128",
@@ -177,6 +179,7 @@ def render_values(workdir: Path, stubs: Stubs, **overrides: str) -> dict[str, st
 def render(workdir: Path, values: Mapping[str, str]) -> Path:
     # nginx creates the temp subfolders, not the folder holding them.
     Path(values["TASKHUB_GATEWAY_TEMP_DIR"]).mkdir(parents=True, exist_ok=True)
+    shutil.copytree(PUBLIC_DIR, values["TASKHUB_GATEWAY_PUBLIC_DIR"], dirs_exist_ok=True)
     return render_file(TEMPLATE, workdir / "nginx.conf", values)
 
 
@@ -571,6 +574,32 @@ def test_docs_get_a_csp_that_lets_swagger_ui_load(client: httpx.Client) -> None:
     assert "https:" not in csp
     assert "frame-ancestors 'none'" in csp
     assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_the_merged_api_description_is_served_by_nginx(client: httpx.Client) -> None:
+    response = client.get("/openapi.json")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == json.loads((PUBLIC_DIR / "openapi.json").read_text())
+    assert response.json()["servers"][0]["url"] == "/"
+
+
+def test_the_gateway_docs_page_shows_it_with_local_assets(client: httpx.Client) -> None:
+    response = client.get("/docs")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert "/openapi.json" in response.text
+    assert "/auth/docs/static/swagger-ui-bundle.js" in response.text
+    assert "https:" not in response.headers["content-security-policy"]
+    assert "script-src 'self' 'unsafe-inline';" in response.headers["content-security-policy"]
+
+
+@pytest.mark.parametrize("path", ["/openapi.json", "/docs"])
+def test_the_gateway_files_refuse_writes(client: httpx.Client, path: str) -> None:
+    response = client.post(path, content=b"{}")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, HEAD"
+    assert response.json()["error"]["code"] == "METHOD_NOT_ALLOWED"
 
 
 def test_a_service_cache_control_is_kept(client: httpx.Client) -> None:

@@ -8,15 +8,21 @@ of `steps/` so that other step libraries import it without importing a step modu
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 
+from taskhub_client.generated.api.tasks import tasks_bulk_set_status, tasks_create, tasks_update
+from taskhub_client.generated.models.bulk_status_request import BulkStatusRequest
+from taskhub_client.generated.models.task_create import TaskCreate
+from taskhub_client.generated.models.task_update import TaskUpdate
 from taskhub_e2e.actors import Actor
 from taskhub_e2e.client import TaskHubClient
 from taskhub_e2e.outcomes import expect_status, json_body
+from taskhub_e2e.python_client import through_client
 
 # The words of the feature files for the API's statuses.
 STATUSES = {"to do": "todo", "in progress": "in_progress", "done": "done", "canceled": "canceled"}
@@ -106,7 +112,14 @@ def task_fields(rows: list[list[str]]) -> dict[str, Any]:
 
 def create_task(api: TaskHubClient, actor: Actor, book: TaskBook, **fields: Any) -> httpx.Response:
     fields.setdefault("title", f"Task {len(book.tasks) + 1}")
-    response = api.create_task(actor.require_access(), **fields)
+    token = actor.require_access()
+    response = through_client(
+        api,
+        token,
+        tasks_create.sync_detailed,
+        body=(TaskCreate, fields),
+        unexpressible=lambda: api.create_task(token, **fields),
+    )
     if response.status_code == 201:
         book.keep(json_body(response))
     return response
@@ -125,11 +138,22 @@ def mark_done(
     """Move one task to done with a change, or many at once (bulk); the books follow."""
     if not bulk:
         (task_id,) = task_ids
-        response = api.update_task(actor.require_access(), task_id, status="done")
+        response = through_client(
+            api,
+            actor.require_access(),
+            tasks_update.sync_detailed,
+            uuid.UUID(task_id),
+            body=(TaskUpdate, {"status": "done"}),
+        )
         if response.status_code == 200:
             book.keep(json_body(response))
         return response
-    response = api.bulk_status(actor.require_access(), task_ids, "done")
+    response = through_client(
+        api,
+        actor.require_access(),
+        tasks_bulk_set_status.sync_detailed,
+        body=(BulkStatusRequest, {"ids": task_ids, "status": "done"}),
+    )
     if response.status_code == 200:
         for task_id in json_body(response)["updated"]:
             book.tasks[task_id]["status"] = "done"

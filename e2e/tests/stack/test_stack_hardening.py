@@ -29,6 +29,8 @@ TEMPLATES = (
     "infra/native/supervisord.conf.template",
     "infra/native/redis.conf.template",
     "gateway/nginx.conf.template",
+    "gateway/public/openapi.json",
+    "gateway/public/docs.html",
     "infra/prometheus/prometheus.yml.template",
 )
 

@@ -69,7 +69,7 @@ def print_up_report(stack: NativeStack, report: UpReport, *, infra_only: bool) -
     print(f"  PostgreSQL  127.0.0.1:{stack.ports.pg}    Redis 127.0.0.1:{stack.ports.redis}")
     if not infra_only:
         print(f"  gateway     {gateway}")
-        docs = "  ".join(f"{gateway}/{svc}/docs" for svc in ("auth", "tasks", "notify"))
+        docs = "  ".join(f"{gateway}/{svc}docs" for svc in ("", "auth/", "tasks/", "notify/"))
         print(f"  API docs    {docs}")
         print(f"  Prometheus  {stack.prometheus_url}")
     print(f"  logs        {stack.layout.log_dir}/   environment {stack.layout.env_file}")

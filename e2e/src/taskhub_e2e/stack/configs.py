@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from taskhub_e2e.stack.supervisor import supervisor_environment
 SUPERVISOR_TEMPLATE = Path("infra/native/supervisord.conf.template")
 REDIS_TEMPLATE = Path("infra/native/redis.conf.template")
 GATEWAY_TEMPLATE = Path("gateway/nginx.conf.template")
+# /openapi.json and /docs: copied where the nginx workers can read them (next to their temp).
+GATEWAY_PUBLIC = Path("gateway/public")
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,7 @@ def gateway_values(config: StackConfig) -> dict[str, str]:
         "TASKHUB_GATEWAY_ERROR_LOG": str(layout.log_dir / "gateway-error.log"),
         "TASKHUB_GATEWAY_ACCESS_LOG": str(layout.log_dir / "gateway.log"),
         "TASKHUB_GATEWAY_TEMP_DIR": str(config.nginx_temp_dir),
+        "TASKHUB_GATEWAY_PUBLIC_DIR": str(config.nginx_temp_dir / "public"),
         "TASKHUB_GATEWAY_LISTEN": f"127.0.0.1:{ports.gateway}",
         "TASKHUB_GATEWAY_AUTH_UPSTREAM": f"127.0.0.1:{ports.auth}",
         "TASKHUB_GATEWAY_TASKS_UPSTREAM": f"127.0.0.1:{ports.tasks}",
@@ -138,4 +142,5 @@ def render_all(config: StackConfig, venv_bin: Path) -> None:
         redis_values(layout, config.ports, config.redis_password),
     )
     render_file(root / GATEWAY_TEMPLATE, layout.run_dir / "nginx.conf", gateway_values(config))
+    shutil.copytree(root / GATEWAY_PUBLIC, config.nginx_temp_dir / "public", dirs_exist_ok=True)
     prometheus.write_native(root, config.ports, layout.run_dir / "prometheus.yml")

@@ -22,10 +22,13 @@ import httpx
 import pytest
 from pytest_bdd import given, parsers, then, when
 
+from taskhub_client.generated.api.jobs import jobs_queue_email
+from taskhub_client.generated.models.email_job_create import EmailJobCreate
 from taskhub_e2e.actors import Actor, Cast
 from taskhub_e2e.chaos import wait_until
 from taskhub_e2e.client import TaskHubClient
 from taskhub_e2e.outcomes import describe, expect_status, json_body
+from taskhub_e2e.python_client import through_client
 from taskhub_e2e.receiver import (
     RECEIVER_HOST,
     SECRET_VARIABLE,
@@ -249,7 +252,10 @@ def sends_email(
     cast: Cast, api: TaskHubClient, notify_book: NotifyBook, who: str
 ) -> httpx.Response:
     actor = cast[who]
-    response = api.notify_email(actor.require_access(), **email_request(actor))
+    body = (EmailJobCreate, email_request(actor))
+    response = through_client(
+        api, actor.require_access(), jobs_queue_email.sync_detailed, body=body
+    )
     notify_book.keep(actor, response)
     return cast.answered(response)
 

@@ -16,9 +16,12 @@ import httpx
 import pytest
 from pytest_bdd import given, parsers, then, when
 
+from taskhub_client.generated.api.tasks import tasks_delete, tasks_get, tasks_update
+from taskhub_client.generated.models.task_update import TaskUpdate
 from taskhub_e2e.actors import Actor, Cast
 from taskhub_e2e.client import TaskHubClient
 from taskhub_e2e.outcomes import describe, expect_status, json_body
+from taskhub_e2e.python_client import through_client
 from taskhub_e2e.steps.auth import ensure_account, ensure_signed_in
 from taskhub_e2e.taskbook import (
     TaskBook,
@@ -161,7 +164,8 @@ def tags_read(task_book: TaskBook, tags: str) -> None:
 @then(parsers.re(rf"^{WHO} can read the task back$"))
 def reads_back(cast: Cast, api: TaskHubClient, task_book: TaskBook, who: str) -> None:
     task = task_book.the_task()
-    response = api.get_task(cast[who].require_access(), task["id"])
+    token = cast[who].require_access()
+    response = through_client(api, token, tasks_get.sync_detailed, uuid.UUID(task["id"]))
     expect_status(response, 200)
     assert json_body(response) == task, f"read back differs: {json_body(response)} != {task}"
 
@@ -174,7 +178,15 @@ def changes_task(
     cast: Cast, api: TaskHubClient, task_book: TaskBook, who: str, datatable: list[list[str]]
 ) -> httpx.Response:
     task = task_book.the_task()
-    response = api.update_task(cast[who].require_access(), task["id"], **task_fields(datatable))
+    token, fields = cast[who].require_access(), task_fields(datatable)
+    response = through_client(
+        api,
+        token,
+        tasks_update.sync_detailed,
+        uuid.UUID(task["id"]),
+        body=(TaskUpdate, fields),
+        unexpressible=lambda: api.update_task(token, task["id"], **fields),
+    )
     if response.status_code == 200:
         task_book.keep(json_body(response))
     return cast.answered(response)
@@ -217,8 +229,9 @@ def tries_rename(cast: Cast, api: TaskHubClient, task_book: TaskBook, who: str) 
 
 @when(parsers.re(rf"^{WHO} (?:deletes|tries to delete) the task$"), target_fixture="reply")
 def deletes_task(cast: Cast, api: TaskHubClient, task_book: TaskBook, who: str) -> httpx.Response:
-    task_id = task_book.the_task()["id"]
-    return cast.answered(api.delete_task(cast[who].require_access(), task_id))
+    task_id = uuid.UUID(task_book.the_task()["id"])
+    token = cast[who].require_access()
+    return cast.answered(through_client(api, token, tasks_delete.sync_detailed, task_id))
 
 
 @then("the task is gone")

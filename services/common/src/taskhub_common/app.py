@@ -20,6 +20,7 @@ from taskhub_common.health import ReadinessCheck, health_router
 from taskhub_common.logging import configure_logging
 from taskhub_common.metrics import PrometheusMiddleware, metrics_endpoint
 from taskhub_common.middleware import RequestContextMiddleware
+from taskhub_common.openapi import operation_id
 from taskhub_common.settings import ServiceSettings
 from taskhub_common.tracing import configure_tracing, server_telemetry
 
@@ -95,6 +96,8 @@ def create_app(
         docs_url=None,
         openapi_url=f"{prefix}/openapi.json",
         redoc_url=None,
+        # `tasks.list`, not `list_tasks_tasks_get`: what generated clients name methods after.
+        generate_unique_id_function=operation_id,
         lifespan=_freezing_startup_objects(lifespan),
         # The server span wraps every middleware, so logs and X-Trace-ID see its ids.
         telemetry=server_telemetry(untraced_paths=quiet | {f"{prefix}/readyz"}),

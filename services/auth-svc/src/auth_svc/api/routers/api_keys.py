@@ -17,6 +17,7 @@ router = APIRouter(prefix="/auth", tags=["api-keys"])
 
 @router.post(
     "/api-keys",
+    name="create",
     status_code=status.HTTP_201_CREATED,
     response_model=ApiKeyCreated,
     responses=error_responses(401, 409, 422),
@@ -29,7 +30,9 @@ async def create_api_key(body: ApiKeyCreate, user: CurrentUser, session: DbSessi
     return ApiKeyCreated(**ApiKeyRead.model_validate(key).model_dump(), key=secret)
 
 
-@router.get("/api-keys", response_model=ApiKeyPage, responses=error_responses(401, 422))
+@router.get(
+    "/api-keys", name="list", response_model=ApiKeyPage, responses=error_responses(401, 422)
+)
 async def list_api_keys(
     user: CurrentUser, session: DbSession, page: PageNumber = 1, limit: Limit = 20
 ) -> Any:
@@ -47,6 +50,7 @@ async def list_api_keys(
 
 @router.delete(
     "/api-keys/{key_id}",
+    name="revoke",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=error_responses(401, 404, 422),
 )
@@ -58,6 +62,7 @@ async def revoke_api_key(key_id: uuid.UUID, user: CurrentUser, session: DbSessio
 
 @router.get(
     "/users/{user_id}/api-keys",
+    name="list_of_user",
     response_model=ApiKeyPage,
     responses=error_responses(401, 403, 404, 422),
 )
@@ -82,6 +87,7 @@ async def list_user_api_keys(
 
 @router.delete(
     "/users/{user_id}/api-keys/{key_id}",
+    name="revoke_of_user",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=error_responses(401, 403, 404, 422),
 )

@@ -15,7 +15,7 @@ from taskhub_common.errors import error_responses
 router = APIRouter(prefix="/auth/users", tags=["users"])
 
 
-@router.get("", response_model=UserPage, responses=error_responses(401, 403, 422))
+@router.get("", name="list", response_model=UserPage, responses=error_responses(401, 403, 422))
 async def list_users(
     admin: AdminUser, session: DbSession, page: PageNumber = 1, limit: Limit = 20
 ) -> Any:

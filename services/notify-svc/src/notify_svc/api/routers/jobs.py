@@ -116,7 +116,7 @@ async def queue_webhook(
     return _accepted(job, created, response, background)
 
 
-@router.get("/jobs", response_model=JobPage, responses=error_responses(401, 403, 422))
+@router.get("/jobs", name="list", response_model=JobPage, responses=error_responses(401, 403, 422))
 async def list_jobs(
     principal: NotifyReader,
     session: DbSession,
@@ -141,7 +141,12 @@ async def list_jobs(
     )
 
 
-@router.get("/jobs/{job_id}", response_model=JobRead, responses=error_responses(401, 403, 404, 422))
+@router.get(
+    "/jobs/{job_id}",
+    name="get",
+    response_model=JobRead,
+    responses=error_responses(401, 403, 404, 422),
+)
 async def read_job(job: VisibleJob) -> JobRead:
     """One job (its owner, the owner of its task, or an admin)."""
     return JobRead.model_validate(job)
@@ -149,6 +154,7 @@ async def read_job(job: VisibleJob) -> JobRead:
 
 @router.delete(
     "/jobs/{job_id}",
+    name="cancel",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=error_responses(401, 403, 404, 409, 422),
 )
@@ -161,7 +167,12 @@ async def cancel_job(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/failed", response_model=DeadLetterPage, responses=error_responses(401, 403, 422))
+@router.get(
+    "/failed",
+    name="list_failed",
+    response_model=DeadLetterPage,
+    responses=error_responses(401, 403, 422),
+)
 async def list_dead_letters(
     _: AdminUser, session: DbSession, page: Page = 1, limit: Limit = 20
 ) -> DeadLetterPage:

@@ -17,6 +17,7 @@ router = APIRouter(prefix="/tasks/outbox", tags=["outbox"])
 
 @router.get(
     "/parked",
+    name="list_parked",
     response_model=Page[ParkedEventRead],
     responses=error_responses(401, 403, 422),
 )
@@ -36,6 +37,7 @@ async def list_parked_events(
 
 @router.post(
     "/parked/{event_id}/requeue",
+    name="requeue",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=error_responses(401, 403, 404, 422),
 )

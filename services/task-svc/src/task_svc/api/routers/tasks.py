@@ -47,6 +47,7 @@ RATE_LIMIT_HEADERS = {
 
 @router.post(
     "",
+    name="create",
     status_code=status.HTTP_201_CREATED,
     response_model=TaskRead,
     responses={
@@ -80,6 +81,7 @@ task_list_query = QueryModel(TaskListQuery)
 
 @router.get(
     "",
+    name="list",
     response_model=TaskPage,
     responses=error_responses(401, 403, 422),
     openapi_extra=task_list_query.openapi_extra,
@@ -124,6 +126,7 @@ async def bulk_set_status(
 
 @router.get(
     "/{task_id}",
+    name="get",
     response_model=TaskRead,
     responses=error_responses(401, 403, 404, 422),
     summary="Get one task",
@@ -135,6 +138,7 @@ async def get_task(task_id: uuid.UUID, user: TasksReader, session: DbSession) ->
 
 @router.patch(
     "/{task_id}",
+    name="update",
     response_model=TaskRead,
     responses=error_responses(401, 403, 404, 422, 503),
     summary="Change a task",
@@ -154,6 +158,7 @@ async def update_task(
 
 @router.delete(
     "/{task_id}",
+    name="delete",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=error_responses(401, 403, 404, 422),
     summary="Delete a task (owner or admin)",

@@ -1,0 +1,218 @@
+from http import HTTPStatus
+from typing import Any, cast
+from urllib.parse import quote
+
+import httpx
+
+from ...client import AuthenticatedClient, Client
+from ...types import Response, UNSET
+from ... import errors
+
+from ...models.error_response import ErrorResponse
+from typing import cast
+from uuid import UUID
+
+
+
+def _get_kwargs(
+    user_id: UUID,
+    key_id: UUID,
+
+) -> dict[str, Any]:
+    
+
+    
+
+    
+
+    _kwargs: dict[str, Any] = {
+        "method": "delete",
+        "url": "/auth/users/{user_id}/api-keys/{key_id}".format(user_id=quote(str(user_id), safe=""),key_id=quote(str(key_id), safe=""),),
+    }
+
+
+    return _kwargs
+
+
+
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Any | ErrorResponse | None:
+    if response.status_code == 204:
+        response_204 = cast(Any, None)
+        return response_204
+
+    if response.status_code == 401:
+        response_401 = ErrorResponse.from_dict(response.json())
+
+
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = ErrorResponse.from_dict(response.json())
+
+
+
+        return response_403
+
+    if response.status_code == 404:
+        response_404 = ErrorResponse.from_dict(response.json())
+
+
+
+        return response_404
+
+    if response.status_code == 422:
+        response_422 = ErrorResponse.from_dict(response.json())
+
+
+
+        return response_422
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[Any | ErrorResponse]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    user_id: UUID,
+    key_id: UUID,
+    *,
+    client: AuthenticatedClient,
+
+) -> Response[Any | ErrorResponse]:
+    """ Revoke Of User
+
+     Revoke any user's key (admins only); the admin is recorded as `revoked_by`.
+
+    Args:
+        user_id (UUID):
+        key_id (UUID):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Any | ErrorResponse]
+     """
+
+
+    kwargs = _get_kwargs(
+        user_id=user_id,
+key_id=key_id,
+
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+def sync(
+    user_id: UUID,
+    key_id: UUID,
+    *,
+    client: AuthenticatedClient,
+
+) -> Any | ErrorResponse | None:
+    """ Revoke Of User
+
+     Revoke any user's key (admins only); the admin is recorded as `revoked_by`.
+
+    Args:
+        user_id (UUID):
+        key_id (UUID):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Any | ErrorResponse
+     """
+
+
+    return sync_detailed(
+        user_id=user_id,
+key_id=key_id,
+client=client,
+
+    ).parsed
+
+async def asyncio_detailed(
+    user_id: UUID,
+    key_id: UUID,
+    *,
+    client: AuthenticatedClient,
+
+) -> Response[Any | ErrorResponse]:
+    """ Revoke Of User
+
+     Revoke any user's key (admins only); the admin is recorded as `revoked_by`.
+
+    Args:
+        user_id (UUID):
+        key_id (UUID):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Any | ErrorResponse]
+     """
+
+
+    kwargs = _get_kwargs(
+        user_id=user_id,
+key_id=key_id,
+
+    )
+
+    response = await client.get_async_httpx_client().request(
+        **kwargs
+    )
+
+    return _build_response(client=client, response=response)
+
+async def asyncio(
+    user_id: UUID,
+    key_id: UUID,
+    *,
+    client: AuthenticatedClient,
+
+) -> Any | ErrorResponse | None:
+    """ Revoke Of User
+
+     Revoke any user's key (admins only); the admin is recorded as `revoked_by`.
+
+    Args:
+        user_id (UUID):
+        key_id (UUID):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Any | ErrorResponse
+     """
+
+
+    return (await asyncio_detailed(
+        user_id=user_id,
+key_id=key_id,
+client=client,
+
+    )).parsed

@@ -1,0 +1,9 @@
+from enum import StrEnum
+
+class TaskPriority(StrEnum):
+    HIGH = "high"
+    LOW = "low"
+    NORMAL = "normal"
+
+    def __str__(self) -> str:
+        return str(self.value)
