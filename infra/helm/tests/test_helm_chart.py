@@ -630,6 +630,7 @@ def test_the_gateway_config_is_the_template_rendered_with_every_placeholder(
         "TASKHUB_GATEWAY_CLIENT_MAX_BODY_SIZE": str(gateway["clientMaxBodySize"]),
         "TASKHUB_GATEWAY_PROXY_TIMEOUT": str(gateway["proxyTimeout"]),
         "TASKHUB_GATEWAY_METRICS_ALLOW": str(gateway["metricsAllow"]),
+        "TASKHUB_GATEWAY_PUBLIC_DIR": "/etc/nginx/public",
     }
     config = by_component(objects, "ConfigMap", "gateway")["data"]["nginx.conf"]
     # The project's own renderer refuses a placeholder without a value.
@@ -983,6 +984,25 @@ def test_the_release_publishes_the_chart_after_the_images_with_their_version(
 
 
 PROMETHEUS_RULES = sorted((REPO / "infra" / "prometheus" / "rules").glob("*.yml"))
+
+
+GATEWAY_PUBLIC = sorted((REPO / "gateway" / "public").glob("*.*"))
+
+
+@pytest.mark.parametrize("public", GATEWAY_PUBLIC, ids=lambda path: path.name)
+def test_the_chart_carries_the_gateways_api_description_unchanged(public: Path) -> None:
+    copy = CHART / "files" / "public" / public.name
+    assert copy.read_bytes() == public.read_bytes(), f"cp {public} {copy.parent}/"
+
+
+def test_the_gateway_serves_the_api_description_from_its_config_map() -> None:
+    rendered = render("")
+    data = by_component(rendered, "ConfigMap", "gateway")["data"]
+    for path in GATEWAY_PUBLIC:
+        assert data[path.name] == path.read_text()
+    (nginx,) = containers(by_component(rendered, "Deployment", "gateway"))
+    public = {"name": "public", "mountPath": "/etc/nginx/public", "readOnly": True}
+    assert public in nginx["volumeMounts"]
 
 
 @pytest.mark.parametrize("rules", PROMETHEUS_RULES, ids=lambda path: path.name)
