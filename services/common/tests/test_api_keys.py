@@ -118,6 +118,35 @@ async def test_a_live_key_is_granted_and_looked_up_once_per_ttl(
     assert directory.requests == 2
 
 
+async def test_requests_that_miss_together_share_one_lookup(
+    directory: ApiKeyDirectory, lookup: ApiKeyLookup
+) -> None:
+    # A busy integration's connections all miss when the answer expires.
+    owner = uuid.uuid4()
+    key = directory.issue(owner, Scope.TASKS_READ)
+
+    grants = await asyncio.gather(*(lookup.grant(key) for _ in range(32)))
+
+    assert {grant.user_id for grant in grants} == {owner}
+    assert directory.requests == 1
+
+
+async def test_a_failed_shared_lookup_fails_every_waiter_and_is_tried_again() -> None:
+    failing = ApiKeyLookup(
+        auth_url="http://127.0.0.1:9",
+        internal_token=INTERNAL_TOKEN,
+        client=httpx.AsyncClient(timeout=1.0),
+        ttl_seconds=TTL,
+    )
+    key = generate_key()
+
+    outcomes = await asyncio.gather(*(failing.grant(key) for _ in range(4)), return_exceptions=True)
+
+    assert all(isinstance(outcome, KeysUnavailable) for outcome in outcomes)
+    with pytest.raises(KeysUnavailable):
+        await failing.grant(key)  # nothing cached, nothing pending: asked again
+
+
 async def test_a_revoked_key_is_refused_once_the_ttl_has_passed(
     directory: ApiKeyDirectory, lookup: ApiKeyLookup
 ) -> None:

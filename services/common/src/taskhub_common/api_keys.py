@@ -10,6 +10,7 @@ seconds per process, which bounds how long a revoked key keeps working.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import logging
@@ -22,6 +23,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from functools import partial
 
 import httpx
 
@@ -158,6 +160,7 @@ class ApiKeyLookup:
         self.ttl_seconds = ttl_seconds
         self.max_size = max_size
         self._answers: OrderedDict[bytes, _Answer] = OrderedDict()
+        self._pending: dict[bytes, asyncio.Task[_Answer]] = {}
 
     async def grant(self, key: str) -> KeyGrant:
         """The live key's grant, or `Unauthorized`."""
@@ -167,14 +170,38 @@ class ApiKeyLookup:
         now = time.time()
         answer = self._answers.get(digest)
         if answer is None or now >= answer.expires_at:
-            grant, key_expires_at = await self._ask_auth_svc(key)
-            answer = _Answer(grant, min(now + self.ttl_seconds, key_expires_at))
-            self._remember(digest, answer)
+            answer = await self._fresh_answer(key, digest)
         else:
             self._answers.move_to_end(digest)
         if answer.grant is None:
             raise Unauthorized(INVALID_KEY_MESSAGE)
         return answer.grant
+
+    async def _fresh_answer(self, key: str, digest: bytes) -> _Answer:
+        """One lookup per key at a time, shared by every request that needs it meanwhile.
+
+        When an answer expires, every connection of a busy integration misses at once; one
+        lookup each would queue dozens of calls on auth-svc and show as the key requests'
+        p99. The lookup runs as its own task, so a caller that goes away cancels only its
+        own wait.
+        """
+        lookup = self._pending.get(digest)
+        if lookup is None:
+            lookup = asyncio.create_task(self._lookup(key, digest))
+            self._pending[digest] = lookup
+            lookup.add_done_callback(partial(self._forget_lookup, digest))
+        return await asyncio.shield(lookup)
+
+    async def _lookup(self, key: str, digest: bytes) -> _Answer:
+        grant, key_expires_at = await self._ask_auth_svc(key)
+        answer = _Answer(grant, min(time.time() + self.ttl_seconds, key_expires_at))
+        self._remember(digest, answer)
+        return answer
+
+    def _forget_lookup(self, digest: bytes, lookup: asyncio.Task[_Answer]) -> None:
+        self._pending.pop(digest, None)
+        if not lookup.cancelled():
+            lookup.exception()  # retrieved here, so an error nobody awaited is not logged
 
     def _remember(self, digest: bytes, answer: _Answer) -> None:
         if self.ttl_seconds <= 0 or self.max_size <= 0:
