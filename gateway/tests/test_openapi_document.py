@@ -11,7 +11,13 @@ import pytest
 from fastapi.routing import APIRoute
 from openapi_spec_validator import validate
 
-from taskhub_common.openapi import SERVICE_APPS, document_problems, gateway_files
+from taskhub_common.openapi import (
+    HTTP_METHODS,
+    SERVICE_APPS,
+    document_problems,
+    gateway_files,
+    load_app,
+)
 
 PUBLIC_DIR = Path(__file__).resolve().parents[1] / "public"
 # Each service's routers, read from the code rather than from its document (the probes and
@@ -84,3 +90,36 @@ def test_shared_schemas_appear_once_and_the_gateway_is_the_server() -> None:
     ]
     assert document["servers"] == [{"url": "/", "description": "The TaskHub gateway"}]
     assert set(document["components"]["securitySchemes"]) >= {"HTTPBearer", "ApiKeyHeader"}
+
+
+# --- each service's own document (served at /{svc}/openapi.json) ------------------------
+
+
+def _service_document(service: str) -> dict[str, Any]:
+    document: dict[str, Any] = load_app(SERVICE_APPS[service]).openapi()
+    return document
+
+
+def _service_operations() -> list[tuple[str, str, str]]:
+    return [
+        (service, path, method)
+        for service in SERVICE_APPS
+        for path, item in _service_document(service)["paths"].items()
+        for method in item
+        if method in HTTP_METHODS
+    ]
+
+
+@pytest.mark.parametrize(("service", "path", "method"), _service_operations())
+def test_each_operation_of_each_service_is_named_and_documents_its_errors(
+    service: str, path: str, method: str
+) -> None:
+    operation = _service_document(service)["paths"][path][method]
+    assert document_problems({"paths": {path: {method: operation}}}) == []
+
+
+@pytest.mark.parametrize("service", SERVICE_APPS)
+def test_no_two_operations_of_a_service_share_an_id_and_none_is_internal(service: str) -> None:
+    document = _service_document(service)
+    assert document_problems(document) == []
+    assert not [path for path in document["paths"] if "/internal" in path]
