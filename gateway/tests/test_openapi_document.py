@@ -11,8 +11,8 @@ import pytest
 from fastapi.routing import APIRoute
 from openapi_spec_validator import validate
 
+from taskhub_common.errors import HTTP_METHODS
 from taskhub_common.openapi import (
-    HTTP_METHODS,
     SERVICE_APPS,
     document_problems,
     gateway_files,

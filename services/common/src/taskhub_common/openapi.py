@@ -23,12 +23,13 @@ from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.routing import APIRoute
 
+from taskhub_common.errors import HTTP_METHODS
+
 # `tag.action`, both snake_case: FastAPI's own ids (`list_tasks_tasks_get`) have no dot.
 OPERATION_ID = re.compile(r"[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*")
 # Liveness and readiness are for orchestrators, not integrators: not in the gateway document.
 PROBE_TAG = "health"
 ERROR_SCHEMA_REF = "#/components/schemas/ErrorResponse"
-HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
 REF_PREFIX = "#/components/schemas/"
 
 # The public services as the gateway routes them: path prefix -> the ASGI app.
