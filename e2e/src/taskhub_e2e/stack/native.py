@@ -269,6 +269,10 @@ class NativeStack:
             nginx_user=f"{nginx_user} {nginx_group}",
             nginx_temp=temp_dir,
         )
+        # supervisord opens its own log before its umask applies: create it owner-only.
+        supervisor_log = self.layout.log_path("supervisord")
+        supervisor_log.touch(mode=0o600)
+        supervisor_log.chmod(0o600)
         subprocess.run(
             [str(self.venv_bin / "supervisord"), "-c", str(self.layout.supervisor_conf)],
             check=True,
