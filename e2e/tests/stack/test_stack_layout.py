@@ -15,6 +15,7 @@ from taskhub_e2e.stack.layout import (
     checkout_hash,
     choose_pg_location,
     nginx_temp_dir,
+    orphaned_cluster,
     user_can_traverse,
 )
 
@@ -58,6 +59,27 @@ def test_a_cluster_at_the_fallback_stays_there(tmp_path: Path) -> None:
     )
 
     assert location.data_dir == base / checkout_hash(tmp_path) / "pg"
+
+
+def test_a_cluster_outside_a_new_stack_is_an_earlier_stacks(tmp_path: Path) -> None:
+    # After `clean`, or in a new clone in the same folder, a cluster under /var/lib/taskhub
+    # has passwords nobody knows any more; one inside `.stack/` would have gone with it.
+    base = tmp_path / "var-lib"
+    outside = choose_pg_location(
+        tmp_path / ".stack", "postgres", environ={}, can_traverse=unreachable, fallback_base=base
+    )
+    inside = choose_pg_location(
+        tmp_path / ".stack", "postgres", environ={}, can_traverse=reachable, fallback_base=base
+    )
+    assert not orphaned_cluster(outside, tmp_path / ".stack")  # nothing there yet
+
+    outside.data_dir.mkdir(parents=True)
+    (outside.data_dir / "PG_VERSION").write_text("15\n")
+    inside.data_dir.mkdir(parents=True)
+    (inside.data_dir / "PG_VERSION").write_text("15\n")
+
+    assert orphaned_cluster(outside, tmp_path / ".stack")
+    assert not orphaned_cluster(inside, tmp_path / ".stack")
 
 
 def test_environment_overrides_win(tmp_path: Path) -> None:

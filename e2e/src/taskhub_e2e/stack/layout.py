@@ -111,6 +111,13 @@ def choose_pg_location(
     return chosen
 
 
+def orphaned_cluster(location: PgLocation, stack_dir: Path) -> bool:
+    """Whether `location` holds a cluster outside `.stack/` that an earlier stack of this
+    checkout path left behind. Asked when `.stack/` is new (deleted by `clean`, or a new
+    clone in the same folder): the passwords of that cluster went with the old `.stack/`."""
+    return not location.data_dir.is_relative_to(stack_dir) and _holds_cluster(location)
+
+
 def _holds_cluster(location: PgLocation) -> bool:
     return (location.data_dir / "PG_VERSION").exists()
 

@@ -32,6 +32,7 @@ from taskhub_e2e.stack.layout import (
     find_repo_root,
     nginx_temp_dir,
     nginx_worker_user,
+    orphaned_cluster,
     pg_run_as,
 )
 from taskhub_e2e.stack.migrations import SERVICE_MIGRATIONS, needs_migration
@@ -197,8 +198,13 @@ class NativeStack:
         started = time.monotonic()
         programs = find_system_programs()
         self.make_dirs()
+        new_stack = not self.layout.credentials_file.exists()
         credentials = load_or_create_credentials(self.layout.credentials_file)
         cluster = self._cluster(programs)
+        if new_stack and orphaned_cluster(cluster.location, self.layout.stack_dir):
+            self.say(f"Removing the cluster an earlier stack left in {cluster.location.data_dir}")
+            shutil.rmtree(cluster.location.data_dir)
+            shutil.rmtree(cluster.location.socket_dir, ignore_errors=True)
         report = UpReport(seconds=0.0, first_run=not cluster.is_initialised())
         if cluster.location.note:
             report.notes.append(cluster.location.note)
