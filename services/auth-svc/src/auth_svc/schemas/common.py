@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
+from taskhub_common.pages import Page
 from taskhub_common.text import NoNul, SafeText
 
 __all__ = ["InputModel", "NoNul", "Page", "SafeText"]
@@ -13,10 +14,3 @@ class InputModel(BaseModel):
     """Request bodies: unknown fields are an error (no mass assignment)."""
 
     model_config = ConfigDict(extra="forbid")
-
-
-class Page[T](BaseModel):
-    items: list[T]
-    total: int
-    page: int
-    limit: int
