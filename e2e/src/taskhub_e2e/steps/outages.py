@@ -8,6 +8,7 @@ import os
 import secrets
 import signal
 import subprocess
+import threading
 import time
 import uuid
 from collections import Counter
@@ -341,9 +342,14 @@ def parked_for_admin(cast: Cast, api: TaskHubClient, poison: Poison) -> None:
 
 # --- a database restart under a burst of writes ------------------------------------------
 
-BURST_SECONDS = 8.0
 # Under the 60-a-minute creation limit, so every refusal is the outage's doing.
 CREATIONS_PER_CLIENT = 25
+# Each client paces itself, so that it is still writing when the database goes away
+# however fast the stack answers (a burst that finished before the stop tests nothing).
+SECONDS_BETWEEN_CREATIONS = 0.3
+SECONDS_BEFORE_THE_STOP = 1.5
+SECONDS_STOPPED = 2.0
+SECONDS_AFTER_THE_RESTART = 1.5
 
 
 @dataclass
@@ -363,11 +369,15 @@ def people_signed_in(cast: Cast, api: TaskHubClient, names: str) -> list[Actor]:
     return people
 
 
-def _create_and_complete(api: TaskHubClient, actor: Actor, until: float) -> list[int]:
+def _create_and_complete(api: TaskHubClient, actor: Actor, restarted: threading.Event) -> list[int]:
     statuses = []
+    stop_after: float | None = None
     for number in range(CREATIONS_PER_CLIENT):
-        if time.monotonic() >= until:
-            break
+        began = time.monotonic()
+        if restarted.is_set():
+            stop_after = stop_after or began + SECONDS_AFTER_THE_RESTART
+            if began >= stop_after:
+                break
         created = _sent(api, actor, "POST", "/tasks", json={"title": f"Burst {number}"})
         statuses.append(created.status_code)
         if created.status_code == 201:
@@ -375,6 +385,7 @@ def _create_and_complete(api: TaskHubClient, actor: Actor, until: float) -> list
                 api, actor, "PATCH", f"/tasks/{created.json()['id']}", json={"status": "done"}
             )
             statuses.append(done.status_code)
+        time.sleep(max(0.0, began + SECONDS_BETWEEN_CREATIONS - time.monotonic()))
     return statuses
 
 
@@ -385,13 +396,14 @@ def _create_and_complete(api: TaskHubClient, actor: Actor, until: float) -> list
 def burst_through_a_restart(
     chaos: Chaos, api: TaskHubClient, people: list[Actor], figures: dict[str, str]
 ) -> Burst:
-    until = time.monotonic() + BURST_SECONDS
+    restarted = threading.Event()
     with ThreadPoolExecutor(max_workers=len(people)) as pool:
-        clients = [pool.submit(_create_and_complete, api, actor, until) for actor in people]
-        time.sleep(BURST_SECONDS / 4)
+        clients = [pool.submit(_create_and_complete, api, actor, restarted) for actor in people]
+        time.sleep(SECONDS_BEFORE_THE_STOP)
         chaos.stop(DATABASE_PROGRAM)
-        time.sleep(BURST_SECONDS / 4)
+        time.sleep(SECONDS_STOPPED)
         chaos.start(DATABASE_PROGRAM)
+        restarted.set()
         statuses = [status for client in clients for status in client.result()]
     counted = Counter(statuses)
     figures["answers during the burst"] = ", ".join(
