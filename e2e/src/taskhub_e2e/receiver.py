@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import secrets
 import select
 import socket
@@ -31,8 +32,9 @@ from typing import Any
 
 RECEIVER_HOST = "127.0.0.1"
 # Worker `gwN` listens on FIRST_PORT + N (the serial run on FIRST_PORT); the deployment
-# allowlists `127.0.0.1:8190` ... `127.0.0.1:8199`.
-FIRST_PORT = 8190
+# allowlists `127.0.0.1:8190` ... `127.0.0.1:8199` (or from `TASKHUB_RECEIVERS_PORT`, so
+# that two checkouts can run their suites side by side).
+FIRST_PORT = int(os.environ.get("TASKHUB_RECEIVERS_PORT") or 8190)
 PORT_COUNT = 10
 ALLOWLIST_VARIABLE = "NOTIFY_WEBHOOK_ALLOWLIST"
 SECRET_VARIABLE = "NOTIFY_WEBHOOK_SIGNING_SECRET"

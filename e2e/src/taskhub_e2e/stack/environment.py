@@ -32,7 +32,7 @@ LOGIN_IP_MAX_FAILURES = 1000
 REGISTER_IP_MAX_ATTEMPTS = 100_000
 # The e2e suite's webhook receivers listen on loopback, one port per xdist worker; only
 # the native stack allowlists them (the setting is empty by default, refused in production).
-E2E_RECEIVER_PORTS = range(8190, 8200)
+E2E_RECEIVER_PORT_COUNT = 10
 # Faster retry and recovery than production defaults, so scenarios about failed deliveries
 # and killed workers finish in seconds.
 NOTIFY_DEV_TIMINGS = {
@@ -112,7 +112,9 @@ def build_service_env(
         "NOTIFY_AUTH_URL": auth_url,
         "NOTIFY_WEBHOOK_SIGNING_SECRET": credentials[WEBHOOK_SIGNING_SECRET],
         "NOTIFY_REMINDER_SCAN_SECONDS": str(REMINDER_SCAN_SECONDS),
-        "NOTIFY_WEBHOOK_ALLOWLIST": ",".join(f"127.0.0.1:{port}" for port in E2E_RECEIVER_PORTS),
+        "NOTIFY_WEBHOOK_ALLOWLIST": ",".join(
+            f"127.0.0.1:{ports.receivers + n}" for n in range(E2E_RECEIVER_PORT_COUNT)
+        ),
         **NOTIFY_DEV_TIMINGS,
         "TASKHUB_CELERY_METRICS_PORT": str(ports.celery_metrics),
         "TASKHUB_ARQ_METRICS_PORT": str(ports.arq_metrics),

@@ -20,6 +20,8 @@ class StackPorts:
     pg: int = 54320
     redis: int = 63790
     prometheus: int = 9090
+    # The first of the e2e suite's ten webhook receiver ports (one per xdist worker).
+    receivers: int = 8190
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> StackPorts:
