@@ -9,7 +9,6 @@ from taskhub_common.tracing import (
     current_trace_id,
     extract_trace_context,
     inject_trace_context,
-    instrument_clients,
 )
 
 
@@ -28,8 +27,3 @@ def test_no_context_means_a_new_trace() -> None:
     assert current_trace_id() is None
     assert inject_trace_context({"keep": "me"}) == {"keep": "me"}
     assert extract_trace_context(None) == extract_trace_context({})
-
-
-def test_client_instrumentation_is_idempotent() -> None:
-    instrument_clients()
-    instrument_clients()

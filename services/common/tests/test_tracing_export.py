@@ -9,7 +9,9 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import httpx
 import pytest
+from celery import Celery
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -93,9 +95,46 @@ async def test_sql_on_an_instrumented_engine_is_a_child_span(
     assert sql[0].parent.span_id == parent.get_span_context().span_id
 
 
-def test_celery_instrumentation_is_idempotent() -> None:
+class _Ok(BaseHTTPRequestHandler):
+    def log_message(self, *_: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.send_response(204)
+        self.end_headers()
+
+
+def test_an_outgoing_request_is_one_client_span_however_often_clients_are_instrumented(
+    spans: InMemorySpanExporter,
+) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Ok)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        instrument_clients()
+        instrument_clients()  # every lifespan and worker start-up calls it again
+        with httpx.Client() as client:
+            assert client.get(f"http://127.0.0.1:{server.server_address[1]}/").status_code == 204
+    finally:
+        server.shutdown()
+        server.server_close()
+    client_spans = [s for s in spans.get_finished_spans() if s.kind is trace.SpanKind.CLIENT]
+    assert [span.name for span in client_spans] == ["GET"]
+
+
+def test_a_celery_task_is_one_span_however_often_celery_is_instrumented(
+    spans: InMemorySpanExporter,
+) -> None:
+    app = Celery("demo", set_as_current=False)
+
+    @app.task(name="demo.ping")
+    def ping() -> str:
+        return "pong"
+
     instrument_celery()
-    instrument_celery()
+    instrument_celery()  # the worker's start-up and each forked child call it
+    assert ping.apply().get() == "pong"
+    runs = [span for span in spans.get_finished_spans() if "demo.ping" in span.name]
+    assert len(runs) == 1, [span.name for span in spans.get_finished_spans()]
 
 
 # --- export ------------------------------------------------------------------------------
