@@ -113,67 +113,80 @@ async def register(client: httpx.AsyncClient) -> tuple[str, str]:
     return email, password
 
 
+@dataclass
+class Workload:
+    """What the phases drive: logins of the benchmark's own accounts, and `/auth/me`."""
+
+    accounts: list[tuple[str, str]]
+    bearer: dict[str, str] = field(default_factory=dict)
+
+    async def login(self, http: httpx.AsyncClient, number: int) -> httpx.Response:
+        email, password = self.accounts[number]
+        return await http.post("/auth/login", json={"email": email, "password": password})
+
+    async def me(self, http: httpx.AsyncClient, _: int) -> httpx.Response:
+        return await http.get("/auth/me", headers=self.bearer)
+
+
+async def prepare(client: httpx.AsyncClient, login_clients: int) -> Workload:
+    # One account per login client: auth-svc counts in-flight attempts against the
+    # per-account limit (5), as a guard against parallel password guessing.
+    workload = Workload(accounts=[await register(client) for _ in range(login_clients)])
+    token_response = await workload.login(client, 0)
+    token_response.raise_for_status()
+    workload.bearer = {"Authorization": f"Bearer {token_response.json()['access']}"}
+    return workload
+
+
+async def me_under_login_load(
+    client: httpx.AsyncClient, workload: Workload, args: argparse.Namespace
+) -> tuple[Sample, Sample]:
+    """Phase 3: `/auth/me` while logins run continuously; (me, logins meanwhile)."""
+    stop = asyncio.Event()
+    phase_end = time.monotonic() + args.duration
+    background = asyncio.create_task(
+        drive(
+            client,
+            workload.login,
+            concurrency=args.login_concurrency,
+            deadline=phase_end,
+            max_requests=10**9,  # bounded by time and by `stop`
+            stop=stop,
+        )
+    )
+    await asyncio.sleep(min(1.0, args.duration / 5))  # let the login load build up
+    me_loaded = await drive(
+        client,
+        workload.me,
+        concurrency=args.me_concurrency,
+        deadline=phase_end,
+        max_requests=args.max_requests,
+    )
+    stop.set()
+    return me_loaded, await background
+
+
 async def run(args: argparse.Namespace) -> dict[str, object]:
     limits = httpx.Limits(max_connections=args.login_concurrency + args.me_concurrency + 4)
     async with httpx.AsyncClient(
         base_url=args.base_url, timeout=args.timeout, limits=limits
     ) as client:
-        # One account per login client: auth-svc counts in-flight attempts against the
-        # per-account limit (5), as a guard against parallel password guessing.
-        accounts = [await register(client) for _ in range(args.login_concurrency)]
-
-        async def login(http: httpx.AsyncClient, number: int) -> httpx.Response:
-            email, password = accounts[number]
-            return await http.post("/auth/login", json={"email": email, "password": password})
-
-        token_response = await login(client, 0)
-        token_response.raise_for_status()
-        bearer = {"Authorization": f"Bearer {token_response.json()['access']}"}
-
-        async def me(http: httpx.AsyncClient, _: int) -> httpx.Response:
-            return await http.get("/auth/me", headers=bearer)
-
-        duration: float = args.duration
-
-        def deadline() -> float:
-            return time.monotonic() + duration
-
+        workload = await prepare(client, args.login_concurrency)
         logins = await drive(
             client,
-            login,
+            workload.login,
             concurrency=args.login_concurrency,
-            deadline=deadline(),
+            deadline=time.monotonic() + args.duration,
             max_requests=args.max_logins,
         )
         me_alone = await drive(
             client,
-            me,
+            workload.me,
             concurrency=args.me_concurrency,
-            deadline=deadline(),
+            deadline=time.monotonic() + args.duration,
             max_requests=args.max_requests,
         )
-        stop = asyncio.Event()
-        phase_end = deadline()
-        background = asyncio.create_task(
-            drive(
-                client,
-                login,
-                concurrency=args.login_concurrency,
-                deadline=phase_end,
-                max_requests=10**9,  # bounded by time and by `stop`
-                stop=stop,
-            )
-        )
-        await asyncio.sleep(min(1.0, args.duration / 5))  # let the login load build up
-        me_loaded = await drive(
-            client,
-            me,
-            concurrency=args.me_concurrency,
-            deadline=phase_end,
-            max_requests=args.max_requests,
-        )
-        stop.set()
-        logins_during = await background
+        me_loaded, logins_during = await me_under_login_load(client, workload, args)
 
     ratio = me_loaded.percentile(99) / me_alone.percentile(99)
     return {
