@@ -71,7 +71,12 @@ class OurImage:
 
     @property
     def dockerfile(self) -> Path:
-        return REPO / "services" / self.name / "Dockerfile"
+        return DOCKERFILE
+
+    @property
+    def build_args(self) -> dict[str, str]:
+        """What services/Dockerfile must be told to build this image."""
+        return {"SERVICE": self.name, "PACKAGE": self.package, "APP": f"{self.module}.main:app"}
 
     @property
     def settings_class(self) -> type[BaseSettings]:
@@ -81,6 +86,8 @@ class OurImage:
         return settings
 
 
+# One recipe for the three images, told apart by build arguments.
+DOCKERFILE = REPO / "services" / "Dockerfile"
 OUR_IMAGES = (
     OurImage("auth-svc", "taskhub-auth", "auth_svc", "AUTH_"),
     OurImage("task-svc", "taskhub-tasks", "task_svc", "TASKS_"),
@@ -466,16 +473,37 @@ def test_gateway_gets_a_value_for_every_template_placeholder() -> None:
 # --- the Dockerfiles --------------------------------------------------------------------------
 
 
-def test_there_is_a_dockerfile_per_service() -> None:
+def test_compose_builds_each_image_from_the_one_dockerfile_with_its_arguments() -> None:
     for image in OUR_IMAGES:
-        assert image.dockerfile.is_file(), image.dockerfile
+        for name in containers_of(image):
+            build = services()[name].get("build")
+            if build is None:
+                continue
+            assert (COMPOSE_DIR / build["context"] / build["dockerfile"]).resolve() == DOCKERFILE
+            assert build.get("args") == image.build_args, name
 
 
-@pytest.mark.parametrize("image", OUR_IMAGES, ids=lambda image: image.name)
-def test_dockerfile_passes_hadolint(image: OurImage) -> None:
+def test_no_service_keeps_a_dockerfile_of_its_own() -> None:
+    assert sorted(REPO.glob("services/*/Dockerfile")) == []
+
+
+def test_the_release_workflow_builds_each_image_with_its_arguments() -> None:
+    workflow = yaml.safe_load((REPO / ".github" / "workflows" / "release.yml").read_text())
+    matrix = workflow["jobs"]["image"]["strategy"]["matrix"]["include"]
+    assert {
+        entry["service"]: {
+            "SERVICE": entry["service"],
+            "PACKAGE": entry["package"],
+            "APP": entry["app"],
+        }
+        for entry in matrix
+    } == {image.name: image.build_args for image in OUR_IMAGES}
+
+
+def test_dockerfile_passes_hadolint() -> None:
     # hadolint reads .hadolint.yaml from the working directory, if the repository has one.
     result = subprocess.run(
-        [venv_tool("hadolint"), str(image.dockerfile)],
+        [venv_tool("hadolint"), str(DOCKERFILE)],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -508,10 +536,18 @@ def logical_lines(dockerfile: Path) -> list[str]:
     return lines
 
 
-def parse_builder_stage(dockerfile: Path) -> BuilderStage:
+def with_build_args(line: str, build_args: dict[str, str]) -> str:
+    """`line` with `${NAME}` and `$NAME` of each build argument replaced, as docker does."""
+    for name, value in build_args.items():
+        line = re.sub(rf"\$(?:\{{{name}\}}|{name}\b)", value, line)
+    return line
+
+
+def parse_builder_stage(dockerfile: Path, build_args: dict[str, str]) -> BuilderStage:
     stage = BuilderStage(env={}, copies=[], uv_syncs=[])
     inside = False
     for line in logical_lines(dockerfile):
+        line = with_build_args(line, build_args)
         instruction, _, rest = line.partition(" ")
         if instruction.upper() == "FROM":
             inside = rest.lower().endswith(" as builder")
@@ -568,7 +604,7 @@ def executables_run_from(image: OurImage, dockerfile: Path) -> set[str]:
 @pytest.mark.parametrize("image", OUR_IMAGES, ids=lambda image: image.name)
 def test_builder_stage_installs_a_runnable_service(image: OurImage, tmp_path: Path) -> None:
     """Replays the image's builder stage with uv: the lock, the copied files and the commands."""
-    stage = parse_builder_stage(image.dockerfile)
+    stage = parse_builder_stage(image.dockerfile, image.build_args)
     assert stage.uv_syncs, "the builder stage runs no `uv sync`"
     workdir, venv = tmp_path / "app", tmp_path / "venv"
     workdir.mkdir()

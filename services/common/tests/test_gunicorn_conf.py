@@ -63,16 +63,20 @@ def _wait_for(condition: Callable[[], bool], seconds: float) -> bool:
     return False
 
 
-@pytest.fixture
-def master(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
-    (tmp_path / "tiny_app.py").write_text(APP)
+@contextlib.contextmanager
+def _gunicorn(
+    folder: Path, app_argument: list[str], environment: dict[str, str]
+) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """A gunicorn master on the shared settings serving `tiny_app`, killed with its workers."""
+    (folder / "tiny_app.py").write_text(APP)
     port = _free_port()
     gunicorn = Path(sys.executable).with_name("gunicorn")
-    environment = os.environ | {"GUNICORN_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "2"}
     process = subprocess.Popen(
-        [str(gunicorn), "tiny_app:app", "--config", "python:taskhub_common.gunicorn_conf"],
-        cwd=tmp_path,
-        env=environment,
+        [str(gunicorn), *app_argument, "--config", "python:taskhub_common.gunicorn_conf"],
+        cwd=folder,
+        env=os.environ
+        | {"GUNICORN_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "2"}
+        | environment,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -85,18 +89,31 @@ def master(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
         process.wait()
 
 
+def _serving(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@pytest.fixture
+def master(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    with _gunicorn(tmp_path, ["tiny_app:app"], {}) as started:
+        yield started
+
+
+def test_the_image_names_its_app_in_the_environment(tmp_path: Path) -> None:
+    # services/Dockerfile builds every service; its CMD has no app argument.
+    with _gunicorn(tmp_path, [], {"TASKHUB_APP": "tiny_app:app"}) as (_process, port):
+        assert _wait_for(lambda: _serving(port), 20)
+
+
 def test_workers_exit_and_free_the_port_when_the_master_is_killed(
     master: tuple[subprocess.Popen[bytes], int],
 ) -> None:
     process, port = master
 
-    def serving() -> bool:
-        try:
-            return httpx.get(f"http://127.0.0.1:{port}/", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    assert _wait_for(lambda: serving() and len(_children(process.pid)) == 2, 20)
+    assert _wait_for(lambda: _serving(port) and len(_children(process.pid)) == 2, 20)
     workers = _children(process.pid)
 
     process.send_signal(signal.SIGKILL)

@@ -1,7 +1,7 @@
 """Gunicorn settings shared by every TaskHub service image.
 
-Used as `gunicorn <svc>.main:app --config python:taskhub_common.gunicorn_conf`. Read from
-the environment:
+Used as `gunicorn <svc>.main:app --config python:taskhub_common.gunicorn_conf`, or without
+the app argument where `TASKHUB_APP` names it (the image sets it). Read from the environment:
 
 - `GUNICORN_BIND` (default `0.0.0.0:8000`), `WEB_CONCURRENCY` (workers, default 2),
   `GUNICORN_LOG_LEVEL` (default `info`), `TASKHUB_SERVICE_NAME` (the `service` field of
@@ -26,6 +26,9 @@ from typing import Any
 
 from prometheus_client import multiprocess
 
+# One image recipe serves every service: the image names its app here; a command line's
+# app argument wins over it.
+wsgi_app = os.environ.get("TASKHUB_APP") or None
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = "uvicorn_worker.UvicornWorker"
