@@ -19,7 +19,7 @@ from task_svc.main import app
 from taskhub_common.auth import JwksKeySource, Role, TokenVerifier, principal_dependency
 from taskhub_common.errors import ServiceUnavailable
 from taskhub_common.roles import CurrentRoles
-from taskhub_common.testing import TokenMinter
+from taskhub_common.testing import TokenMinter, check_env_example
 
 
 def test_migrate_command_reaches_head() -> None:
@@ -110,13 +110,7 @@ def test_env_example_documents_every_setting() -> None:
 
     from task_svc.core.config import Settings
 
-    example = Path(__file__).resolve().parents[1] / ".env.example"
-    documented = {
-        line.split("=", 1)[0]
-        for line in example.read_text().splitlines()
-        if line.startswith("TASKS_")
-    }
-    assert documented == {f"TASKS_{name.upper()}" for name in Settings.model_fields}
+    check_env_example(Settings, Path(__file__).resolve().parents[1] / ".env.example")
 
 
 async def test_an_unreachable_read_database_is_a_503_envelope() -> None:

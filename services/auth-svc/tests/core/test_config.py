@@ -10,6 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from auth_svc.core.config import Settings
+from taskhub_common.testing import check_env_example
 
 STRONG = "a-real-secret-0123456789"
 
@@ -125,10 +126,4 @@ def test_production_starts_with_real_secrets(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_env_example_documents_every_setting() -> None:
-    example = Path(__file__).resolve().parents[2] / ".env.example"
-    documented = {
-        line.lstrip("# ").split("=", 1)[0]
-        for line in example.read_text().splitlines()
-        if line.lstrip("# ").startswith("AUTH_") and "=" in line
-    }
-    assert documented == {f"AUTH_{name.upper()}" for name in Settings.model_fields}
+    check_env_example(Settings, Path(__file__).resolve().parents[2] / ".env.example")

@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import Any, Self
 
 import httpx
+from alembic import command
 from fastapi import FastAPI
 from joserfc.jwk import KeySet, RSAKey
+from pydantic_settings import BaseSettings
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from taskhub_common.api_keys import ApiKeyLookup, Scope, generate_key
@@ -30,12 +32,35 @@ from taskhub_common.auth import (
     access_token_claims,
     sign_token,
 )
-from taskhub_common.migrations import upgrade_to_head
+from taskhub_common.migrations import alembic_config, upgrade_to_head
 
 
 async def migrate(ini_path: Path, database_url: str) -> None:
     """`alembic upgrade head` on the test database (in a thread: Alembic runs its own loop)."""
     await asyncio.to_thread(upgrade_to_head, ini_path, database_url)
+
+
+async def check_models_match_migrations(ini_path: Path, database_url: str) -> None:
+    """`alembic check` on a migrated database: raises when autogenerate would find any
+    difference between the models and what the hand-written migrations built."""
+    await asyncio.to_thread(command.check, alembic_config(ini_path, database_url))
+
+
+def check_env_example(settings: type[BaseSettings], env_example: Path) -> None:
+    """Every setting of `settings` is documented in `env_example` (as `PREFIX_NAME=`, also
+    commented out), and the file documents nothing else under the service's prefix."""
+    prefix = str(settings.model_config.get("env_prefix", ""))
+    documented = {
+        line.lstrip("# ").split("=", 1)[0]
+        for line in env_example.read_text().splitlines()
+        if line.lstrip("# ").startswith(prefix) and "=" in line
+    }
+    expected = {f"{prefix}{name.upper()}" for name in settings.model_fields}
+    if documented != expected:
+        raise AssertionError(
+            f"{env_example.name}: undocumented {sorted(expected - documented)}, "
+            f"no such setting {sorted(documented - expected)}"
+        )
 
 
 @asynccontextmanager

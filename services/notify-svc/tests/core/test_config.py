@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
 from notify_svc.core.config import Settings
+from taskhub_common.testing import check_env_example
 
 
 @pytest.fixture(autouse=True)
@@ -107,3 +110,7 @@ def test_the_sweep_may_not_take_a_live_attempt_for_a_lost_one() -> None:
             webhook_dns_timeout_seconds=5,
             celery_visibility_timeout_seconds=100,
         )
+
+
+def test_env_example_documents_every_setting() -> None:
+    check_env_example(Settings, Path(__file__).resolve().parents[2] / ".env.example")
