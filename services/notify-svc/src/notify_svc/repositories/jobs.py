@@ -28,6 +28,12 @@ async def insert_job(session: AsyncSession, values: dict[str, Any]) -> Job | Non
     return (await session.execute(statement)).scalar_one_or_none()
 
 
+async def insert_jobs(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert many jobs without idempotency keys in one statement (each row has its `id`)."""
+    if rows:
+        await session.execute(insert(Job).values(list(rows)))
+
+
 async def get_by_idempotency_key(
     session: AsyncSession, *, owner_id: uuid.UUID, key: str
 ) -> Job | None:
@@ -92,6 +98,34 @@ async def lock_for_delivery(session: AsyncSession, job_id: uuid.UUID) -> Job | N
     """The job, row-locked for this delivery; None when missing or another delivery holds it."""
     statement = select(Job).where(Job.id == job_id).with_for_update(skip_locked=True)
     return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def lock_queued(session: AsyncSession, job_ids: Sequence[uuid.UUID]) -> list[Job]:
+    """The queued jobs among `job_ids`, row-locked; rows another delivery holds are skipped."""
+    statement = (
+        select(Job)
+        .where(Job.id.in_(job_ids), Job.status == JobStatus.QUEUED)
+        .order_by(Job.id)
+        .with_for_update(skip_locked=True)
+    )
+    return list((await session.execute(statement)).scalars())
+
+
+async def mark_sent(session: AsyncSession, job_ids: Sequence[uuid.UUID]) -> None:
+    """Record one successful attempt of each job (the e-mails of a batch), in one statement."""
+    if job_ids:
+        await session.execute(
+            update(Job)
+            .where(Job.id.in_(job_ids))
+            .values(
+                status=JobStatus.OK,
+                attempts=Job.attempts + 1,
+                last_error=None,
+                delivered_at=func.now(),
+                updated_at=func.now(),
+            )
+            .execution_options(synchronize_session=False)
+        )
 
 
 async def lock_to_record(session: AsyncSession, job_id: uuid.UUID) -> Job | None:
@@ -165,6 +199,17 @@ async def list_dead_letters(
         .limit(limit)
     )
     return (await session.execute(page)).scalars().all(), total
+
+
+async def add_sent_emails(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Outbox rows of many e-mails (job_id, recipient_hash, subject) in one statement."""
+    if rows:
+        statement = (
+            insert(SentEmail)
+            .values([{"id": uuid.uuid4(), **row} for row in rows])
+            .on_conflict_do_nothing(index_elements=["job_id"])
+        )
+        await session.execute(statement)
 
 
 async def add_sent_email(
