@@ -179,6 +179,22 @@ async def job_ids_for_event(session: AsyncSession, event_id: str) -> list[uuid.U
     return list((await session.execute(statement)).scalars())
 
 
+async def job_ids_for_events(
+    session: AsyncSession, event_ids: Sequence[str]
+) -> dict[str, list[uuid.UUID]]:
+    """The jobs each event created, in creation order (one query for a whole batch)."""
+    statement = (
+        select(Job.event_id, Job.id)
+        .where(Job.event_id.in_(event_ids))
+        .order_by(Job.created_at, Job.id)
+    )
+    found: dict[str, list[uuid.UUID]] = {event_id: [] for event_id in event_ids}
+    for event_id, job_id in await session.execute(statement):
+        if event_id is not None:
+            found[event_id].append(job_id)
+    return found
+
+
 async def add_dead_letter(session: AsyncSession, job: Job) -> None:
     statement = (
         insert(FailedNotification)
