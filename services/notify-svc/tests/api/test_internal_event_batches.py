@@ -247,7 +247,8 @@ async def test_a_batch_needs_the_internal_token_and_a_sane_size(
     unauthenticated = await client.post(BATCH, json={"events": [event]})
     assert unauthenticated.status_code == 401
     assert unauthenticated.json()["error"]["code"] == "UNAUTHORIZED"
-    for body in ({"events": []}, {"events": [event] * (MAX_BATCH_EVENTS + 1)}, {"nope": 1}, []):
+    bodies: list[Any] = [{"events": []}, {"events": [event] * (MAX_BATCH_EVENTS + 1)}]
+    for body in [*bodies, {"nope": 1}, [], {"events": "x"}]:
         response = await client.post(BATCH, json=body, headers=internal_headers)
         assert response.status_code == 422
         assert response.json()["error"]["code"] == "VALIDATION_ERROR"
