@@ -106,8 +106,8 @@ async def test_retries_with_backoff_until_accepted_then_never_again(
         assert post["json"] == event.payload
 
 
-async def test_a_refused_event_keeps_notify_svc_reason(
-    session: AsyncSession, loopback: Any
+async def test_a_refused_event_is_parked_with_notify_svc_reason_in_the_log(
+    session: AsyncSession, loopback: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     event = await _done_event(session)
     loopback.batch_errors = {str(event.id): "The event is not valid (task.title: too long)."}
@@ -117,7 +117,9 @@ async def test_a_refused_event_keeps_notify_svc_reason(
 
     parked = await _reload(session, event)
     assert parked.parked_at is not None
-    assert parked.last_error == "HTTP 422: The event is not valid (task.title: too long)."
+    assert parked.last_error == "HTTP 422"
+    [record] = [r for r in caplog.records if r.getMessage() == "outbox event parked"]
+    assert getattr(record, "reason", None) == "The event is not valid (task.title: too long)."
 
 
 @pytest.mark.parametrize("status", [200, 202, 204, 409])

@@ -88,6 +88,8 @@ class Outcome(enum.Enum):
 class SendResult:
     outcome: Outcome
     error: str | None = None
+    # What notify-svc said about the event (a batch answer's error message), for the log.
+    reason: str | None = None
 
 
 def classify(status: int) -> SendResult:
@@ -120,8 +122,8 @@ def _event_result(result: dict[str, Any]) -> SendResult:
     message = (result.get("error") or {}).get("message")
     if outcome.error is None or not isinstance(message, str):
         return outcome
-    # notify-svc's reason, for whoever reads a parked event's `last_error`.
-    return SendResult(outcome.outcome, f"{outcome.error}: {message[:200]}")
+    # notify-svc's reason goes to the log; `last_error` keeps the status alone.
+    return SendResult(outcome.outcome, outcome.error, reason=message[:200])
 
 
 class OutboxRelay:
@@ -291,7 +293,12 @@ class OutboxRelay:
         if result.outcome is Outcome.REFUSED or attempts >= self.max_attempts:
             logger.error(
                 "outbox event parked",
-                extra={"event_id": str(event.id), "attempts": attempts, "error": error},
+                extra={
+                    "event_id": str(event.id),
+                    "attempts": attempts,
+                    "error": error,
+                    "reason": result.reason,
+                },
             )
             OUTBOX_PARKED.inc()
             await outbox_repository.park(session, event.id, error=error)
