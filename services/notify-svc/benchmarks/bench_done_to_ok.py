@@ -4,11 +4,21 @@ Usage (against a running stack):
 
     uv run python services/notify-svc/benchmarks/bench_done_to_ok.py --base-url http://localhost:8080
 
-It registers a throwaway user, creates N tasks (default 50, below the 60/min creation
-limit), then for each task PATCHes it to `done` and polls
+Single-task mode (the default): it registers a throwaway user, creates N tasks (default
+50, below the 60/min creation limit), then for each task PATCHes it to `done` and polls
 `GET /notify/jobs?task_id=<id>&kind=task_done` until the e-mail job is `ok`. The clock
 starts just before the PATCH is sent. Prints p50/p95/max and exits 1 when p95 exceeds the
 target (default 2 s). Polling adds up to one poll interval to each sample.
+
+Bulk mode (`--bulk-calls K`, e.g. `--tasks 500 --bulk-calls 5`; creating that many tasks
+needs the stack's raised creation limit, `TASKS_CREATE_RATE_LIMIT`): the N tasks are
+marked done in K `POST /tasks/bulk-status` calls sent back to back, and the clock runs from
+the first call until every task has an `ok` e-mail job. `--restart-notify` restarts
+notify-svc (`taskhub-stack restart notify-svc`) after half of the calls and sends the rest
+once it stops answering (the time to all-ok then includes its restart, also printed as the
+time from its return to all-ok). Prints the time to all-ok, the rate, and after a settling
+pause the duplicates (more than one e-mail job for a task) and losses (no e-mail job);
+exits 1 when any is found, or the time exceeds `--bulk-target` (default 4 s).
 """
 
 from __future__ import annotations
@@ -16,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
+import subprocess
 import sys
 import time
 import uuid
@@ -92,6 +103,146 @@ async def _done_to_ok(
     raise TimeoutError(f"task {task_id}: no ok task_done e-mail within {give_up_after} s")
 
 
+async def _count_jobs(
+    client: httpx.AsyncClient, headers: dict[str, str], *, status: str | None = None
+) -> int:
+    """How many task_done jobs the user sees (one page of one row: only `total` is read)."""
+    params = {"kind": "task_done", "limit": "1"}
+    if status is not None:
+        params["status"] = status
+    response = await _call(client, "GET", "/notify/jobs", params=params, headers=headers)
+    response.raise_for_status()
+    total: int = response.json()["total"]
+    return total
+
+
+async def _email_jobs_per_task(
+    client: httpx.AsyncClient, headers: dict[str, str]
+) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    page = 1
+    while True:
+        response = await _call(
+            client,
+            "GET",
+            "/notify/jobs",
+            params={"kind": "task_done", "limit": "100", "page": str(page)},
+            headers=headers,
+        )
+        response.raise_for_status()
+        items = response.json()["items"]
+        for job in items:
+            if job["type"] == "email":
+                counts[job["task_id"]] = counts.get(job["task_id"], 0) + 1
+        if len(items) < 100:
+            return counts
+        page += 1
+
+
+async def _restart_notify() -> float:
+    """Restart notify-svc; the moment (perf_counter) the restart command returned, which
+    is when notify-svc answers again."""
+    # The stack's own command, so the restart is the one operators do.
+    process = await asyncio.create_subprocess_exec(
+        "uv",
+        "run",
+        "taskhub-stack",
+        "restart",
+        "notify-svc",
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    await process.wait()
+    return time.perf_counter()
+
+
+async def _until_notify_down(client: httpx.AsyncClient) -> None:
+    """Wait until notify-svc stops answering, so the remaining calls meet the outage."""
+    deadline = time.perf_counter() + 30.0
+    while time.perf_counter() < deadline:
+        try:
+            response = await client.get("/notify/healthz", timeout=1.0)
+            if response.status_code != httpx.codes.OK:
+                return
+        except httpx.HTTPError:
+            return
+        await asyncio.sleep(0.02)
+
+
+async def _bulk_done(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    task_ids: list[str],
+    args: argparse.Namespace,
+) -> tuple[float, asyncio.Task[float] | None]:
+    """Mark every task done in `args.bulk_calls` calls; the seconds until all are ok."""
+    size = -(-len(task_ids) // args.bulk_calls)
+    chunks = [task_ids[start : start + size] for start in range(0, len(task_ids), size)]
+    restart: asyncio.Task[float] | None = None
+    started = time.perf_counter()
+    for number, chunk in enumerate(chunks):
+        if args.restart_notify and number == len(chunks) // 2:
+            restart = asyncio.create_task(_restart_notify())
+            await _until_notify_down(client)
+        response = await _call(
+            client,
+            "POST",
+            "/tasks/bulk-status",
+            json={"ids": chunk, "status": "done"},
+            headers=headers,
+        )
+        response.raise_for_status()
+    deadline = started + args.timeout
+    while time.perf_counter() < deadline:
+        try:
+            if await _count_jobs(client, headers, status="ok") >= len(task_ids):
+                return time.perf_counter() - started, restart
+        except httpx.HTTPError:
+            pass  # notify-svc restarting: its gateway answers 502/503 for a moment
+        await asyncio.sleep(args.poll_interval)
+    raise TimeoutError(f"not every e-mail job ok within {args.timeout} s")
+
+
+async def run_bulk(args: argparse.Namespace) -> int:
+    limits = httpx.Limits(max_connections=32)
+    async with httpx.AsyncClient(base_url=args.base_url, timeout=30.0, limits=limits) as client:
+        headers = await _login(client)
+        gate = asyncio.Semaphore(16)
+
+        async def create(number: int) -> str:
+            async with gate:
+                response = await _call(
+                    client, "POST", "/tasks", json={"title": f"bench {number}"}, headers=headers
+                )
+                response.raise_for_status()
+                task_id: str = response.json()["id"]
+                return task_id
+
+        task_ids = list(await asyncio.gather(*(create(n) for n in range(args.tasks))))
+        elapsed, restart = await _bulk_done(client, headers, task_ids, args)
+        all_ok_at = time.perf_counter()
+        back_at = await restart if restart is not None else None
+        # A duplicate would show up late (a resent event): look again after a pause.
+        await asyncio.sleep(args.settle)
+        counts = await _email_jobs_per_task(client, headers)
+    duplicates = sum(count - 1 for count in counts.values() if count > 1)
+    lost = sum(1 for task_id in task_ids if task_id not in counts)
+    restarted = ""
+    if back_at is not None:
+        after = all_ok_at - back_at
+        restarted = f" (notify-svc restarted midway; all ok {after:.2f}s after it answered again)"
+    print(f"tasks={len(task_ids)} bulk_calls={args.bulk_calls}{restarted}")
+    print(
+        f"all e-mail jobs ok after {elapsed:.2f}s: {len(task_ids) / elapsed:.1f} notifications/s;"
+        f" duplicates={duplicates} lost={lost}"
+    )
+    if duplicates or lost or elapsed > args.bulk_target:
+        print(f"FAIL: target is all ok within {args.bulk_target}s, no duplicate, no loss")
+        return 1
+    print(f"OK: within the {args.bulk_target}s target, no duplicate, no loss")
+    return 0
+
+
 def _percentile(samples: list[float], fraction: float) -> float:
     ordered = sorted(samples)
     # Nearest-rank percentile: the smallest sample with at least `fraction` at or below it.
@@ -137,7 +288,22 @@ def main() -> int:
     parser.add_argument("--poll-interval", type=float, default=0.05)
     parser.add_argument("--timeout", type=float, default=30.0, help="per task, seconds")
     parser.add_argument("--target", type=float, default=2.0, help="p95 bound, seconds")
-    return asyncio.run(run(parser.parse_args()))
+    parser.add_argument(
+        "--bulk-calls", type=int, default=0, help="bulk mode: mark the tasks done in K calls"
+    )
+    parser.add_argument(
+        "--restart-notify", action="store_true", help="bulk mode: restart notify-svc midway"
+    )
+    parser.add_argument("--bulk-target", type=float, default=4.0, help="bulk mode, seconds")
+    parser.add_argument(
+        "--settle", type=float, default=3.0, help="bulk mode: pause before counting jobs"
+    )
+    args = parser.parse_args()
+    if args.bulk_calls > 0:
+        if args.timeout == 30.0:
+            args.timeout = 120.0  # the whole batch, not one task
+        return asyncio.run(run_bulk(args))
+    return asyncio.run(run(args))
 
 
 if __name__ == "__main__":

@@ -307,8 +307,10 @@ async def clean(behaviour_env: None, migrated: None) -> None:
     """Empty tables and Redis before each integration test."""
     from sqlalchemy.exc import DBAPIError
 
+    from notify_svc.clients.auth import auth_client
     from notify_svc.db.session import database
 
+    auth_client.clear()  # each test's users are its own; no answer from an earlier test
     _flush_redis()
     # A delivery the previous test left to the embedded worker may still be committing:
     # PostgreSQL then picks the TRUNCATE as the deadlock victim. Its next try finds the

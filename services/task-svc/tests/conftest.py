@@ -53,6 +53,10 @@ class Loopback:
     known_users: set[str] = field(default_factory=set)
     delay_seconds: float = 0.0
     url: str = ""
+    # False: answers the batch endpoint with 404, as a notify-svc without it would.
+    batch_endpoint: bool = True
+    # Event id -> the error message its batch result carries.
+    batch_errors: dict[str, str] = field(default_factory=dict)
 
     def next_status(self) -> int:
         return self.statuses.pop(0) if self.statuses else self.default_status
@@ -88,13 +92,49 @@ def _handler(state: Loopback) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
             body = json.loads(self.rfile.read(length) or b"null")
+            if self.path.endswith("/internal/events/batch"):
+                self._batch(body)
+                return
             state.requests.append(
                 {"method": "POST", "path": self.path, "headers": self.headers, "json": body}
             )
             time.sleep(state.delay_seconds)
             self._reply(state.next_status(), {})
 
+        def _batch(self, body: dict[str, Any]) -> None:
+            # notify-svc's batch contract: one result per event, in order, each with the
+            # status the single-event endpoint would give. Each event is recorded like a
+            # single-event request (its id as Idempotency-Key) so tests read both alike.
+            events = body["events"]
+            for event in events:
+                headers = httpx.Headers(list(self.headers.items()))
+                headers["Idempotency-Key"] = event["event_id"]
+                state.requests.append(
+                    {"method": "POST", "path": self.path, "headers": headers, "json": event}
+                )
+            time.sleep(state.delay_seconds)
+            if not state.batch_endpoint:
+                self._reply(404, {"error": {"code": "NOT_FOUND", "message": "no"}})
+                return
+            if state.statuses and state.statuses[0] in WHOLE_REQUEST_STATUSES:
+                # An overloaded or restarting notify-svc answers the request, not each event.
+                self._reply(state.statuses.pop(0), {})
+                return
+            results = [
+                {"event_id": event["event_id"], "status": state.next_status(), "job_ids": []}
+                for event in events
+            ]
+            for result in results:
+                if result["event_id"] in state.batch_errors:
+                    message = state.batch_errors[result["event_id"]]
+                    result["error"] = {"code": "VALIDATION_ERROR", "message": message}
+            self._reply(200, {"results": results})
+
     return Handler
+
+
+# Statuses a batch gets as a whole (the gateway's or the server's), not per event.
+WHOLE_REQUEST_STATUSES = frozenset({429, 502, 504})
 
 
 class _QuietServer(ThreadingHTTPServer):

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from notify_svc.api.routers import ROUTERS
+from notify_svc.clients.auth import auth_client
 from notify_svc.core.config import get_settings
 from notify_svc.db.session import database, redis
 from notify_svc.services.dispatch import arq_pool
@@ -21,6 +22,7 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     instrument_clients(database.engine)
     instrument_celery_producer()
     yield
+    await auth_client.close()
     await arq_pool.close()
     await redis.aclose()
     await database.dispose()

@@ -65,3 +65,48 @@ def test_queue_depth_skips_an_unreachable_broker() -> None:
 def test_multiprocess_registry(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
     assert metrics_registry() is not REGISTRY
+
+
+def _deliveries() -> float:
+    sample = REGISTRY.get_sample_value(
+        "taskhub_celery_tasks_total", {"task": "notify.deliver_job", "outcome": "success"}
+    )
+    return sample or 0.0
+
+
+async def test_a_message_of_several_emails_counts_each_delivery(
+    client: httpx.AsyncClient,
+    internal_headers: dict[str, str],
+    auth_stub: Any,
+    make_user: Callable[..., Any],
+    job_status: Callable[..., Awaitable[dict[str, Any]]],
+    wait_for: Callable[..., Awaitable[Any]],
+) -> None:
+    import uuid
+    from datetime import UTC, datetime
+
+    owner = make_user()
+    auth_stub.add_user(owner.id)
+    events = [
+        {
+            "event_id": str(uuid.uuid4()),
+            "type": "task.done",
+            "occurred_at": datetime.now(UTC).isoformat(),
+            "task": {"id": str(uuid.uuid4()), "owner_id": str(owner.id), "status": "done"},
+        }
+        for _ in range(3)
+    ]
+    before = _deliveries()
+    answer = await client.post(
+        "/internal/events/batch", json={"events": events}, headers=internal_headers
+    )
+    job_ids = [result["job_ids"][0] for result in answer.json()["results"]]
+    for job_id in job_ids:
+        await job_status(job_id, owner.headers, {"ok"})
+
+    async def grown() -> float:
+        return _deliveries() - before
+
+    # The embedded worker runs in this process: its counter is the one read here. The
+    # signal fires just after the commit the job status shows, hence the short wait.
+    assert await wait_for(grown, lambda value: value >= 3, within=3.0) == 3

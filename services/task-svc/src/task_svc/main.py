@@ -31,6 +31,8 @@ def build_relay(settings: Settings) -> OutboxRelay:
         backoff_max_seconds=settings.outbox_backoff_max_seconds,
         max_attempts=settings.outbox_max_attempts,
         outage_poll_max_seconds=settings.outbox_outage_poll_max_seconds,
+        claim_seconds=settings.outbox_claim_seconds,
+        send_timeout_seconds=settings.outbox_send_timeout_seconds,
     )
 
 

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from task_svc.core.config import get_settings
 from task_svc.models import OutboxEvent, TaskStatus
+from task_svc.repositories import outbox as outbox_repository
 from task_svc.services.events import TaskSnapshot, events_for_change
 from task_svc.services.outbox_relay import OutboxRelay, backoff_seconds
 
@@ -98,10 +100,26 @@ async def test_retries_with_backoff_until_accepted_then_never_again(
     posts = _posts_of(loopback, event)
     assert len(posts) == 3
     for post in posts:
-        assert post["path"] == "/internal/events"
+        assert post["path"] == "/internal/events/batch"
         assert post["headers"]["X-Internal-Token"] == INTERNAL_TOKEN
         assert post["headers"]["Content-Type"] == "application/json"
         assert post["json"] == event.payload
+
+
+async def test_a_refused_event_is_parked_with_notify_svc_reason_in_the_log(
+    session: AsyncSession, loopback: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    event = await _done_event(session)
+    loopback.batch_errors = {str(event.id): "The event is not valid (task.title: too long)."}
+    loopback.statuses = [422]
+
+    await _relay(session, loopback.url).deliver_due()
+
+    parked = await _reload(session, event)
+    assert parked.parked_at is not None
+    assert parked.last_error == "HTTP 422"
+    [record] = [r for r in caplog.records if r.getMessage() == "outbox event parked"]
+    assert getattr(record, "reason", None) == "The event is not valid (task.title: too long)."
 
 
 @pytest.mark.parametrize("status", [200, 202, 204, 409])
@@ -131,14 +149,104 @@ async def test_notify_svc_down_loses_nothing_and_costs_the_event_nothing(
     assert len(_posts_of(loopback, event)) == 1
 
 
-async def test_an_unreachable_notify_svc_ends_the_batch(
-    session: AsyncSession, closed_port_url: str
+async def test_a_batch_notify_svc_cannot_take_is_released_untouched(
+    session: AsyncSession, closed_port_url: str, loopback: Any
 ) -> None:
-    first, second = await _done_event(session), await _done_event(session)
-    tried = await _relay(session, closed_port_url).deliver_due()
-    errors = sorted([str((await _reload(session, e)).last_error) for e in (first, second)])
-    assert tried == 1
-    assert errors == ["ConnectError", "None"]
+    events = [await _done_event(session) for _ in range(3)]
+    due_before = [(await _reload(session, e)).next_attempt_at for e in events]
+    relay = _relay(session, closed_port_url)
+
+    tried = await relay.deliver_due()
+
+    assert tried == 3  # one request for the three
+    after = [await _reload(session, e) for e in events]
+    # Nothing delivered, no attempt counted, each due again at its old time.
+    assert [(e.delivered_at, e.attempts, e.last_error) for e in after] == [
+        (None, 0, "ConnectError")
+    ] * 3
+    assert [e.next_attempt_at for e in after] == due_before
+    assert relay.notify_unavailable
+
+    await _relay(session, loopback.url).deliver_due()
+    assert all([(await _reload(session, e)).delivered_at is not None for e in events])
+    assert [len(_posts_of(loopback, e)) for e in events] == [1, 1, 1]
+
+
+async def test_one_request_carries_the_batch_and_each_event_gets_its_own_outcome(
+    session: AsyncSession, loopback: Any
+) -> None:
+    accepted, refused, waiting = [await _done_event(session) for _ in range(3)]
+    loopback.statuses = [202, 422, 503]  # per event: applied, refused, auth-svc down
+    relay = _relay(session, loopback.url)
+
+    assert await relay.deliver_due() == 3
+
+    assert {r["path"] for r in loopback.requests} == {"/internal/events/batch"}
+    assert (await _reload(session, accepted)).delivered_at is not None
+    parked = await _reload(session, refused)
+    assert (parked.parked_at is not None, parked.attempts, parked.last_error) == (
+        True,
+        1,
+        "HTTP 422",
+    )
+    pending = await _reload(session, waiting)
+    assert (pending.delivered_at, pending.attempts, pending.last_error) == (None, 0, "HTTP 503")
+    assert relay.notify_unavailable
+    await relay.deliver_due()  # only the waiting one is sent again
+    assert (await _reload(session, waiting)).delivered_at is not None
+    assert [len(_posts_of(loopback, e)) for e in (accepted, refused, waiting)] == [1, 1, 2]
+
+
+async def test_a_notify_svc_without_the_batch_endpoint_gets_one_event_per_request(
+    session: AsyncSession, loopback: Any
+) -> None:
+    loopback.batch_endpoint = False
+    events = [await _done_event(session) for _ in range(2)]
+
+    await _relay(session, loopback.url).deliver_due()
+
+    assert all([(await _reload(session, e)).delivered_at is not None for e in events])
+    singles = [r for r in loopback.requests if r["path"] == "/internal/events"]
+    assert [r["headers"]["Idempotency-Key"] for r in singles] == [str(e.id) for e in events]
+
+
+async def test_a_claimed_batch_is_left_to_its_relay_until_the_claim_ends(
+    session: AsyncSession,
+) -> None:
+    """A relay that dies after claiming (before sending or before recording) delays its
+    events by the claim; then another relay sends them again."""
+    event = await _done_event(session)
+    async with session.begin_nested():
+        claimed = await outbox_repository.claim_due(session, limit=10, lease_seconds=0.3)
+    assert [e.id for e in claimed] == [event.id]
+    async with session.begin_nested():
+        assert await outbox_repository.claim_due(session, limit=10, lease_seconds=0.3) == []
+    await asyncio.sleep(0.4)
+    async with session.begin_nested():
+        again = await outbox_repository.claim_due(session, limit=10, lease_seconds=0.3)
+    assert [e.id for e in again] == [event.id]
+    pending = await _reload(session, event)
+    assert (pending.delivered_at, pending.attempts) == (None, 0)
+
+
+async def test_a_resend_after_a_lost_answer_is_accepted_as_a_repeat(
+    session: AsyncSession, loopback: Any
+) -> None:
+    """notify-svc applied the batch but the relay never heard (timeout): counted as a
+    failed attempt, sent again, and notify-svc's 200 for a repeat marks it delivered."""
+    event = await _done_event(session)
+    loopback.delay_seconds = 0.5
+    relay = _relay(session, loopback.url, send_timeout_seconds=0.2, backoff_base_seconds=0.01)
+    await relay.deliver_due()
+    failed = await _reload(session, event)
+    assert (failed.delivered_at, failed.attempts, failed.last_error) == (None, 1, "ReadTimeout")
+
+    loopback.delay_seconds = 0.0
+    loopback.statuses = [200]
+    await asyncio.sleep(0.05)
+    await relay.deliver_due()
+    assert (await _reload(session, event)).delivered_at is not None
+    assert len(_posts_of(loopback, event)) == 2
 
 
 async def test_the_loop_survives_failing_iterations(caplog: pytest.LogCaptureFixture) -> None:
@@ -261,16 +369,19 @@ async def test_an_event_that_keeps_failing_is_parked_after_the_last_attempt(
     assert len(_posts_of(loopback, event)) == 3  # parked: never sent again
 
 
-async def test_delivered_at_is_the_time_of_each_send(session: AsyncSession, loopback: Any) -> None:
+async def test_delivered_at_is_the_time_notify_svc_accepted_the_batch(
+    session: AsyncSession, loopback: Any
+) -> None:
     first, second = await _done_event(session), await _done_event(session)
     loopback.delay_seconds = 0.2
+    before = datetime.now(UTC)
 
     await _relay(session, loopback.url).deliver_due()
 
     times = [(await _reload(session, e)).delivered_at for e in (first, second)]
     assert times[0] is not None
-    assert times[1] is not None
-    assert (times[1] - times[0]).total_seconds() >= 0.15
+    assert times[0] == times[1]
+    assert (times[0] - before).total_seconds() >= 0.15  # the answer, not the claim
 
 
 async def test_the_backlog_goes_out_within_the_outage_poll_of_notify_svc_answering_again(
@@ -297,7 +408,7 @@ async def test_the_backlog_goes_out_within_the_outage_poll_of_notify_svc_answeri
     while time.monotonic() < outage_ends:  # the relay backs off to its outage poll
         await round_then_wait()
     assert relay.notify_unavailable
-    relay.events_url = loopback.url.rstrip("/") + "/internal/events"  # notify-svc is back
+    relay.batch_url = loopback.url.rstrip("/") + "/internal/events/batch"  # notify-svc is back
     back = time.monotonic()
     while any([(await _reload(session, e)).delivered_at is None for e in events]):
         assert time.monotonic() - back < 3.0, "the backlog did not drain in time"
@@ -311,3 +422,13 @@ async def test_the_backlog_goes_out_within_the_outage_poll_of_notify_svc_answeri
 def _parked_count() -> float:
     value = REGISTRY.get_sample_value("taskhub_outbox_parked_events_total")
     return value or 0.0
+
+
+def test_a_claim_must_outlive_its_sends() -> None:
+    from pydantic import ValidationError
+
+    from task_svc.core.config import Settings
+
+    with pytest.raises(ValidationError, match="outbox_claim_seconds"):
+        Settings(outbox_claim_seconds=15, outbox_send_timeout_seconds=10)
+    assert Settings(outbox_claim_seconds=21, outbox_send_timeout_seconds=10).outbox_claim_seconds

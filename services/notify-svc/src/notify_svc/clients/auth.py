@@ -1,8 +1,16 @@
-"""auth-svc's internal user lookup: the e-mail address of a user id."""
+"""auth-svc's internal user lookup: the e-mail address of a user id.
+
+One HTTP client per process and event loop (connections are reused), and the answers
+kept for `NOTIFY_CONTACT_CACHE_SECONDS` (5 s): a burst of task events for the same
+people asks auth-svc once per person, not once per event. The price is that window: a
+changed address or a deleted user is seen by notifications up to that late.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 
@@ -25,30 +33,88 @@ class AuthUnavailable(Exception):
     """auth-svc did not answer usefully; the caller should try again later."""
 
 
+class AuthClient:
+    """The process's connection to auth-svc and its short-lived contact cache."""
+
+    def __init__(self) -> None:
+        self._client: httpx.AsyncClient | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        # user id -> (monotonic expiry, contact or None for "no such user")
+        self._contacts: dict[uuid.UUID, tuple[float, UserContact | None]] = {}
+
+    def _http(self) -> httpx.AsyncClient:
+        # A client belongs to the loop that opened its connections; the API and each
+        # worker process keep one loop for life, a test suite may not.
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:
+            # trust_env=False: an internal call must never go through an environment proxy.
+            self._client = httpx.AsyncClient(trust_env=False)
+            self._loop = loop
+        return self._client
+
+    def clear(self) -> None:
+        self._contacts.clear()
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def fetch_user(self, user_id: uuid.UUID) -> UserContact | None:
+        """The user's contact details, None when auth-svc says the user does not exist."""
+        settings = get_settings()
+        now = time.monotonic()
+        cached = self._contacts.get(user_id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        contact = await self._lookup(user_id)
+        if settings.contact_cache_seconds > 0:
+            if len(self._contacts) > CACHE_MAX_ENTRIES:
+                self._prune(now)
+            self._contacts[user_id] = (now + settings.contact_cache_seconds, contact)
+        return contact
+
+    def _prune(self, now: float) -> None:
+        expired = [key for key, (expires, _) in self._contacts.items() if expires <= now]
+        for key in expired:
+            del self._contacts[key]
+        if len(self._contacts) > CACHE_MAX_ENTRIES:
+            self._contacts.clear()  # all fresh: a storm of distinct users; start over
+
+    async def _lookup(self, user_id: uuid.UUID) -> UserContact | None:
+        settings = get_settings()
+        url = f"{settings.auth_url.rstrip('/')}/internal/users/{user_id}"
+        headers = {INTERNAL_TOKEN_HEADER: settings.internal_token.get_secret_value()}
+        try:
+            response = await self._http().get(
+                url, headers=headers, timeout=settings.auth_timeout_seconds
+            )
+        except httpx.HTTPError as exc:
+            logger.warning("auth-svc lookup failed", extra={"error": type(exc).__name__})
+            raise AuthUnavailable from exc
+        if response.status_code == httpx.codes.NOT_FOUND:
+            return None
+        if response.status_code != httpx.codes.OK:
+            logger.warning("auth-svc lookup failed", extra={"status": response.status_code})
+            raise AuthUnavailable
+        try:
+            body = response.json()
+            return UserContact(
+                id=uuid.UUID(str(body["id"])),
+                email=str(body["email"]),
+                name=str(body.get("name", "")),
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            logger.warning("auth-svc lookup answered an unexpected body")
+            raise AuthUnavailable from exc
+
+
+# Bounds the cache's memory; only reached by many distinct recipients within seconds.
+CACHE_MAX_ENTRIES = 10_000
+
+auth_client = AuthClient()
+
+
 async def fetch_user(user_id: uuid.UUID) -> UserContact | None:
-    """The user's contact details, None when auth-svc says the user does not exist."""
-    settings = get_settings()
-    url = f"{settings.auth_url.rstrip('/')}/internal/users/{user_id}"
-    headers = {INTERNAL_TOKEN_HEADER: settings.internal_token.get_secret_value()}
-    try:
-        # trust_env=False: an internal call must never go through an environment proxy.
-        async with httpx.AsyncClient(
-            timeout=settings.auth_timeout_seconds, trust_env=False
-        ) as client:
-            response = await client.get(url, headers=headers)
-    except httpx.HTTPError as exc:
-        logger.warning("auth-svc lookup failed", extra={"error": type(exc).__name__})
-        raise AuthUnavailable from exc
-    if response.status_code == httpx.codes.NOT_FOUND:
-        return None
-    if response.status_code != httpx.codes.OK:
-        logger.warning("auth-svc lookup failed", extra={"status": response.status_code})
-        raise AuthUnavailable
-    try:
-        body = response.json()
-        return UserContact(
-            id=uuid.UUID(str(body["id"])), email=str(body["email"]), name=str(body.get("name", ""))
-        )
-    except (ValueError, KeyError, TypeError) as exc:
-        logger.warning("auth-svc lookup answered an unexpected body")
-        raise AuthUnavailable from exc
+    """The user's contact details (cached briefly), None when the user does not exist."""
+    return await auth_client.fetch_user(user_id)

@@ -29,6 +29,9 @@ class Settings(ServiceSettings):
 
     auth_url: str = "http://127.0.0.1:8101"
     auth_timeout_seconds: float = Field(default=3.0, gt=0, le=30)
+    # Longest time a changed e-mail address (or a deleted user) still receives task
+    # notifications: auth-svc's answers about a recipient are kept this long per process.
+    contact_cache_seconds: float = Field(default=5.0, ge=0, le=300)
     jwks_url: str = "http://127.0.0.1:8101/auth/.well-known/jwks.json"
     # Longest time a key withdrawn from the JWKS still verifies (the set's maximum age).
     jwks_max_age_seconds: float = Field(default=60.0, gt=0, le=3600)

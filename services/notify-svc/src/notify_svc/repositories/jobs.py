@@ -28,6 +28,12 @@ async def insert_job(session: AsyncSession, values: dict[str, Any]) -> Job | Non
     return (await session.execute(statement)).scalar_one_or_none()
 
 
+async def insert_jobs(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert many jobs without idempotency keys in one statement (each row has its `id`)."""
+    if rows:
+        await session.execute(insert(Job).values(list(rows)))
+
+
 async def get_by_idempotency_key(
     session: AsyncSession, *, owner_id: uuid.UUID, key: str
 ) -> Job | None:
@@ -94,6 +100,34 @@ async def lock_for_delivery(session: AsyncSession, job_id: uuid.UUID) -> Job | N
     return (await session.execute(statement)).scalar_one_or_none()
 
 
+async def lock_queued(session: AsyncSession, job_ids: Sequence[uuid.UUID]) -> list[Job]:
+    """The queued jobs among `job_ids`, row-locked; rows another delivery holds are skipped."""
+    statement = (
+        select(Job)
+        .where(Job.id.in_(job_ids), Job.status == JobStatus.QUEUED)
+        .order_by(Job.id)
+        .with_for_update(skip_locked=True)
+    )
+    return list((await session.execute(statement)).scalars())
+
+
+async def mark_sent(session: AsyncSession, job_ids: Sequence[uuid.UUID]) -> None:
+    """Record one successful attempt of each job (the e-mails of a batch), in one statement."""
+    if job_ids:
+        await session.execute(
+            update(Job)
+            .where(Job.id.in_(job_ids))
+            .values(
+                status=JobStatus.OK,
+                attempts=Job.attempts + 1,
+                last_error=None,
+                delivered_at=func.now(),
+                updated_at=func.now(),
+            )
+            .execution_options(synchronize_session=False)
+        )
+
+
 async def lock_to_record(session: AsyncSession, job_id: uuid.UUID) -> Job | None:
     """The job, row-locked to record an attempt's outcome (waits for a brief other holder)."""
     statement = select(Job).where(Job.id == job_id).with_for_update()
@@ -145,6 +179,22 @@ async def job_ids_for_event(session: AsyncSession, event_id: str) -> list[uuid.U
     return list((await session.execute(statement)).scalars())
 
 
+async def job_ids_for_events(
+    session: AsyncSession, event_ids: Sequence[str]
+) -> dict[str, list[uuid.UUID]]:
+    """The jobs each event created, in creation order (one query for a whole batch)."""
+    statement = (
+        select(Job.event_id, Job.id)
+        .where(Job.event_id.in_(event_ids))
+        .order_by(Job.created_at, Job.id)
+    )
+    found: dict[str, list[uuid.UUID]] = {event_id: [] for event_id in event_ids}
+    for event_id, job_id in await session.execute(statement):
+        if event_id is not None:
+            found[event_id].append(job_id)
+    return found
+
+
 async def add_dead_letter(session: AsyncSession, job: Job) -> None:
     statement = (
         insert(FailedNotification)
@@ -165,6 +215,17 @@ async def list_dead_letters(
         .limit(limit)
     )
     return (await session.execute(page)).scalars().all(), total
+
+
+async def add_sent_emails(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Outbox rows of many e-mails (job_id, recipient_hash, subject) in one statement."""
+    if rows:
+        statement = (
+            insert(SentEmail)
+            .values([{"id": uuid.uuid4(), **row} for row in rows])
+            .on_conflict_do_nothing(index_elements=["job_id"])
+        )
+        await session.execute(statement)
 
 
 async def add_sent_email(

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, delete, func, null, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import DateTime, case, column, delete, func, null, select, update, values
+from sqlalchemy.dialects.postgresql import UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notify_svc.models import Reminder
@@ -46,6 +46,23 @@ async def upsert(session: AsyncSession, values: dict[str, Any]) -> None:
 
 async def delete_for_task(session: AsyncSession, *, task_id: uuid.UUID, event_at: datetime) -> None:
     statement = delete(Reminder).where(Reminder.task_id == task_id, Reminder.event_at <= event_at)
+    await session.execute(statement)
+
+
+async def delete_for_tasks(
+    session: AsyncSession, events: Sequence[tuple[uuid.UUID, datetime]]
+) -> None:
+    """`delete_for_task` for many (task id, event time) pairs, in one statement."""
+    if not events:
+        return
+    pairs = values(
+        column("task_id", UUID(as_uuid=True)),
+        column("event_at", DateTime(timezone=True)),
+        name="forgotten",
+    ).data(list(events))
+    statement = delete(Reminder).where(
+        Reminder.task_id == pairs.c.task_id, Reminder.event_at <= pairs.c.event_at
+    )
     await session.execute(statement)
 
 

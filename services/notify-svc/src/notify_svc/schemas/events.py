@@ -1,13 +1,14 @@
-"""The events task-svc delivers to `/internal/events` (its outbox relay)."""
+"""Events the outbox relay of task-svc sends to `/internal/events` and `/internal/events/batch`."""
 
 from __future__ import annotations
 
 import uuid
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from taskhub_common.errors import ErrorBody
 from taskhub_common.text import Instant, SafeText
 from taskhub_common.urls import HttpUrlText
 
@@ -59,3 +60,29 @@ class EventAccepted(BaseModel):
     event_id: str
     duplicate: bool
     job_ids: list[uuid.UUID]
+
+
+# Most events one batch may carry: task-svc's largest relay batch (TASKS_OUTBOX_BATCH_SIZE).
+MAX_BATCH_EVENTS = 1000
+
+
+class EventBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # Each event is checked on its own (services.events.parse_batch), so one malformed
+    # event is refused alone and the others of the batch are still applied.
+    events: Annotated[list[Any], Field(min_length=1, max_length=MAX_BATCH_EVENTS)]
+
+
+class EventResult(BaseModel):
+    """One event's answer, in the order of the request: the status the single-event
+    endpoint would have answered (202 applied, 200 a repeat, 422 refused, 503 retry later)."""
+
+    event_id: str | None
+    status: int
+    job_ids: list[uuid.UUID] = []
+    error: ErrorBody | None = None
+
+
+class EventBatchResult(BaseModel):
+    results: list[EventResult]

@@ -34,6 +34,9 @@ WEBHOOK_QUEUE = "webhooks"
 SCAN_REMINDERS_TASK = "notify.scan_reminders"
 SWEEP_TASK = "notify.sweep_stuck_jobs"
 RELEASE_FUNCTION = "release_job"
+# E-mails of one batch of task events per delivery message: small enough that both
+# e-mail worker processes share a batch, large enough to save most per-message work.
+EMAILS_PER_MESSAGE = 20
 
 
 def arq_serialize(value: dict[str, Any]) -> bytes:
@@ -57,22 +60,56 @@ def send_deliveries(job_ids: Iterable[uuid.UUID], *, webhooks: bool = False) -> 
     queue. Otherwise to the default queue, whose worker delivers e-mails and forwards
     webhooks to theirs (one row read each), so a caller holding only ids is still right.
     """
+    send_batch(job_ids if not webhooks else [], job_ids if webhooks else [])
+
+
+def send_batch(
+    emails: Iterable[uuid.UUID], webhooks: Iterable[uuid.UUID], *, per_message: int = 1
+) -> None:
+    """Publish the messages of many jobs over one broker connection (blocking).
+
+    One producer for the lot: no connection taken from and given back to the pool per
+    message. With `per_message` > 1, the default queue's jobs go `per_message` to a
+    message (a worker delivers such e-mails in one transaction); a webhook always has a
+    message of its own (each is its own request, under its owner's slot).
+    """
     from notify_svc.worker.celery_app import app
 
-    queue = WEBHOOK_QUEUE if webhooks else DEFAULT_QUEUE
-    for job_id in job_ids:
-        app.send_task(DELIVER_TASK, args=[str(job_id)], queue=queue)
+    ids = [str(job_id) for job_id in emails]
+    with app.producer_or_acquire() as producer:
+        for start in range(0, len(ids), per_message):
+            chunk = ids[start : start + per_message]
+            app.send_task(DELIVER_TASK, args=chunk, queue=DEFAULT_QUEUE, producer=producer)
+        for job_id in webhooks:
+            app.send_task(DELIVER_TASK, args=[str(job_id)], queue=WEBHOOK_QUEUE, producer=producer)
 
 
 async def enqueue_deliveries(job_ids: list[uuid.UUID], *, webhooks: bool = False) -> None:
+    """One message per job (callers that may hold webhooks among e-mails)."""
     if not job_ids:
         return
+    send = functools.partial(send_deliveries, job_ids, webhooks=webhooks)
     try:
-        await asyncio.to_thread(functools.partial(send_deliveries, job_ids, webhooks=webhooks))
+        await asyncio.to_thread(send)
     except Exception as exc:  # the sweep re-enqueues whatever did not get through
         logger.warning(
             "delivery enqueue failed; the sweep will retry",
             extra={"jobs": len(job_ids), "error": type(exc).__name__},
+        )
+
+
+async def enqueue_batch(emails: list[uuid.UUID], webhooks: list[uuid.UUID]) -> None:
+    """Hand committed jobs to Celery in one thread hop: e-mails, several to a message,
+    to the default queue, webhooks straight to theirs."""
+    if not emails and not webhooks:
+        return
+    send = functools.partial(send_batch, emails, webhooks, per_message=EMAILS_PER_MESSAGE)
+    try:
+        await asyncio.to_thread(send)
+    except Exception as exc:  # the sweep re-enqueues whatever did not get through
+        logger.warning(
+            "delivery enqueue failed; the sweep will retry",
+            extra={"jobs": len(emails) + len(webhooks), "error": type(exc).__name__},
         )
 
 

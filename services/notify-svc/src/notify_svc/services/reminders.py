@@ -43,6 +43,11 @@ async def forget(session: AsyncSession, *, task_id: uuid.UUID, event_at: datetim
     await reminders_repo.delete_for_task(session, task_id=task_id, event_at=event_at)
 
 
+async def forget_many(session: AsyncSession, *, events: list[tuple[uuid.UUID, datetime]]) -> None:
+    """`forget` for many (task id, event time) pairs of distinct tasks, in one statement."""
+    await reminders_repo.delete_for_tasks(session, events)
+
+
 def _reminder_email(reminder: Reminder, address: str) -> dict[str, str]:
     due = reminder.due_at.astimezone(UTC).isoformat(timespec="minutes")
     return {

@@ -21,6 +21,7 @@ from notify_svc.services.delivery import (
     DeliveryResult,
     Outcome,
     attempt_delivery,
+    deliver_emails,
     retry_countdown,
 )
 from notify_svc.services.dispatch import (
@@ -60,13 +61,16 @@ async def _deliver(
     acks_late=True,
     reject_on_worker_lost=True,
 )
-def deliver_job(self: Task[Any, Any], job_id: str) -> str:
+def deliver_job(self: Task[Any, Any], job_id: str, *more_job_ids: str) -> str:
     """Deliver the job; retried with backoff until it is `ok` or `failed`.
 
     From the default queue (the e-mail worker) a webhook is only handed on to the
     webhook queue; from the webhook queue it is sent. Retries go back to the queue the
-    message came from.
+    message came from. A message naming several jobs (the e-mails of a batch of task
+    events) delivers them together; whatever that cannot deliver gets a message of its own.
     """
+    if more_job_ids:
+        return _run_email_batch([uuid.UUID(one) for one in (job_id, *more_job_ids)])
     delivery_info = self.request.delivery_info or {}
     on_webhook_queue = delivery_info.get("routing_key") == WEBHOOK_QUEUE
     return _run_delivery(self, job_id, forward_webhooks=not on_webhook_queue)
@@ -93,6 +97,14 @@ def _run_delivery(task: Task[Any, Any], job_id: str, *, forward_webhooks: bool) 
         raise task.retry(countdown=retry_countdown(result.attempts, get_settings()), queue=queue)
     # BUSY: the job is in its owner's waiting line; the delivery holding the slot wakes it.
     return result.outcome.value
+
+
+def _run_email_batch(job_ids: list[uuid.UUID]) -> str:
+    result = runtime.run(lambda database: deliver_emails(database, job_ids))
+    if result.delivered:
+        NOTIFY_JOBS.labels("email", "ok").inc(len(result.delivered))
+    send_deliveries(result.left)
+    return Outcome.DELIVERED.value
 
 
 async def _scan(database: Database) -> list[uuid.UUID]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from limits import parse
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from taskhub_common.settings import ServiceSettings
@@ -44,7 +44,16 @@ class Settings(ServiceSettings):
     # Transactional outbox relay (task.done / task.deadline_changed -> notify-svc).
     outbox_relay_enabled: bool = True
     outbox_poll_interval_seconds: float = Field(default=0.2, gt=0, le=60)
-    outbox_batch_size: int = Field(default=50, ge=1, le=1000)
+    # Events claimed per round and sent in one request to notify-svc's batch endpoint.
+    outbox_batch_size: int = Field(default=100, ge=1, le=1000)
+    # How long the relay waits for notify-svc's answer to a batch. Long enough to ride
+    # out a notify-svc restart (its port accepts connections before its workers answer)
+    # instead of counting a failed attempt against every event of the batch.
+    outbox_send_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    # How long a claimed batch is left to its relay: a relay that dies with a claim
+    # delays those events this long (another relay then sends them). Must exceed twice
+    # the send timeout, so a live relay's claim never runs out while it sends.
+    outbox_claim_seconds: float = Field(default=30.0, gt=0, le=600)
     outbox_backoff_base_seconds: float = Field(default=1.0, gt=0)
     outbox_backoff_max_seconds: float = Field(default=300.0, gt=0)
     # An event notify-svc keeps failing is parked after this many attempts.
@@ -52,6 +61,16 @@ class Settings(ServiceSettings):
     # While notify-svc is unreachable the relay polls at most this far apart: the backlog
     # goes out within this time of its return.
     outbox_outage_poll_max_seconds: float = Field(default=1.0, gt=0, le=60)
+
+    @model_validator(mode="after")
+    def _claim_outlives_a_send(self) -> Settings:
+        longest_send = max(self.outbox_send_timeout_seconds, self.http_timeout_seconds)
+        if self.outbox_claim_seconds <= 2 * longest_send:
+            raise ValueError(
+                "outbox_claim_seconds must exceed twice outbox_send_timeout_seconds "
+                "(and twice http_timeout_seconds): a claim must outlive its sends"
+            )
+        return self
 
     @field_validator("create_rate_limit")
     @classmethod

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,12 +18,20 @@ def add_events(session: AsyncSession, events: Sequence[OutboxEvent]) -> None:
     session.add_all(events)
 
 
-async def claim_due(session: AsyncSession, *, limit: int) -> list[OutboxEvent]:
-    """Undelivered due events, oldest first, locked for this transaction.
+async def claim_due(
+    session: AsyncSession, *, limit: int, lease_seconds: float
+) -> list[OutboxEvent]:
+    """Claim undelivered due events, oldest first, for `lease_seconds`.
 
-    SKIP LOCKED lets several relays (one per worker process) share the table without
-    sending an event twice at the same time. An event waits while an older pending event
-    of the same task exists, so notify-svc sees each task's events in order; a parked event
+    The rows are locked (SKIP LOCKED: several relays, one per worker process, share the
+    table) and their due time moved past the lease in this short transaction; once it
+    commits, no other relay takes them until the lease ends, and no lock or transaction
+    is held while they are sent. A relay that dies holding a claim only delays its
+    events by the lease (they are then sent again; notify-svc deduplicates by event id).
+    The objects keep the due time from before the claim, for `release`.
+
+    An event waits while an older pending event of the same task exists, so notify-svc
+    sees each task's events in order (a claimed event is still pending); a parked event
     no longer holds the others back.
     """
     earlier = aliased(OutboxEvent)
@@ -49,8 +57,19 @@ async def claim_due(session: AsyncSession, *, limit: int) -> list[OutboxEvent]:
         .order_by(OutboxEvent.created_at, OutboxEvent.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
+        # Fresh values even for objects the session already holds: `release` restores
+        # the due time read here, and the attempt count decides when to park.
+        .execution_options(populate_existing=True)
     )
-    return list((await session.execute(statement)).scalars())
+    events = list((await session.execute(statement)).scalars())
+    if events:
+        await session.execute(
+            update(OutboxEvent)
+            .where(OutboxEvent.id.in_([event.id for event in events]))
+            .values(next_attempt_at=func.clock_timestamp() + timedelta(seconds=lease_seconds))
+            .execution_options(synchronize_session=False)
+        )
+    return events
 
 
 async def mark_delivered(
@@ -79,27 +98,32 @@ async def mark_failed(
 ) -> None:
     await session.execute(
         update(OutboxEvent)
-        .where(OutboxEvent.id == event_id)
+        .where(OutboxEvent.id == event_id, OutboxEvent.delivered_at.is_(None))
         .values(attempts=OutboxEvent.attempts + 1, last_error=error, next_attempt_at=retry_at)
         .execution_options(synchronize_session=False)
     )
 
 
-async def note_unreachable(session: AsyncSession, event_id: uuid.UUID, *, error: str) -> None:
-    """notify-svc could not be reached: say why, but count no attempt and move no deadline
-    (the event is due again as soon as notify-svc answers)."""
-    await session.execute(
-        update(OutboxEvent)
-        .where(OutboxEvent.id == event_id)
-        .values(last_error=error)
-        .execution_options(synchronize_session=False)
-    )
+async def release(session: AsyncSession, events: Sequence[OutboxEvent], *, error: str) -> None:
+    """notify-svc could not be reached: say why, but count no attempt and give each event
+    back its due time from before the claim (due again as soon as notify-svc answers)."""
+    if events:
+        statement = (
+            update(OutboxEvent)
+            .where(OutboxEvent.id == bindparam("event_id"), OutboxEvent.delivered_at.is_(None))
+            .values(last_error=error, next_attempt_at=bindparam("due_at"))
+            .execution_options(synchronize_session=False)
+        )
+        parameters = [{"event_id": event.id, "due_at": event.next_attempt_at} for event in events]
+        connection = await session.connection()
+        await connection.execute(statement, parameters)
 
 
 async def park(session: AsyncSession, event_id: uuid.UUID, *, error: str) -> None:
+    # A late answer may find the event delivered by another relay (its claim had ended).
     await session.execute(
         update(OutboxEvent)
-        .where(OutboxEvent.id == event_id)
+        .where(OutboxEvent.id == event_id, OutboxEvent.delivered_at.is_(None))
         .values(
             attempts=OutboxEvent.attempts + 1, last_error=error, parked_at=func.clock_timestamp()
         )

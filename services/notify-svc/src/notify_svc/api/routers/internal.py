@@ -6,7 +6,7 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Response, status
 
 from notify_svc.api.deps import DbSession, IdempotencyKey
 from notify_svc.core.config import get_settings
-from notify_svc.schemas.events import EventAccepted, TaskEvent
+from notify_svc.schemas.events import EventAccepted, EventBatch, EventBatchResult, TaskEvent
 from notify_svc.services import dispatch
 from notify_svc.services import events as events_service
 from taskhub_common.errors import ValidationFailed, error_responses
@@ -45,7 +45,27 @@ async def receive_event(
     if outcome.duplicate:
         response.status_code = status.HTTP_200_OK
     else:
-        background.add_task(dispatch.enqueue_deliveries, outcome.job_ids)
+        background.add_task(dispatch.enqueue_batch, outcome.emails, outcome.webhook_ids)
     return EventAccepted(
         event_id=event.event_id, duplicate=outcome.duplicate, job_ids=outcome.job_ids
     )
+
+
+@router.post(
+    "/events/batch",
+    response_model=EventBatchResult,
+    responses=error_responses(401, 422),
+)
+async def receive_events(
+    batch: EventBatch, session: DbSession, background: BackgroundTasks
+) -> EventBatchResult:
+    """Apply many task events, each once per id; one answer per event, in order.
+
+    Each result carries the status `/internal/events` would have answered for that event
+    (202, 200 for a repeat, 422 refused, 503 retry later), so the relay retries or parks
+    only those. The jobs are handed to Celery together once the transaction committed.
+    """
+    applied = await events_service.apply_batch(session, batch.events)
+    # After the response, and so after the commit (the session dependency commits first).
+    background.add_task(dispatch.enqueue_batch, applied.emails, applied.webhooks)
+    return EventBatchResult(results=applied.results)
