@@ -147,16 +147,9 @@ def _task_succeeded(sender: Any = None, result: Any = None, **_: Any) -> None:
     # A delivery that gave up returns normally (its dead letter is committed, nothing is
     # left to retry), yet for operators that run failed.
     outcome = "failure" if result == Outcome.FAILED.value else "success"
-    CELERY_TASKS.labels(getattr(sender, "name", "unknown"), outcome).inc(_jobs_of(sender))
-
-
-def _jobs_of(task: Any) -> int:
-    """Deliveries a run stands for: a message naming several e-mails delivers each of them,
-    so the delivery rate operators watch does not drop when e-mails travel together."""
-    args = getattr(getattr(task, "request", None), "args", None)
-    if getattr(task, "name", None) == DELIVER_TASK and isinstance(args, list | tuple) and args:
-        return len(args)
-    return 1
+    # One per task run: a message naming several e-mails is one run. Deliveries themselves
+    # are counted per job by taskhub_notify_jobs_total{status="ok"}.
+    CELERY_TASKS.labels(getattr(sender, "name", "unknown"), outcome).inc()
 
 
 @signals.task_failure.connect
