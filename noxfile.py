@@ -197,7 +197,8 @@ def tests(session: nox.Session) -> None:
         session.run("pytest", *TOOLING_TESTS, "-q", f"--junitxml={REPORTS / 'junit-tooling.xml'}")
 
 
-# An hour of the alert rules' windows lasts 10 s on the stack `nox -s e2e` starts.
+# An hour of the alert rules' windows lasts 10 s on the stack `nox -s e2e` starts
+# (stack/alerting.py: none shorter than 15 s).
 E2E_ALERT_TIME_SCALE = "360"
 
 

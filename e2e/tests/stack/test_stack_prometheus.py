@@ -127,12 +127,12 @@ def test_scaled_rules_divide_every_window_and_stay_valid(tmp_path: Path) -> None
     result = promtool("check", "rules", *(str(path) for path in sorted(rules_dir.glob("*.yml"))))
 
     assert result.returncode == 0, result.stdout + result.stderr
-    # 1 h -> 60 s; 5 m -> 5 s, raised to two native scrapes; `for: 2m` -> 10 s.
+    # 1 h -> 60 s; 5 m -> 5 s, raised to three native scrapes (15 s); `for: 2m` -> 15 s.
     assert "slo:availability_errors:ratio_rate1h" in alerts  # names stay as they are
     assert "[60s]" in slo
-    assert "[10s]" in slo
+    assert "[15s]" in slo
     assert "[1h]" not in slo
-    assert "for: 10s" in alerts
+    assert "for: 15s" in alerts
     assert "for: 2m" not in alerts
     # The RED rules keep their one-minute windows.
     assert (rules_dir / "taskhub.rules.yml").read_text() == RULES.read_text()

@@ -1,10 +1,10 @@
 """Alertmanager's config, and alert windows scaled down for tests (docs/observability.md).
 
-`TASKHUB_ALERT_TIME_SCALE=N` divides every range and `for:` of the committed rules by N
-(never below `MIN_SCALED_SECONDS`, two scrapes at the native interval) and shortens
-Alertmanager's grouping waits, so that an outage of seconds fires the alerts that a real
-one fires after minutes or hours. The committed rules, and their promtool tests, keep the
-real windows.
+`TASKHUB_ALERT_TIME_SCALE=N` divides every range and `for:` of the SLO and alert rules
+by N (never below `MIN_SCALED_SECONDS`: three scrapes at the native 5 s, so that a rate()
+over the window always has two samples) and shortens Alertmanager's grouping waits, so
+that an outage of seconds fires the alerts a real one fires after minutes or hours. The
+committed rules, and their promtool tests, keep the real windows.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ TIME_SCALE_VARIABLE = "TASKHUB_ALERT_TIME_SCALE"
 WEBHOOK_URL_VARIABLE = "TASKHUB_ALERT_WEBHOOK_URL"
 # Where the alert scenario's receiver listens natively (TASKHUB_ALERT_RECEIVER_PORT).
 RECEIVER_PATH = "/alerts"
-MIN_SCALED_SECONDS = 10
+MIN_SCALED_SECONDS = 15
 # Grouping as the Alertmanager documentation suggests, and as tests need it.
 REAL_TIMINGS = {"GROUP_WAIT": "30s", "GROUP_INTERVAL": "5m", "REPEAT_INTERVAL": "4h"}
 SCALED_TIMINGS = {"GROUP_WAIT": "1s", "GROUP_INTERVAL": "2s", "REPEAT_INTERVAL": "1h"}
