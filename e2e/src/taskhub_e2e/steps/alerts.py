@@ -15,7 +15,7 @@ import httpx
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from taskhub_e2e.alert_receiver import AlertReceiver, running_alert_receiver
+from taskhub_e2e.alert_receiver import AlertNotice, AlertReceiver, running_alert_receiver
 from taskhub_e2e.chaos import Chaos, wait_until
 from taskhub_e2e.stack.alerting import RECEIVER_PATH, TIME_SCALE_VARIABLE
 from taskhub_e2e.stack.native import NativeStack
@@ -93,6 +93,25 @@ def receiver_listens(on_call_receiver: AlertReceiver, target: Target) -> None:
     )
 
 
+def _delivery_page_notice(
+    receiver: AlertReceiver, status: str, since: float, seconds: float
+) -> AlertNotice:
+    """The first delivery page notice with `status` after `since`, waited for `seconds`."""
+
+    def arrived() -> bool:
+        found = receiver.first(status=status, since=since, alertname=DELIVERY_ALERT, severity=PAGE)
+        return found is not None
+
+    if not wait_until(arrived, seconds):
+        received = [(n.status, n.labels.get("alertname")) for n in receiver.notices()]
+        raise AssertionError(
+            f"no {status} {DELIVERY_ALERT} page within {seconds:.0f} s; received: {received}"
+        )
+    notice = receiver.first(status=status, since=since, alertname=DELIVERY_ALERT, severity=PAGE)
+    assert notice is not None
+    return notice
+
+
 @then(
     parsers.re(
         r"^the on-call receiver is paged for the delivery SLO within (?P<seconds>\d+) seconds$"
@@ -101,20 +120,7 @@ def receiver_listens(on_call_receiver: AlertReceiver, target: Target) -> None:
 def paged(
     on_call_receiver: AlertReceiver, outage: Outage, figures: dict[str, str], seconds: str
 ) -> None:
-    def page() -> bool:
-        notice = on_call_receiver.first(
-            status="firing", since=outage.began, alertname=DELIVERY_ALERT, severity=PAGE
-        )
-        return notice is not None
-
-    assert wait_until(page, float(seconds)), (
-        f"no {DELIVERY_ALERT} page within {seconds} s of the outage; received: "
-        f"{[(n.status, n.labels.get('alertname')) for n in on_call_receiver.notices()]}"
-    )
-    notice = on_call_receiver.first(
-        status="firing", since=outage.began, alertname=DELIVERY_ALERT, severity=PAGE
-    )
-    assert notice is not None
+    notice = _delivery_page_notice(on_call_receiver, "firing", outage.began, float(seconds))
     assert notice.labels["slo"] == "delivery"
     assert "docs/observability.md" in notice.annotations["description"]
     figures["outage → page"] = f"{notice.received_at - outage.began:.0f} s"
@@ -136,18 +142,5 @@ def resolved(
     on_call_receiver: AlertReceiver, outage: Outage, figures: dict[str, str], seconds: str
 ) -> None:
     assert outage.ended is not None
-
-    def resolution() -> bool:
-        notice = on_call_receiver.first(
-            status="resolved", since=outage.began, alertname=DELIVERY_ALERT, severity=PAGE
-        )
-        return notice is not None
-
-    assert wait_until(resolution, float(seconds)), (
-        f"{DELIVERY_ALERT} not resolved within {seconds} s of notify-svc's return"
-    )
-    notice = on_call_receiver.first(
-        status="resolved", since=outage.began, alertname=DELIVERY_ALERT, severity=PAGE
-    )
-    assert notice is not None
+    notice = _delivery_page_notice(on_call_receiver, "resolved", outage.began, float(seconds))
     figures["return → resolved"] = f"{notice.received_at - outage.ended:.0f} s"
