@@ -171,3 +171,41 @@ def test_bootstrap_sql_names_every_database() -> None:
     for database in ("taskhub_auth", "taskhub_tasks_test", "taskhub_notify"):
         assert f"CREATE DATABASE {database} OWNER" in script
     assert "PASSWORD 'auth-secret'" in script
+
+
+def test_compose_bootstrap_script_gives_the_same_statistics_and_role(
+    cluster: PostgresCluster,
+) -> None:
+    """infra/postgres/init-monitoring.sh, as the postgres image runs it on a new volume."""
+    script = Path(__file__).resolve().parents[3] / "infra/postgres/init-monitoring.sh"
+    cluster.psql(f"DROP ROLE IF EXISTS {MONITOR_ROLE};")
+    cluster.psql(
+        "SELECT 'CREATE DATABASE compose_probe' WHERE NOT EXISTS "
+        "(SELECT FROM pg_database WHERE datname = 'compose_probe') \\gexec"
+    )
+    env = {
+        "PATH": f"{cluster.bindir}:{os.environ['PATH']}",
+        "POSTGRES_USER": cluster.run_as,
+        "POSTGRES_DB": "compose_probe",
+        "PGHOST": str(cluster.location.socket_dir),
+        "PGPORT": str(cluster.port),
+        "MONITOR_DB_PASSWORD": "compose-monitor-secret",
+    }
+    # Through stdin: the cluster's OS user may not reach the checkout.
+    argv = cluster.as_owner(["env", *(f"{k}={v}" for k, v in env.items()), "sh", "-s"])
+    result = subprocess.run(
+        argv, input=script.read_text(), capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    installed = cluster.psql(
+        "SELECT count(*) FROM pg_extension WHERE extname = 'pg_stat_statements';",
+        "compose_probe",
+        tuples_only=True,
+    )
+    assert installed.strip() == "1"
+    readable = psql_rows(
+        cluster, "compose-monitor-secret", "SELECT count(*) > 0 FROM pg_stat_statements"
+    )
+    assert readable == "t"
+    assert psql_as(cluster, MONITOR_ROLE, "compose-monitor-secret", "postgres") != 0
