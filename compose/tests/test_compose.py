@@ -31,7 +31,7 @@ from taskhub_e2e.stack.credentials import credential_keys
 from taskhub_e2e.stack.environment import TEST_BED_ONLY, build_service_env
 from taskhub_e2e.stack.layout import StackLayout
 from taskhub_e2e.stack.ports import StackPorts
-from taskhub_e2e.stack.postgres import LOG_SETTINGS
+from taskhub_e2e.stack.postgres import LOG_SETTINGS, STATISTICS_SETTINGS
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_DIR = REPO / "compose"
@@ -448,13 +448,63 @@ def test_scraped_workers_serve_metrics_on_their_private_address(
 )
 def test_database_logs_hold_no_data_values(name: str) -> None:
     # The same settings as the native stack's PostgreSQL: no DETAIL, no statement after an
-    # error, no bound parameters.
+    # error, no bound parameters; pg_stat_statements preloaded.
     command = services()[name]["command"]
     assert command[0] == "postgres"
     flags, values = command[1::2], command[2::2]
     assert flags == ["-c"] * len(values)
     options = dict(value.split("=", 1) for value in values)
-    assert options == LOG_SETTINGS
+    assert options == LOG_SETTINGS | STATISTICS_SETTINGS
+
+
+def test_every_scraped_exporter_and_alertmanager_is_a_private_service() -> None:
+    defined = services()
+    for name in ("postgres-exporter", "redis-exporter", "nginx-exporter", "alertmanager"):
+        assert name in scraped_hosts(), f"Prometheus does not scrape {name}"
+        assert defined[name]["networks"] == ["private"], name
+        assert "ports" not in defined[name], f"{name} publishes a port"
+    # nginx-exporter reads the stub_status listener, which the gateway does not publish.
+    nginx_env = environment_of(defined["nginx"])
+    assert nginx_env["TASKHUB_GATEWAY_STATUS_LISTEN"] == "8081"
+    assert (
+        "--nginx.scrape-uri=http://nginx:8081/stub_status" in defined["nginx-exporter"]["command"]
+    )
+
+
+@pytest.mark.parametrize("name", ["auth-db", "task-db", "notify-db"])
+def test_each_database_bootstraps_statistics_and_the_monitoring_role(name: str) -> None:
+    service = services()[name]
+    assert (
+        "../infra/postgres/init-monitoring.sh:/docker-entrypoint-initdb.d/10-monitoring.sh:ro"
+        in service["volumes"]
+    )
+    assert "MONITOR_DB_PASSWORD" in environment_of(service)
+    host = name.removesuffix("-db") + "-db:5432"
+    dsn = environment_of(services()["postgres-exporter"])["DATA_SOURCE_NAME"]
+    assert f"@{host}/postgres?" in dsn
+
+
+def test_alertmanager_script_renders_a_valid_config(tmp_path: Path) -> None:
+    config = tmp_path / "alertmanager.yml"
+    env = {
+        **os.environ,
+        "ALERT_WEBHOOK_URL": "https://pager.example/hook?a=1&b=2",
+        "ALERTMANAGER_TEMPLATE": str(REPO / "infra/alertmanager/alertmanager.yml.template"),
+        "ALERTMANAGER_CONFIG": str(config),
+        # `true` stands in for the image's binary; amtool checks the file it would read.
+        "ALERTMANAGER_BIN": "true",
+    }
+    script = REPO / "infra/alertmanager/run-compose.sh"
+    subprocess.run(["sh", str(script)], env=env, check=True)
+    checked = subprocess.run(
+        ["amtool", "check-config", str(config)], capture_output=True, text=True, check=False
+    )
+    rendered = yaml.safe_load(config.read_text())
+
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    webhook = rendered["receivers"][0]["webhook_configs"][0]
+    assert webhook["url"] == "https://pager.example/hook?a=1&b=2"
+    assert rendered["route"]["group_wait"] == "30s"
 
 
 def test_gateway_gets_a_value_for_every_template_placeholder() -> None:
@@ -654,9 +704,19 @@ def test_builder_stage_installs_a_runnable_service(image: OurImage, tmp_path: Pa
 INIT_ENV = COMPOSE_DIR / "init-env.sh"
 
 
+# Scripts compose runs in the stock images (their /bin/sh).
+MOUNTED_SCRIPTS = (
+    REPO / "infra/alertmanager/run-compose.sh",
+    REPO / "infra/postgres/init-monitoring.sh",
+)
+
+
 def test_init_env_passes_shellcheck() -> None:
     result = subprocess.run(
-        [venv_tool("shellcheck"), str(INIT_ENV)], capture_output=True, text=True, check=False
+        [venv_tool("shellcheck"), str(INIT_ENV), *map(str, MOUNTED_SCRIPTS)],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 

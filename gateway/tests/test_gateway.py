@@ -155,6 +155,7 @@ def render_values(workdir: Path, stubs: Stubs, **overrides: str) -> dict[str, st
     """The values the tests render with: the native stack's, in a throwaway folder."""
     values = {
         "TASKHUB_GATEWAY_LISTEN": f"127.0.0.1:{free_port()}",
+        "TASKHUB_GATEWAY_STATUS_LISTEN": f"127.0.0.1:{free_port()}",
         "TASKHUB_GATEWAY_AUTH_UPSTREAM": stubs.auth.address,
         "TASKHUB_GATEWAY_TASKS_UPSTREAM": stubs.tasks.address,
         "TASKHUB_GATEWAY_NOTIFY_UPSTREAM": stubs.notify.address,
@@ -723,6 +724,16 @@ def test_metrics_are_forbidden_outside_the_allowlist(gateway_with: GatewayFactor
         assert_envelope(response, 403, "FORBIDDEN")
         assert_security_headers(response)
     assert httpx.get(f"{gateway.url}/tasks/other").status_code == 200
+
+
+def test_stub_status_is_served_on_its_own_listener_only(gateway: Gateway) -> None:
+    status_url = f"http://{gateway.values['TASKHUB_GATEWAY_STATUS_LISTEN']}"
+    response = httpx.get(f"{status_url}/stub_status")
+    assert response.status_code == 200
+    assert response.text.startswith("Active connections:")
+    assert httpx.get(f"{status_url}/healthz").status_code == 404
+    # Never on the public listener.
+    assert httpx.get(f"{gateway.url}/stub_status").status_code == 404
 
 
 # --- upstream failures ----------------------------------------------------------------

@@ -37,6 +37,14 @@ OVERVIEW_PANELS = {
     "Dead letters in the last hour": "taskhub_dead_letters_total",
     "Rate-limit rejections": "taskhub_rate_limit_rejections_total",
     "Outbox backlog": "taskhub_outbox_backlog",
+    # What TaskHub stands on (issue "Operations you can page on").
+    "Error-budget burn rate, 1 h": "slo:delivery_stalled:ratio_rate1h",
+    "Connections per database": "pg_settings_max_connections",
+    "Top statements by total time (last hour)": "pg_stat_statements_seconds_total",
+    "Top statements by mean time": "pg_stat_statements_mean_seconds",
+    "Queue lengths": "redis_key_size",
+    "Gateway requests per second": "nginx_http_requests_total",
+    "Gateway connections": "nginx_connections_active",
 }
 
 

@@ -7,7 +7,9 @@ reason. The module first drives traffic through the gateway, including the rare 
 then asks Prometheus each expression: it must parse and return at least one series.
 
 Only the 5xx expressions may return nothing: a 5xx needs a broken service, and breaking
-one is a chaos scenario's job, not this check's.
+one is a chaos scenario's job, not this check's. An alert's expression returns nothing
+while all is well, so for alerts every series the expression reads must have data instead
+(a misspelt metric would never fire).
 """
 
 from __future__ import annotations
@@ -64,17 +66,35 @@ def _substitute(expr: str) -> str:
     return expr
 
 
-def rule_expressions() -> list[tuple[str, str]]:
+def rule_expressions(*, alerts: bool = False) -> list[tuple[str, str]]:
+    """(where, expr) of every recording rule, or (`alerts`) of every alert."""
     found: list[tuple[str, str]] = []
     for path in RULE_FILES:
         for group in yaml.safe_load(path.read_text())["groups"]:
             for rule in group["rules"]:
+                if ("alert" in rule) != alerts:
+                    continue
                 name = rule.get("record") or rule.get("alert")
-                found.append((f"{path.name}: {name}", rule["expr"]))
+                labels = ",".join(f"{k}={v}" for k, v in sorted(rule.get("labels", {}).items()))
+                found.append((f"{path.name}: {name} {{{labels}}}", rule["expr"]))
     return found
 
 
 EXPRESSIONS = dashboard_expressions() + rule_expressions()
+ALERT_EXPRESSIONS = rule_expressions(alerts=True)
+# PromQL words that are not series names.
+PROMQL_WORDS = frozenset({"and", "or", "unless", "bool", "offset", "inf", "nan"})
+_GROUPING = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)")
+_SERIES_NAME = re.compile(r"(?<![\w:.])([a-zA-Z_:][\w:]*)(?!\s*\(|[\w:])")
+
+
+def series_names(expr: str) -> set[str]:
+    """The series names an expression reads (functions, keywords and labels left out)."""
+    text = re.sub(r'"[^"]*"', '""', expr)
+    text = re.sub(r"\{[^}]*\}", "", text)
+    text = re.sub(r"\[[^\]]*\]", "", text)
+    text = _GROUPING.sub("", text)
+    return {name for name in _SERIES_NAME.findall(text) if name.lower() not in PROMQL_WORDS}
 
 
 def _prometheus_ready() -> str | None:
@@ -122,6 +142,23 @@ def test_the_dashboards_and_rules_have_expressions() -> None:
     assert DASHBOARDS, "no dashboard under infra/grafana/dashboards"
     assert len(dashboard_expressions()) >= 10
     assert rule_expressions()
+    assert ALERT_EXPRESSIONS
+
+
+def test_series_names_are_read_from_an_expression() -> None:
+    expr = """
+        sum by (server) (pg_stat_activity_count{state="idle"})
+        / max by (server) (pg_settings_max_connections) > 0.8
+        unless on () sum(increase(taskhub_celery_tasks_total{outcome=~"a|b"}[10m])) > 0
+        or slo:delivery_stalled:ratio_rate1h > (14.4 * 0.01) and up == bool 0
+    """
+    assert series_names(expr) == {
+        "pg_stat_activity_count",
+        "pg_settings_max_connections",
+        "taskhub_celery_tasks_total",
+        "slo:delivery_stalled:ratio_rate1h",
+        "up",
+    }
 
 
 @pytest.mark.parametrize(("where", "expr"), EXPRESSIONS, ids=[w for w, _ in EXPRESSIONS])
@@ -130,3 +167,16 @@ def test_expression_parses_and_returns_data(traffic: dict[str, int], where: str,
     if NEEDS_A_SERVER_ERROR.search(expr) and not result:
         pytest.skip("no service answered 5xx: nothing to show, which is the good case")
     assert result, f"{where}: {expr!r} returned no data after the traffic"
+
+
+@pytest.mark.parametrize(
+    ("where", "expr"), ALERT_EXPRESSIONS, ids=[w for w, _ in ALERT_EXPRESSIONS]
+)
+def test_alert_parses_and_reads_live_series(traffic: dict[str, int], where: str, expr: str) -> None:
+    query(expr)  # parses and evaluates; firing or not is the promtool tests' business
+    names = series_names(expr)
+    assert names, f"{where}: no series name found in {expr!r}"
+    for name in sorted(names):
+        assert query(f'count(last_over_time({{__name__="{name}"}}[15m]))'), (
+            f"{where}: reads {name}, which has no data"
+        )

@@ -25,8 +25,8 @@ from taskhub_e2e.stack.credentials import credential_keys
 from taskhub_e2e.stack.environment import build_service_env
 from taskhub_e2e.stack.layout import PgLocation, StackLayout
 from taskhub_e2e.stack.ports import StackPorts
-from taskhub_e2e.stack.postgres import log_options
-from taskhub_e2e.stack.prereqs import SystemPrograms
+from taskhub_e2e.stack.postgres import MONITOR_ROLE, log_options, statistics_options
+from taskhub_e2e.stack.prereqs import PATH_PROGRAMS, SystemPrograms
 from taskhub_e2e.stack.programs import INFRA_PROGRAMS, PROGRAM_NAMES
 from taskhub_e2e.stack.render import render_file
 from taskhub_e2e.stack.supervisor import supervisor_environment
@@ -38,7 +38,7 @@ CREDENTIALS = {key: f"{key.lower()}-value" for key in credential_keys()}
 def stack_config(tmp_path: Path, ports: StackPorts | None = None) -> StackConfig:
     layout = StackLayout(tmp_path)
     ports = ports or StackPorts()
-    bins = {name: Path(f"/opt/bin/{name}") for name in ("redis-server", "nginx", "prometheus")}
+    bins = {name: Path(f"/opt/bin/{name}") for name in PATH_PROGRAMS}
     return StackConfig(
         layout=layout,
         ports=ports,
@@ -49,6 +49,7 @@ def stack_config(tmp_path: Path, ports: StackPorts | None = None) -> StackConfig
         nginx_temp_dir=tmp_path / "nginx-temp",
         service_env=build_service_env(ports, CREDENTIALS, layout),
         redis_password=CREDENTIALS["REDIS_PASSWORD"],
+        monitor_db_password=CREDENTIALS["MONITOR_DB_PASSWORD"],
     )
 
 
@@ -88,7 +89,8 @@ def test_supervisord_runs_every_program_with_the_conventions_commands(
         " --custom-log-dict notify_svc.worker.arq_worker.LOG_CONFIG"
     )
     assert programs["postgres"].command == (
-        f"/opt/pg/bin/postgres -D {tmp_path}/pgdata -p 54320 -k {tmp_path}/pgsock " + log_options()
+        f"/opt/pg/bin/postgres -D {tmp_path}/pgdata -p 54320 -k {tmp_path}/pgsock "
+        f"{log_options()} {statistics_options()}"
     )
     assert programs["postgres"].uid is not None  # runs as `postgres`, not as root
     assert programs["nginx"].command.endswith(
@@ -98,6 +100,40 @@ def test_supervisord_runs_every_program_with_the_conventions_commands(
     assert sorted(n for n, p in programs.items() if p.autostart) == sorted(INFRA_PROGRAMS)
     for name, program in programs.items():
         assert program.stdout_logfile == f"{tmp_path}/.stack/logs/{name}.log"
+
+
+def test_exporters_and_alertmanager_listen_on_loopback_with_secrets_out_of_argv(
+    tmp_path: Path,
+) -> None:
+    ports = StackPorts(
+        postgres_exporter=19187, redis_exporter=19121, nginx_exporter=19113, alertmanager=19093
+    )
+    config = stack_config(tmp_path, ports)
+    options = render_supervisor(tmp_path, config)
+    programs = {group.name: group.process_configs[0] for group in options.process_group_configs}
+
+    listens = {
+        "postgres-exporter": "--web.listen-address=127.0.0.1:19187",
+        "redis-exporter": "-web.listen-address=127.0.0.1:19121",
+        "nginx-exporter": "-web.listen-address=127.0.0.1:19113",
+        "alertmanager": "--web.listen-address=127.0.0.1:19093",
+    }
+    for name, listen in listens.items():
+        assert listen in programs[name].command.split(), name
+        # `ps` shows command lines: no password in any of them.
+        for secret in CREDENTIALS.values():
+            assert secret not in programs[name].command, name
+    assert "--cluster.listen-address=" in programs["alertmanager"].command.split()
+    assert programs["nginx-exporter"].command.endswith(
+        f"-nginx.scrape-uri=http://127.0.0.1:{ports.gateway_status}/stub_status"
+        " -nginx.retries=30 -nginx.retry-interval=1s"
+    )
+    dsn = programs["postgres-exporter"].environment["DATA_SOURCE_NAME"]
+    assert dsn.startswith(f"postgresql://{MONITOR_ROLE}:{CREDENTIALS['MONITOR_DB_PASSWORD']}@")
+    assert programs["redis-exporter"].environment["REDIS_PASSWORD"] == CREDENTIALS["REDIS_PASSWORD"]
+    assert "-check-single-keys=db2=celery,db2=webhooks,db3=arq:queue" in (
+        programs["redis-exporter"].command.split()
+    )
 
 
 def test_every_program_gets_the_service_environment(tmp_path: Path) -> None:

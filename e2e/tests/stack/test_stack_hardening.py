@@ -20,7 +20,7 @@ import pytest
 from taskhub_e2e.stack.credentials import load_or_create_credentials
 from taskhub_e2e.stack.layout import PgLocation, StackLayout
 from taskhub_e2e.stack.native import NativeStack
-from taskhub_e2e.stack.prereqs import SystemPrograms
+from taskhub_e2e.stack.prereqs import PATH_PROGRAMS, SystemPrograms
 from taskhub_e2e.stack.probes import port_is_open, redis_answers, redis_command
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -32,6 +32,7 @@ TEMPLATES = (
     "gateway/public/openapi.json",
     "gateway/public/docs.html",
     "infra/prometheus/prometheus.yml.template",
+    "infra/alertmanager/alertmanager.yml.template",
 )
 
 
@@ -86,7 +87,7 @@ def rendered(tmp_path: Path) -> StackLayout:
         folder.chmod(0o755)
     stack = NativeStack(root, environ={})
     stack.make_dirs()
-    bins = {name: Path(f"/opt/bin/{name}") for name in ("redis-server", "nginx", "prometheus")}
+    bins = {name: Path(f"/opt/bin/{name}") for name in PATH_PROGRAMS}
     stack.write_configs(
         SystemPrograms({**bins, "postgres": Path("/opt/pg/bin/postgres")}),
         load_or_create_credentials(layout.credentials_file),
@@ -112,7 +113,8 @@ def test_every_file_holding_a_secret_is_owner_only(rendered: StackLayout) -> Non
 
 def test_every_rendered_config_is_owner_only(rendered: StackLayout) -> None:
     # nginx.conf and prometheus.yml hold no secret today; owner-only keeps it so tomorrow.
-    for name in ("supervisord.conf", "redis.conf", "nginx.conf", "prometheus.yml"):
+    names = ("supervisord.conf", "redis.conf", "nginx.conf", "prometheus.yml", "alertmanager.yml")
+    for name in names:
         assert mode(rendered.run_dir / name) == 0o600, name
 
 

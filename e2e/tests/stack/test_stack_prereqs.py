@@ -22,15 +22,16 @@ def test_all_missing_programs_are_named_in_one_message(tmp_path: Path) -> None:
     for program in ("initdb", "pg_ctl", "redis-server", "nginx", "prometheus", "promtool"):
         assert program in message
     assert (
-        "apt-get install nginx postgresql postgresql-client prometheus redis-server util-linux"
-        in message
+        "apt-get install nginx postgresql postgresql-client prometheus prometheus-alertmanager"
+        " prometheus-nginx-exporter prometheus-postgres-exporter prometheus-redis-exporter"
+        " redis-server util-linux" in message
     )
 
 
 def test_only_the_missing_packages_are_asked_for(tmp_path: Path) -> None:
     for name in ("initdb", "pg_ctl", "postgres", "psql", "pg_isready"):
         (tmp_path / name).touch()
-    present = {"nginx", "runuser", "redis-server"}
+    present = {"nginx", "runuser", "redis-server", "prometheus-nginx-exporter", "amtool"}
 
     with pytest.raises(MissingSystemPrograms) as caught:
         find_system_programs(
@@ -38,8 +39,17 @@ def test_only_the_missing_packages_are_asked_for(tmp_path: Path) -> None:
             bindir=lambda: tmp_path,
         )
 
-    assert caught.value.missing == {"prometheus": "prometheus", "promtool": "prometheus"}
-    assert "apt-get install prometheus\n" in str(caught.value) + "\n"
+    assert caught.value.missing == {
+        "prometheus": "prometheus",
+        "promtool": "prometheus",
+        "prometheus-postgres-exporter": "prometheus-postgres-exporter",
+        "prometheus-redis-exporter": "prometheus-redis-exporter",
+        "prometheus-alertmanager": "prometheus-alertmanager",
+    }
+    assert (
+        "apt-get install prometheus prometheus-alertmanager prometheus-postgres-exporter"
+        " prometheus-redis-exporter\n" in str(caught.value) + "\n"
+    )
 
 
 def test_up_fails_with_the_message_before_touching_anything(tmp_path: Path) -> None:

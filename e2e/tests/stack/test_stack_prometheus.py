@@ -1,4 +1,5 @@
-"""Prometheus config (one template, compose + native) and the RED recording rules, via promtool."""
+"""Prometheus config (one template, compose + native), the recording rules, the alerts and
+their test-scaled variant, via promtool."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ from pathlib import Path
 
 import yaml
 
-from taskhub_e2e.stack import prometheus
+from taskhub_e2e.stack import alerting, prometheus
 from taskhub_e2e.stack.ports import StackPorts
 
 ROOT = Path(__file__).resolve().parents[3]
 RULES = ROOT / "infra/prometheus/rules/taskhub.rules.yml"
 RULES_TEST = ROOT / "infra/prometheus/tests/taskhub.rules.test.yml"
+RULES_DIR = ROOT / "infra/prometheus/rules"
+ALERTS_TEST = ROOT / "infra/prometheus/tests/taskhub.alerts.test.yml"
 
 
 def promtool(*args: str) -> subprocess.CompletedProcess[str]:
@@ -50,6 +53,13 @@ def test_compose_config_is_valid_and_scrapes_the_services_directly() -> None:
     assert targets["celery-worker"] == ("celery-worker:9101", "/metrics")
     assert targets["arq-worker"] == ("arq-worker:9102", "/metrics")
     assert "prometheus" in targets
+    assert targets["postgres-exporter"] == ("postgres-exporter:9187", "/metrics")
+    assert targets["redis-exporter"] == ("redis-exporter:9121", "/metrics")
+    assert targets["nginx-exporter"] == ("nginx-exporter:9113", "/metrics")
+    alertmanagers = yaml.safe_load((ROOT / prometheus.COMPOSE_FILE).read_text())["alerting"]
+    assert alertmanagers["alertmanagers"][0]["static_configs"][0]["targets"] == [
+        "alertmanager:9093"
+    ]
 
 
 def test_native_config_is_valid_loads_the_rules_and_scrapes_every_5s(tmp_path: Path) -> None:
@@ -66,6 +76,13 @@ def test_native_config_is_valid_loads_the_rules_and_scrapes_every_5s(tmp_path: P
     assert targets["auth-svc"] == ("127.0.0.1:18101", "/auth/metrics")
     assert targets["celery-worker"] == ("127.0.0.1:19101", "/metrics")
     assert targets["prometheus"][0] == "127.0.0.1:9090"
+    assert targets["postgres-exporter"][0] == "127.0.0.1:9187"
+    assert targets["nginx-exporter"][0] == "127.0.0.1:9113"
+    assert config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == [
+        "127.0.0.1:9093"
+    ]
+    for name in ("taskhub.slo.rules.yml", "taskhub.alerts.yml"):
+        assert name in result.stdout
 
 
 def test_recording_rules_are_valid() -> None:
@@ -78,3 +95,80 @@ def test_recording_rules_compute_red_metrics() -> None:
     result = promtool("test", "rules", str(RULES_TEST))
 
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_alert_fires_and_stays_quiet_in_its_unit_tests() -> None:
+    result = promtool("test", "rules", str(ALERTS_TEST))
+    alerts = {
+        rule["alert"]
+        for group in yaml.safe_load((RULES_DIR / "taskhub.alerts.yml").read_text())["groups"]
+        for rule in group["rules"]
+    }
+
+    cases = [
+        case
+        for test in yaml.safe_load(ALERTS_TEST.read_text())["tests"]
+        for case in test.get("alert_rule_test", [])
+    ]
+    tested = {case["alertname"] for case in cases}
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert alerts <= tested, f"alerts without a unit test: {alerts - tested}"
+    for alert in alerts:
+        outcomes = {bool(case["exp_alerts"]) for case in cases if case["alertname"] == alert}
+        assert outcomes == {True, False}, f"{alert}: needs a firing and a quiet case"
+
+
+def test_scaled_rules_divide_every_window_and_stay_valid(tmp_path: Path) -> None:
+    rules_dir = prometheus.write_native_rules(ROOT, tmp_path / "rules", 60)
+    assert rules_dir is not None
+    alerts = (rules_dir / "taskhub.alerts.yml").read_text()
+    slo = (rules_dir / "taskhub.slo.rules.yml").read_text()
+    result = promtool("check", "rules", *(str(path) for path in sorted(rules_dir.glob("*.yml"))))
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    # 1 h -> 60 s; 5 m -> 5 s, raised to three native scrapes (15 s); `for: 2m` -> 15 s.
+    assert "slo:availability_errors:ratio_rate1h" in alerts  # names stay as they are
+    assert "[60s]" in slo
+    assert "[15s]" in slo
+    assert "[1h]" not in slo
+    assert "for: 15s" in alerts
+    assert "for: 2m" not in alerts
+    # The RED rules keep their one-minute windows.
+    assert (rules_dir / "taskhub.rules.yml").read_text() == RULES.read_text()
+    assert prometheus.write_native_rules(ROOT, tmp_path / "unscaled", 1) is None
+
+
+def test_alert_time_scale_and_webhook_url_come_from_the_environment() -> None:
+    ports = StackPorts(alert_receiver=19095)
+
+    assert alerting.time_scale({}) == 1
+    assert alerting.time_scale({"TASKHUB_ALERT_TIME_SCALE": "60"}) == 60
+    for bad in ("0", "-3", "1.5", "fast"):
+        try:
+            alerting.time_scale({"TASKHUB_ALERT_TIME_SCALE": bad})
+        except alerting.InvalidTimeScale:
+            continue
+        raise AssertionError(f"{bad!r} accepted")
+    assert alerting.webhook_url(ports, {}) == "http://127.0.0.1:19095/alerts"
+    custom = {"TASKHUB_ALERT_WEBHOOK_URL": "https://pager.example/hook"}
+    assert alerting.webhook_url(ports, custom) == "https://pager.example/hook"
+
+
+def test_alertmanager_config_is_valid_real_and_scaled(tmp_path: Path) -> None:
+    for environ in ({}, {"TASKHUB_ALERT_TIME_SCALE": "60"}):
+        target = alerting.write_native(ROOT, StackPorts(), tmp_path / "alertmanager.yml", environ)
+        result = subprocess.run(
+            ["amtool", "check-config", str(target)], capture_output=True, text=True, check=False
+        )
+        config = yaml.safe_load(target.read_text())
+
+        assert result.returncode == 0, result.stdout + result.stderr
+        receiver = config["receivers"][0]["webhook_configs"][0]
+        assert receiver == {
+            "url": "http://127.0.0.1:9095/alerts",
+            "send_resolved": True,
+            "max_alerts": 50,
+        }
+        expected_wait = "1s" if environ else "30s"
+        assert config["route"]["group_wait"] == expected_wait

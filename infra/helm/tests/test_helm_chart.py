@@ -614,6 +614,8 @@ def test_the_gateway_config_is_the_template_rendered_with_every_placeholder(
     }
     values = {
         "TASKHUB_GATEWAY_LISTEN": str(gateway["containerPort"]),
+        # stub_status on the pod's loopback only: never reachable through the Service.
+        "TASKHUB_GATEWAY_STATUS_LISTEN": f"127.0.0.1:{gateway['statusPort']}",
         "TASKHUB_GATEWAY_AUTH_UPSTREAM": upstream["auth-svc"],
         "TASKHUB_GATEWAY_TASKS_UPSTREAM": upstream["task-svc"],
         "TASKHUB_GATEWAY_NOTIFY_UPSTREAM": upstream["notify-svc"],

@@ -25,8 +25,9 @@ EXIT_NOT_RUNNING = 3
 def parser() -> argparse.ArgumentParser:
     cli = argparse.ArgumentParser(
         prog="taskhub-stack",
-        description="Run TaskHub natively: PostgreSQL, Redis, nginx, the services, the workers "
-        "and Prometheus under one supervisord, with state in .stack/.",
+        description="Run TaskHub natively: PostgreSQL, Redis, nginx, the services, the workers, "
+        "Prometheus, Alertmanager and the exporters under one supervisord, with state in "
+        ".stack/.",
     )
     commands = cli.add_subparsers(dest="command", required=True)
     up = commands.add_parser("up", help="start the stack (idempotent) and wait until healthy")
@@ -71,7 +72,7 @@ def print_up_report(stack: NativeStack, report: UpReport, *, infra_only: bool) -
         print(f"  gateway     {gateway}")
         docs = "  ".join(f"{gateway}/{svc}docs" for svc in ("", "auth/", "tasks/", "notify/"))
         print(f"  API docs    {docs}")
-        print(f"  Prometheus  {stack.prometheus_url}")
+        print(f"  Prometheus  {stack.prometheus_url}    Alertmanager {stack.alertmanager_url}")
     print(f"  logs        {stack.layout.log_dir}/   environment {stack.layout.env_file}")
     for name, failure in report.failures.items():
         print(f"FAILED {name}: {failure}", file=sys.stderr)

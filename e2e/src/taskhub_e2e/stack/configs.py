@@ -8,7 +8,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from taskhub_e2e.stack import postgres, prometheus
+from taskhub_e2e.stack import alerting, postgres, prometheus
 from taskhub_e2e.stack.layout import PgLocation, StackLayout
 from taskhub_e2e.stack.ports import StackPorts
 from taskhub_e2e.stack.prereqs import SystemPrograms
@@ -37,6 +37,8 @@ class StackConfig:
     service_env: dict[str, str]
     # The password Redis requires (also inside every Redis URL of `service_env`).
     redis_password: str
+    # The postgres exporter's password (role postgres.MONITOR_ROLE).
+    monitor_db_password: str
 
 
 def supervisor_values(config: StackConfig, venv_bin: Path) -> dict[str, str]:
@@ -80,6 +82,40 @@ def supervisor_values(config: StackConfig, venv_bin: Path) -> dict[str, str]:
         "PROMETHEUS": str(config.programs["prometheus"]),
         "PROMETHEUS_DATA_DIR": str(layout.prometheus_dir),
         "PROMETHEUS_PORT": str(ports.prometheus),
+        **exporter_values(config),
+    }
+
+
+# The Redis keys whose length redis-exporter reports: Celery's two queues (db 2, lists)
+# and ARQ's queue (db 3, a sorted set), as redis_key_size{db, key}.
+REDIS_QUEUE_KEYS = "db2=celery,db2=webhooks,db3=arq:queue"
+POSTGRES_EXPORTER_QUERIES = Path("infra/prometheus/exporters/postgres-queries.yml")
+
+
+def exporter_values(config: StackConfig) -> dict[str, str]:
+    """The exporters' and Alertmanager's placeholders in the supervisord template."""
+    layout, ports, programs = config.layout, config.ports, config.programs
+    dsn = (
+        f"postgresql://{postgres.MONITOR_ROLE}:{config.monitor_db_password}"
+        f"@127.0.0.1:{ports.pg}/postgres?sslmode=disable"
+    )
+    return {
+        "PG_STATISTICS_OPTIONS": postgres.statistics_options(),
+        "POSTGRES_EXPORTER": str(programs["prometheus-postgres-exporter"]),
+        "POSTGRES_EXPORTER_PORT": str(ports.postgres_exporter),
+        "POSTGRES_EXPORTER_QUERIES": str(layout.root / POSTGRES_EXPORTER_QUERIES),
+        "POSTGRES_EXPORTER_DSN": dsn,
+        "REDIS_EXPORTER": str(programs["prometheus-redis-exporter"]),
+        "REDIS_EXPORTER_PORT": str(ports.redis_exporter),
+        "REDIS_PORT": str(ports.redis),
+        "REDIS_PASSWORD": config.redis_password,
+        "REDIS_EXPORTER_KEYS": REDIS_QUEUE_KEYS,
+        "NGINX_EXPORTER": str(programs["prometheus-nginx-exporter"]),
+        "NGINX_EXPORTER_PORT": str(ports.nginx_exporter),
+        "GATEWAY_STATUS_PORT": str(ports.gateway_status),
+        "ALERTMANAGER": str(programs["prometheus-alertmanager"]),
+        "ALERTMANAGER_DATA_DIR": str(layout.alertmanager_dir),
+        "ALERTMANAGER_PORT": str(ports.alertmanager),
     }
 
 
@@ -113,6 +149,7 @@ def gateway_values(config: StackConfig) -> dict[str, str]:
         "TASKHUB_GATEWAY_TEMP_DIR": str(config.nginx_temp_dir),
         "TASKHUB_GATEWAY_PUBLIC_DIR": str(config.nginx_temp_dir / "public"),
         "TASKHUB_GATEWAY_LISTEN": f"127.0.0.1:{ports.gateway}",
+        "TASKHUB_GATEWAY_STATUS_LISTEN": f"127.0.0.1:{ports.gateway_status}",
         "TASKHUB_GATEWAY_AUTH_UPSTREAM": f"127.0.0.1:{ports.auth}",
         "TASKHUB_GATEWAY_TASKS_UPSTREAM": f"127.0.0.1:{ports.tasks}",
         "TASKHUB_GATEWAY_NOTIFY_UPSTREAM": f"127.0.0.1:{ports.notify}",
@@ -126,7 +163,8 @@ def gateway_values(config: StackConfig) -> dict[str, str]:
 
 
 def render_all(config: StackConfig, venv_bin: Path) -> None:
-    """Write supervisord.conf, redis.conf, nginx.conf and prometheus.yml into `.stack/run/`.
+    """Write supervisord.conf, redis.conf, nginx.conf, prometheus.yml (with its rules when
+    alert windows are scaled) and alertmanager.yml into `.stack/run/`.
 
     Each is owner-only (render_file's default): supervisord.conf carries the service
     environment with every password and token, redis.conf the Redis password.
@@ -143,4 +181,7 @@ def render_all(config: StackConfig, venv_bin: Path) -> None:
     )
     render_file(root / GATEWAY_TEMPLATE, layout.run_dir / "nginx.conf", gateway_values(config))
     shutil.copytree(root / GATEWAY_PUBLIC, config.nginx_temp_dir / "public", dirs_exist_ok=True)
-    prometheus.write_native(root, config.ports, layout.run_dir / "prometheus.yml")
+    scale = alerting.time_scale(os.environ)
+    rules_dir = prometheus.write_native_rules(root, layout.run_dir / "rules", scale)
+    prometheus.write_native(root, config.ports, layout.run_dir / "prometheus.yml", rules_dir)
+    alerting.write_native(root, config.ports, layout.run_dir / "alertmanager.yml", os.environ)

@@ -14,6 +14,8 @@ ADMIN_PASSWORD = "ADMIN_PASSWORD"
 WEBHOOK_SIGNING_SECRET = "WEBHOOK_SIGNING_SECRET"
 REDIS_PASSWORD = "REDIS_PASSWORD"
 API_KEY_HASH_SECRET = "API_KEY_HASH_SECRET"
+# The postgres exporter's login: a `pg_monitor` member that owns nothing (stack/postgres.py).
+MONITOR_DB_PASSWORD = "MONITOR_DB_PASSWORD"
 
 
 def password_key(prefix: str) -> str:
@@ -28,6 +30,7 @@ def credential_keys() -> list[str]:
         WEBHOOK_SIGNING_SECRET,
         REDIS_PASSWORD,
         API_KEY_HASH_SECRET,
+        MONITOR_DB_PASSWORD,
     ]
 
 

@@ -176,6 +176,10 @@ class StackLayout:
         return self.stack_dir / "prometheus"
 
     @property
+    def alertmanager_dir(self) -> Path:
+        return self.stack_dir / "alertmanager"
+
+    @property
     def env_file(self) -> Path:
         return self.stack_dir / "env"
 
@@ -214,6 +218,7 @@ class StackLayout:
             self.keys_dir,
             self.redis_dir,
             self.prometheus_dir,
+            self.alertmanager_dir,
             self.pycache_dir,
             self.password_hash_slots_dir,
         )

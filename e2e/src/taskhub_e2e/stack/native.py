@@ -18,6 +18,7 @@ from pathlib import Path
 
 from taskhub_e2e.stack.configs import StackConfig, render_all
 from taskhub_e2e.stack.credentials import (
+    MONITOR_DB_PASSWORD,
     REDIS_PASSWORD,
     SERVICE_DATABASES,
     TEST_SUFFIX,
@@ -56,7 +57,15 @@ from taskhub_e2e.stack.supervisor import (
 )
 
 # Programs with no dependency on the databases' schema start without waiting for migrations.
-SCHEMA_FREE_PROGRAMS = ("nginx", "prometheus")
+# (postgres-exporter's role exists once `ensure_databases` ran, before any app starts.)
+SCHEMA_FREE_PROGRAMS = (
+    "nginx",
+    "prometheus",
+    "postgres-exporter",
+    "redis-exporter",
+    "nginx-exporter",
+    "alertmanager",
+)
 INFRA_TIMEOUT_SECONDS = 30.0
 HEALTH_TIMEOUT_SECONDS = 120.0
 DOWN_TIMEOUT_SECONDS = 90.0
@@ -109,6 +118,10 @@ PROGRAM_PORTS = {
     "celery-worker": "celery_metrics",
     "arq-worker": "arq_metrics",
     "prometheus": "prometheus",
+    "postgres-exporter": "postgres_exporter",
+    "redis-exporter": "redis_exporter",
+    "nginx-exporter": "nginx_exporter",
+    "alertmanager": "alertmanager",
 }
 
 
@@ -139,6 +152,10 @@ class NativeStack:
     @property
     def prometheus_url(self) -> str:
         return f"http://127.0.0.1:{self.ports.prometheus}"
+
+    @property
+    def alertmanager_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.alertmanager}"
 
     def log_path(self, name: str) -> Path:
         program(name)  # rejects unknown names
@@ -307,6 +324,7 @@ class NativeStack:
             nginx_temp_dir=nginx_temp,
             service_env=build_service_env(self.ports, credentials, self.layout),
             redis_password=credentials[REDIS_PASSWORD],
+            monitor_db_password=credentials[MONITOR_DB_PASSWORD],
         )
         write_env_file(
             self.layout.env_file, config.service_env, "The native stack's service environment."
@@ -430,6 +448,11 @@ class NativeStack:
             f"{gateway}/tasks/healthz": "task-svc",
             f"{gateway}/notify/healthz": "notify-svc",
             f"{self.prometheus_url}/-/ready": "prometheus",
+            f"{self.alertmanager_url}/-/ready": "alertmanager",
+            # The exporters' landing pages: cheaper than a scrape, polled as often.
+            f"http://127.0.0.1:{self.ports.postgres_exporter}/": "postgres-exporter",
+            f"http://127.0.0.1:{self.ports.redis_exporter}/": "redis-exporter",
+            f"http://127.0.0.1:{self.ports.nginx_exporter}/": "nginx-exporter",
         }
         return {url: owner for url, owner in checks.items() if owner in names}
 

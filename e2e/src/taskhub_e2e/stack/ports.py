@@ -20,6 +20,14 @@ class StackPorts:
     pg: int = 54320
     redis: int = 63790
     prometheus: int = 9090
+    postgres_exporter: int = 9187
+    redis_exporter: int = 9121
+    nginx_exporter: int = 9113
+    # The gateway's stub_status, on a loopback-only listener of its own (nginx-exporter reads it).
+    gateway_status: int = 8081
+    alertmanager: int = 9093
+    # Where Alertmanager posts alerts natively: a receiver the e2e alert scenario runs.
+    alert_receiver: int = 9095
     # The first of the e2e suite's ten webhook receiver ports (one per xdist worker).
     receivers: int = 8190
 

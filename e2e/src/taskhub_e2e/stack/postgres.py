@@ -10,7 +10,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from taskhub_e2e.stack.credentials import SERVICE_DATABASES, TEST_SUFFIX, password_key
+from taskhub_e2e.stack.credentials import (
+    MONITOR_DB_PASSWORD,
+    SERVICE_DATABASES,
+    TEST_SUFFIX,
+    password_key,
+)
 from taskhub_e2e.stack.layout import PgLocation
 
 # Appended to postgresql.conf by initdb time; the port and socket dir come on the command line.
@@ -42,6 +47,47 @@ LOG_SETTINGS = {
 def log_options() -> str:
     """LOG_SETTINGS as `postgres` command-line options."""
     return " ".join(f"-c {name}={value}" for name, value in LOG_SETTINGS.items())
+
+
+# --- Query statistics and the monitoring role (docs/observability.md) ---
+# pg_stat_statements must be preloaded; given on the command line like LOG_SETTINGS, so
+# clusters created before it get it too. Compose's databases get the same (x-postgres).
+STATISTICS_SETTINGS = {
+    "shared_preload_libraries": "pg_stat_statements",
+    "pg_stat_statements.track": "top",
+    "pg_stat_statements.max": "5000",
+}
+# The postgres exporter's role: reads statistics (pg_monitor), owns and writes nothing.
+MONITOR_ROLE = "taskhub_monitor"
+# The extension is created where statements are counted (every service database, its
+# `_test` twin) and in `postgres`, the database the exporter reads the view from.
+STATISTICS_DATABASES = (
+    "postgres",
+    *(db + suffix for db in SERVICE_DATABASES.values() for suffix in ("", TEST_SUFFIX)),
+)
+
+
+def statistics_options() -> str:
+    """STATISTICS_SETTINGS as `postgres` command-line options."""
+    return " ".join(f"-c {name}={value}" for name, value in STATISTICS_SETTINGS.items())
+
+
+def monitoring_sql(credentials: dict[str, str]) -> str:
+    """psql script: the monitoring role and pg_stat_statements in every database, idempotent."""
+    role = MONITOR_ROLE
+    lines = [
+        f"SELECT 'CREATE ROLE {role} LOGIN' WHERE NOT EXISTS "  # noqa: S608
+        f"(SELECT FROM pg_roles WHERE rolname = '{role}') \\gexec",
+        f"ALTER ROLE {role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE "
+        f"PASSWORD {sql_literal(credentials[MONITOR_DB_PASSWORD])};",
+        f"GRANT pg_monitor TO {role};",
+    ]
+    for database in STATISTICS_DATABASES:
+        lines += [
+            f"\\connect {database}",
+            "CREATE EXTENSION IF NOT EXISTS pg_stat_statements;",
+        ]
+    return "\n".join(lines) + "\n"
 
 
 # Alembic's bookkeeping table, read without failing when no migration has run yet.
@@ -170,7 +216,7 @@ class PostgresCluster:
         return result.stdout
 
     def ensure_databases(self, credentials: dict[str, str]) -> None:
-        self.psql(bootstrap_sql(credentials))
+        self.psql(bootstrap_sql(credentials) + monitoring_sql(credentials))
 
     def applied_revisions(self, database: str) -> frozenset[str] | None:
         """The Alembic revisions `database` is at (empty before the first migration)."""

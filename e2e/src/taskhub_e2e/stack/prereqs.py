@@ -23,6 +23,11 @@ PATH_PROGRAMS = {
     "prometheus": "prometheus",
     "promtool": "prometheus",
     "runuser": "util-linux",
+    "prometheus-postgres-exporter": "prometheus-postgres-exporter",
+    "prometheus-redis-exporter": "prometheus-redis-exporter",
+    "prometheus-nginx-exporter": "prometheus-nginx-exporter",
+    "prometheus-alertmanager": "prometheus-alertmanager",
+    "amtool": "prometheus-alertmanager",
 }
 
 

@@ -26,6 +26,10 @@ PROGRAMS: tuple[Program, ...] = (
     Program("celery-beat", module="notify_svc.worker.celery_app"),
     Program("arq-worker", module="notify_svc.worker.arq_worker"),
     Program("prometheus"),
+    Program("postgres-exporter"),
+    Program("redis-exporter"),
+    Program("nginx-exporter"),
+    Program("alertmanager"),
 )
 
 PROGRAM_NAMES = tuple(program.name for program in PROGRAMS)

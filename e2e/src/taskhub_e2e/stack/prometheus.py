@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from taskhub_e2e.stack.alerting import scale_rules
 from taskhub_e2e.stack.ports import StackPorts
 from taskhub_e2e.stack.render import render_file, render_text
 
 TEMPLATE = Path("infra/prometheus/prometheus.yml.template")
 RULES_DIR = Path("infra/prometheus/rules")
+# The rules whose windows TASKHUB_ALERT_TIME_SCALE divides (alerting.py); the RED rules'
+# one-minute windows stay as they are.
+SCALED_RULE_FILES = ("taskhub.slo.rules.yml", "taskhub.alerts.yml")
 # Committed, so compose needs no render step; a unit test keeps it equal to a fresh render.
 COMPOSE_FILE = Path("infra/prometheus/prometheus.compose.yml")
 COMPOSE_NOTE = (
@@ -35,16 +39,20 @@ def compose_values() -> dict[str, str]:
         "CELERY_WEBHOOKS_TARGETS": f'"celery-webhooks:{defaults.celery_metrics}"',
         "ARQ_TARGET": f"arq-worker:{defaults.arq_metrics}",
         "PROMETHEUS_TARGET": f"localhost:{defaults.prometheus}",
+        "POSTGRES_EXPORTER_TARGET": f"postgres-exporter:{defaults.postgres_exporter}",
+        "REDIS_EXPORTER_TARGET": f"redis-exporter:{defaults.redis_exporter}",
+        "NGINX_EXPORTER_TARGET": f"nginx-exporter:{defaults.nginx_exporter}",
+        "ALERTMANAGER_TARGET": f"alertmanager:{defaults.alertmanager}",
     }
 
 
-def native_values(root: Path, ports: StackPorts) -> dict[str, str]:
+def native_values(root: Path, ports: StackPorts, rules_dir: Path | None = None) -> dict[str, str]:
     # A short interval so that scenarios see their traffic in Prometheus within seconds.
     return {
         "GENERATED_NOTE": "# Rendered by `taskhub-stack up`: edit the template instead.",
         "SCRAPE_INTERVAL": "5s",
         "SCRAPE_TIMEOUT": "4s",
-        "RULES_DIR": str(root / RULES_DIR),
+        "RULES_DIR": str(rules_dir or root / RULES_DIR),
         "AUTH_TARGET": f"127.0.0.1:{ports.auth}",
         "TASKS_TARGET": f"127.0.0.1:{ports.tasks}",
         "NOTIFY_TARGET": f"127.0.0.1:{ports.notify}",
@@ -52,6 +60,10 @@ def native_values(root: Path, ports: StackPorts) -> dict[str, str]:
         "CELERY_WEBHOOKS_TARGETS": "",
         "ARQ_TARGET": f"127.0.0.1:{ports.arq_metrics}",
         "PROMETHEUS_TARGET": f"127.0.0.1:{ports.prometheus}",
+        "POSTGRES_EXPORTER_TARGET": f"127.0.0.1:{ports.postgres_exporter}",
+        "REDIS_EXPORTER_TARGET": f"127.0.0.1:{ports.redis_exporter}",
+        "NGINX_EXPORTER_TARGET": f"127.0.0.1:{ports.nginx_exporter}",
+        "ALERTMANAGER_TARGET": f"127.0.0.1:{ports.alertmanager}",
     }
 
 
@@ -64,6 +76,24 @@ def write_compose(root: Path) -> Path:
     return render_file(root / TEMPLATE, root / COMPOSE_FILE, compose_values(), mode=0o644)
 
 
-def write_native(root: Path, ports: StackPorts, target: Path) -> Path:
+def write_native(
+    root: Path, ports: StackPorts, target: Path, rules_dir: Path | None = None
+) -> Path:
     """The native stack's copy, owner-only like every file the stack renders."""
-    return render_file(root / TEMPLATE, target, native_values(root, ports))
+    return render_file(root / TEMPLATE, target, native_values(root, ports, rules_dir))
+
+
+def write_native_rules(root: Path, target_dir: Path, scale: int) -> Path | None:
+    """With alert windows scaled (`scale` > 1), copies of the rules with the windows divided
+    by `scale` in `target_dir`, which is returned; else None (the committed rules apply)."""
+    if scale == 1:
+        return None
+    target_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for stale in target_dir.glob("*.yml"):
+        stale.unlink()
+    for path in sorted((root / RULES_DIR).glob("*.yml")):
+        target = target_dir / path.name
+        text = path.read_text()
+        target.write_text(scale_rules(text, scale) if path.name in SCALED_RULE_FILES else text)
+        target.chmod(0o600)
+    return target_dir
