@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from taskhub_e2e.receiver import (
+    FIRST_PORT,
     Behaviour,
     WebhookReceiver,
     allowlist_value,
@@ -204,17 +205,18 @@ def test_a_held_delivery_is_answered_after_the_hold(receiver: WebhookReceiver) -
 
 
 @pytest.mark.parametrize(
-    ("worker", "port"),
-    [("main", 8190), ("", 8190), ("gw0", 8190), ("gw9", 8199), ("gw10", None), ("odd", None)],
+    ("worker", "offset"),
+    [("main", 0), ("", 0), ("gw0", 0), ("gw9", 9), ("gw10", None), ("odd", None)],
 )
-def test_each_worker_has_its_own_port(worker: str, port: int | None) -> None:
-    assert receiver_port(worker) == port
+def test_each_worker_has_its_own_port(worker: str, offset: int | None) -> None:
+    # FIRST_PORT is 8190 unless TASKHUB_RECEIVERS_PORT moves the ten.
+    assert receiver_port(worker) == (None if offset is None else FIRST_PORT + offset)
 
 
 def test_the_allowlist_is_read_like_notify_svc_reads_it() -> None:
     assert parse_allowlist(" 127.0.0.1:8190 , a.example:80,") == {"127.0.0.1:8190", "a.example:80"}
     assert parse_allowlist('["127.0.0.1:8191"]') == {"127.0.0.1:8191"}
-    assert parse_allowlist(allowlist_value()) == {f"127.0.0.1:{8190 + n}" for n in range(10)}
+    assert parse_allowlist(allowlist_value()) == {f"127.0.0.1:{FIRST_PORT + n}" for n in range(10)}
 
 
 def test_the_receiver_is_usable_only_when_allowlisted_with_a_known_secret() -> None:
@@ -227,9 +229,10 @@ def test_the_receiver_is_usable_only_when_allowlisted_with_a_known_secret() -> N
     usable, why = receiver_usable({}, "main")
     assert not usable
     assert allowlist_value() in why
-    usable, why = receiver_usable({**complete, "NOTIFY_WEBHOOK_ALLOWLIST": "127.0.0.1:8190"}, "gw1")
+    only_the_first = {**complete, "NOTIFY_WEBHOOK_ALLOWLIST": f"127.0.0.1:{FIRST_PORT}"}
+    usable, why = receiver_usable(only_the_first, "gw1")
     assert not usable
-    assert "127.0.0.1:8191" in why
+    assert f"127.0.0.1:{FIRST_PORT + 1}" in why
     usable, why = receiver_usable({**complete, "NOTIFY_WEBHOOK_SIGNING_SECRET": ""}, "main")
     assert not usable
     assert "SIGNING_SECRET" in why
