@@ -16,7 +16,9 @@ What it does:
 2. Runs `wrk` against `/tasks/healthz`, then the mix for as long, with `--connections`
    connections. Each request is, by weight:
    - a status change (`--write-share`): `PATCH /tasks/{id} {"status": ...}` toggling one of
-     the user's tasks between `todo` and `in_progress` (no notification is involved);
+     the user's tasks between `todo` and `in_progress` (no notification is involved); each
+     wrk thread goes round its own share of the user's tasks, so the changes in flight are
+     of different tasks;
    - a single read (5 %, less when writes leave less): `GET /tasks/{id}`;
    - otherwise a list read, one of 12 filter/page shapes (status, several statuses, tags,
      two tags, due windows, pages and page sizes).
@@ -221,6 +223,7 @@ function init(args)
   -- Each thread toggles its own share of the tasks (index = id + 1 modulo the number of
   -- threads), starting from their seeded status, so a toggle is always a change.
   doing = {{}}
+  turn = {{}}
   counts = {{list = 0, get = 0, patch = 0}}
 end
 
@@ -233,9 +236,13 @@ function request()
   local roll = math.random()
   local ids = tasks[user]
   if roll < write_share then
+    -- Round robin over the thread's own tasks of this user: the requests in flight change
+    -- different tasks (as one user's clients would), instead of queueing on one task's lock.
     local index = math.random(#ids)
     if #ids > id then
-      index = id + 1 + (math.random(math.floor((#ids - 1 - id) / nthreads) + 1) - 1) * nthreads
+      local mine = math.floor((#ids - 1 - id) / nthreads) + 1
+      turn[user] = ((turn[user] or math.random(mine)) % mine) + 1
+      index = id + 1 + (turn[user] - 1) * nthreads
     end
     local key = user * 100000 + index
     if doing[key] == nil then doing[key] = started[user][index] end
