@@ -25,7 +25,7 @@ from taskhub_e2e.stack.credentials import credential_keys
 from taskhub_e2e.stack.environment import build_service_env
 from taskhub_e2e.stack.layout import PgLocation, StackLayout
 from taskhub_e2e.stack.ports import StackPorts
-from taskhub_e2e.stack.postgres import log_options
+from taskhub_e2e.stack.postgres import server_options
 from taskhub_e2e.stack.prereqs import SystemPrograms
 from taskhub_e2e.stack.programs import INFRA_PROGRAMS, PROGRAM_NAMES
 from taskhub_e2e.stack.render import render_file
@@ -88,7 +88,8 @@ def test_supervisord_runs_every_program_with_the_conventions_commands(
         " --custom-log-dict notify_svc.worker.arq_worker.LOG_CONFIG"
     )
     assert programs["postgres"].command == (
-        f"/opt/pg/bin/postgres -D {tmp_path}/pgdata -p 54320 -k {tmp_path}/pgsock " + log_options()
+        f"/opt/pg/bin/postgres -D {tmp_path}/pgdata -p 54320 -k {tmp_path}/pgsock "
+        + server_options()
     )
     assert programs["postgres"].uid is not None  # runs as `postgres`, not as root
     assert programs["nginx"].command.endswith(

@@ -64,7 +64,7 @@ def supervisor_values(config: StackConfig, venv_bin: Path) -> dict[str, str]:
         "PG_SOCKET_DIR": str(config.pg.socket_dir),
         "PG_PORT": str(ports.pg),
         "PG_USER": config.pg_user,
-        "PG_LOG_OPTIONS": postgres.log_options(),
+        "PG_OPTIONS": postgres.server_options(),
         "REDIS_SERVER": str(config.programs["redis-server"]),
         "NGINX": str(config.programs["nginx"]),
         "AUTH_PORT": str(ports.auth),
