@@ -50,6 +50,9 @@ from pathlib import Path
 
 import httpx
 
+# The sibling script (its folder is on sys.path when this one runs) reads wrk's output.
+from bench_list import WrkResult, parse_wrk
+
 HEALTH_PATH = "/tasks/healthz"
 # The benchmark users are throwaway accounts of a local stack.
 PASSWORD = "bench-password-123"  # noqa: S105
@@ -57,8 +60,6 @@ SINGLE_READ_SHARE = 0.05
 SEED_CONCURRENCY = 8
 TAG_POOL = [f"mix-{n:02d}" for n in range(12)]
 METRIC = re.compile(r'^taskhub_task_list_cache_lookups_total\{result="(\w+)"\}\s+([\d.e+]+)$', re.M)
-_LATENCY_LINE = re.compile(r"^\s*(50|90|99)(?:\.0+)?%\s+([\d.]+)(us|ms|s)\s*$", re.MULTILINE)
-_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
 @dataclass(frozen=True)
@@ -66,17 +67,6 @@ class User:
     token: str
     task_ids: list[str]
     in_progress: list[bool]
-
-
-@dataclass(frozen=True)
-class WrkResult:
-    name: str
-    requests_per_second: float
-    p50_ms: float
-    p90_ms: float
-    p99_ms: float
-    errors: int
-    output: str
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -270,27 +260,8 @@ end
 """
 
 
-def _parse_wrk(name: str, output: str) -> WrkResult:
-    rps = re.search(r"Requests/sec:\s+([\d.]+)", output)
-    if rps is None:
-        raise SystemExit(f"unexpected wrk output:\n{output}")
-    latencies = {
-        quantile: float(value) * _UNITS_MS[unit]
-        for quantile, value, unit in _LATENCY_LINE.findall(output)
-    }
-    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
-    socket_errors = re.search(
-        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
-    )
-    errors = int(non_2xx.group(1)) if non_2xx else 0
-    if socket_errors:
-        errors += sum(int(group) for group in socket_errors.groups())
-    return WrkResult(
-        name, float(rps.group(1)), latencies["50"], latencies["90"], latencies["99"], errors, output
-    )
-
-
-def _wrk(args: argparse.Namespace, name: str, url: str, *options: str) -> WrkResult:
+def _wrk(args: argparse.Namespace, name: str, url: str, *options: str) -> tuple[WrkResult, str]:
+    """wrk's figures for `url`, and its whole output (the mix script adds a line to it)."""
     command = [
         "wrk",
         f"--threads={args.threads}",
@@ -302,7 +273,7 @@ def _wrk(args: argparse.Namespace, name: str, url: str, *options: str) -> WrkRes
         url,
     ]
     completed = subprocess.run(command, capture_output=True, text=True, check=True)  # noqa: S603
-    return _parse_wrk(name, completed.stdout)
+    return parse_wrk(name, completed.stdout), completed.stdout
 
 
 def _cache_lookups(base_url: str) -> dict[str, float]:
@@ -326,26 +297,26 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("wrk is not installed (apt-get install wrk)")
     users = asyncio.run(_seed(args))
     base = args.base_url.rstrip("/")
-    health = _wrk(args, "healthz", base + HEALTH_PATH)
+    health, _ = _wrk(args, "healthz", base + HEALTH_PATH)
     with tempfile.TemporaryDirectory() as folder:
         script = Path(folder) / "mix.lua"
         script.write_text(_lua_script(users, args.write_share, args.threads))
         before = _cache_lookups(base)
-        mix = _wrk(args, "mix", base + "/tasks", "--script", str(script))
+        mix, mix_output = _wrk(args, "mix", base + "/tasks", "--script", str(script))
         after = _cache_lookups(base)
     lookups = {result: after.get(result, 0) - before.get(result, 0) for result in after}
     hits, misses = lookups.get("hit", 0.0), lookups.get("miss", 0.0)
     hit_rate = hits / (hits + misses) if hits + misses else None
     ratio = mix.requests_per_second / health.requests_per_second
-    shares = _kind_shares(mix.output)
+    shares = _kind_shares(mix_output)
     figures = {
         "users": args.users,
         "tasks_per_user": args.tasks_per_user,
         "write_share": args.write_share,
         "connections": args.connections,
         "seconds": args.seconds,
-        "healthz": {k: v for k, v in asdict(health).items() if k != "output"},
-        "mix": {k: v for k, v in asdict(mix).items() if k != "output"},
+        "healthz": asdict(health),
+        "mix": asdict(mix),
         "ratio": round(ratio, 4),
         "list_cache_hit_rate": hit_rate,
         "list_cache_lookups": lookups,
@@ -360,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     for result in (health, mix):
         print(
-            f"{result.name:<8} {result.requests_per_second:9.1f} req/s  "
+            f"{result.path:<8} {result.requests_per_second:9.1f} req/s  "
             f"p50 {result.p50_ms:7.2f} ms  p90 {result.p90_ms:7.2f} ms  "
             f"p99 {result.p99_ms:7.2f} ms  errors {result.errors}"
         )
