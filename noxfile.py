@@ -346,6 +346,16 @@ BENCHMARKS = {
         "bench-password-123",
     ],
     "done to notification (notify-svc)": ["services/notify-svc/benchmarks/bench_done_to_ok.py"],
+    "mix: many users list, read and change": ["services/task-svc/benchmarks/bench_mix.py"],
+    "status: one user changes statuses": [
+        "services/task-svc/benchmarks/bench_mix.py",
+        "--write-share",
+        "1",
+        "--users",
+        "1",
+        "--connections",
+        "16",
+    ],
 }
 
 
@@ -359,7 +369,8 @@ def bench(session: nox.Session) -> None:
     if _stack_is_running():
         _stack(session, "down")
     session.run("taskhub-stack", "up", env=BENCH_STACK_ENV)
-    base_url = "http://127.0.0.1:8080"
+    # The stack's own gateway port: a checkout may run its stack on other ports.
+    base_url = f"http://127.0.0.1:{os.environ.get('TASKHUB_GATEWAY_PORT', '8080')}"
     try:
         for name, (script, *args) in BENCHMARKS.items():
             if session.posargs and not any(word in name for word in session.posargs):

@@ -25,7 +25,7 @@ from taskhub_e2e.stack.credentials import credential_keys
 from taskhub_e2e.stack.environment import build_service_env
 from taskhub_e2e.stack.layout import PgLocation, StackLayout
 from taskhub_e2e.stack.ports import StackPorts
-from taskhub_e2e.stack.postgres import MONITOR_ROLE, log_options, statistics_options
+from taskhub_e2e.stack.postgres import MONITOR_ROLE, server_options
 from taskhub_e2e.stack.prereqs import PATH_PROGRAMS, SystemPrograms
 from taskhub_e2e.stack.programs import INFRA_PROGRAMS, PROGRAM_NAMES
 from taskhub_e2e.stack.render import render_file
@@ -90,7 +90,7 @@ def test_supervisord_runs_every_program_with_the_conventions_commands(
     )
     assert programs["postgres"].command == (
         f"/opt/pg/bin/postgres -D {tmp_path}/pgdata -p 54320 -k {tmp_path}/pgsock "
-        f"{log_options()} {statistics_options()}"
+        + server_options()
     )
     assert programs["postgres"].uid is not None  # runs as `postgres`, not as root
     assert programs["nginx"].command.endswith(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import textwrap
 import traceback
 import uuid
 from pathlib import Path
+from typing import Literal
 
 import pytest
 from sqlalchemy import text
@@ -43,6 +45,26 @@ async def test_ping_and_transaction_commit(database_url: str) -> None:
         async with database.transaction() as session:
             await session.execute(text(f"DROP TABLE IF EXISTS {table}"))
         await database.dispose()
+
+
+@pytest.mark.parametrize("ping", ["server", "local"])
+async def test_a_connection_the_server_closed_is_replaced_before_use(
+    database_url: str, ping: Literal["server", "local"]
+) -> None:
+    database = Database(database_url, pool_size=1, ping=ping)
+    other = Database(database_url, pool_size=1)
+    try:
+        async with database.transaction() as session:
+            pid = (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        async with other.transaction() as session:
+            await session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        await asyncio.sleep(0.2)  # the server's close reaches the pooled connection
+        async with database.transaction() as session:
+            new_pid = (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        assert new_pid != pid
+    finally:
+        await database.dispose()
+        await other.dispose()
 
 
 async def test_rollback_session_undoes_even_committed_work(database_url: str) -> None:

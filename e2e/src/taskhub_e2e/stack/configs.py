@@ -66,7 +66,7 @@ def supervisor_values(config: StackConfig, venv_bin: Path) -> dict[str, str]:
         "PG_SOCKET_DIR": str(config.pg.socket_dir),
         "PG_PORT": str(ports.pg),
         "PG_USER": config.pg_user,
-        "PG_LOG_OPTIONS": postgres.log_options(),
+        "PG_OPTIONS": postgres.server_options(),
         "REDIS_SERVER": str(config.programs["redis-server"]),
         "NGINX": str(config.programs["nginx"]),
         "AUTH_PORT": str(ports.auth),
@@ -100,7 +100,6 @@ def exporter_values(config: StackConfig) -> dict[str, str]:
         f"@127.0.0.1:{ports.pg}/postgres?sslmode=disable"
     )
     return {
-        "PG_STATISTICS_OPTIONS": postgres.statistics_options(),
         "POSTGRES_EXPORTER": str(programs["prometheus-postgres-exporter"]),
         "POSTGRES_EXPORTER_PORT": str(ports.postgres_exporter),
         "POSTGRES_EXPORTER_QUERIES": str(layout.root / POSTGRES_EXPORTER_QUERIES),

@@ -49,6 +49,36 @@ def log_options() -> str:
     return " ".join(f"-c {name}={value}" for name, value in LOG_SETTINGS.items())
 
 
+# Chosen for TaskHub's workload: many short transactions (a change is a lock, one write and
+# a commit), lists of small pages, three small databases (docs/operations.md, "PostgreSQL
+# settings"). Durability stays as it is: fsync, full_page_writes and synchronous_commit keep
+# their defaults; every commit is on disk before a client hears of it.
+WORKLOAD_SETTINGS = {
+    # The three databases fit in memory whole: reads never wait for the disk.
+    "shared_buffers": "256MB",
+    # Index lookups cost about what sequential reads cost when the data is cached.
+    "random_page_cost": "1.1",
+    # JIT compiles the rare statement that looks expensive (an admin's list of every task)
+    # for tens of milliseconds, more than it would save on these small tables.
+    "jit": "off",
+    # Fewer checkpoints: fewer full-page images in the WAL of the update-heavy tables.
+    "checkpoint_timeout": "15min",
+    "max_wal_size": "2GB",
+    # The hot rows (list versions, tasks changing status) leave dead versions quickly:
+    # vacuum them sooner, and keep the planner's statistics fresh as tasks pile up.
+    "autovacuum_naptime": "10s",
+    "autovacuum_vacuum_scale_factor": "0.05",
+    "autovacuum_analyze_scale_factor": "0.05",
+}
+
+
+def server_options() -> str:
+    """Every `postgres` command-line option of the stack: LOG_SETTINGS, WORKLOAD_SETTINGS
+    and STATISTICS_SETTINGS."""
+    workload = " ".join(f"-c {name}={value}" for name, value in WORKLOAD_SETTINGS.items())
+    return f"{log_options()} {workload} {statistics_options()}"
+
+
 # --- Query statistics and the monitoring role (docs/observability.md) ---
 # pg_stat_statements must be preloaded; given on the command line like LOG_SETTINGS, so
 # clusters created before it get it too. Compose's databases get the same (x-postgres).

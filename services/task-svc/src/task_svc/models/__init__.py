@@ -3,6 +3,7 @@
 from task_svc.models.base import Base
 from task_svc.models.outbox import OutboxEvent
 from task_svc.models.task import (
+    LIST_VERSION_SLOTS,
     OPEN_STATUSES,
     Tag,
     Task,
@@ -13,6 +14,7 @@ from task_svc.models.task import (
 )
 
 __all__ = [
+    "LIST_VERSION_SLOTS",
     "OPEN_STATUSES",
     "Base",
     "OutboxEvent",

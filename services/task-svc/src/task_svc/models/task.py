@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Identity,
     Index,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -97,15 +98,22 @@ class Task(Base):
     tags: Mapped[list[Tag]] = relationship(secondary=task_tags, lazy="raise", order_by=Tag.name)
 
 
+# Counters per user: concurrent writes of one user's tasks bump different slots.
+LIST_VERSION_SLOTS = 32
+
+
 class TaskListVersion(Base):
     """How often the set of tasks a user sees has changed: the key of their cached lists.
 
-    Every write bumps the rows of the users whose list it changes (owner, old and new
-    assignee) in its own transaction, so a list read in one snapshot together with the
-    version belongs to exactly that version.
+    A user's version is the sum of their slots. Every write adds one to one slot of each
+    user whose list it changes (owner, old and new assignee), in its own transaction: the
+    sum only grows, so two snapshots with the same sum saw the same committed writes, and
+    a list read in one snapshot together with the sum belongs to exactly that version.
+    One row per user would serialise all of that user's writes on it until each commits.
     """
 
     __tablename__ = "task_list_versions"
 
     user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    slot: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     version: Mapped[int] = mapped_column(BigInteger)

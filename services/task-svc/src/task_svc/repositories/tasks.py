@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import json
+import typing
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 from sqlalchemy import (
+    BigInteger,
     ClauseElement,
     ColumnElement,
     Integer,
     Select,
+    SmallInteger,
     String,
+    Table,
     and_,
     any_,
     bindparam,
@@ -26,15 +32,25 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by, insert
+from sqlalchemy.dialects.postgresql import ARRAY, Insert, aggregate_order_by, insert
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.selectable import ScalarSelect
 
 from task_svc.db.read_pool import ReadConnection
-from task_svc.models import Tag, Task, TaskListVersion, task_tags
+from task_svc.models import (
+    LIST_VERSION_SLOTS,
+    OutboxEvent,
+    Tag,
+    Task,
+    TaskListVersion,
+    TaskPriority,
+    TaskStatus,
+    task_tags,
+)
 from task_svc.schemas.tasks import TaskListQuery
 from taskhub_common.auth import Principal
 
@@ -50,19 +66,184 @@ def visible_to(principal: Principal) -> ColumnElement[bool]:
     return or_(Task.owner_id == principal.user_id, Task.assignee_id == principal.user_id)
 
 
-async def get_task(
-    session: AsyncSession, task_id: uuid.UUID, *, principal: Principal, lock: bool = False
-) -> Task | None:
-    """The task with its tags if the caller may see it; `lock` holds it until commit."""
-    statement = (
-        select(Task)
-        .where(Task.id == task_id, visible_to(principal))
-        .options(selectinload(Task.tags))
+@dataclass(slots=True)
+class TaskRecord:
+    """One task with its tag names, as the single-task paths read, change and return it."""
+
+    id: uuid.UUID
+    title: str
+    description: str | None
+    status: TaskStatus
+    priority: TaskPriority
+    due_at: datetime | None
+    assignee_id: uuid.UUID | None
+    owner_id: uuid.UUID
+    webhook_url: str | None
+    created_at: datetime
+    updated_at: datetime
+    tags: list[str]
+
+
+# The tables themselves: the one-statement write runs below the ORM's unit of work.
+_TASKS = typing.cast(Table, Task.__table__)
+_OUTBOX = typing.cast(Table, OutboxEvent.__table__)
+_RECORD_COLUMNS = (
+    Task.id,
+    Task.title,
+    Task.description,
+    Task.status,
+    Task.priority,
+    Task.due_at,
+    Task.assignee_id,
+    Task.owner_id,
+    Task.webhook_url,
+    Task.created_at,
+    Task.updated_at,
+)
+
+
+def _tag_names_of_task() -> ScalarSelect[list[str] | None]:
+    # Correlated with the task row: the task and its tags in one statement and round trip.
+    return (
+        select(func.array_agg(aggregate_order_by(Tag.name, Tag.name)))
+        .join(task_tags, task_tags.c.tag_id == Tag.id)
+        .where(task_tags.c.task_id == Task.id)
+        .scalar_subquery()
     )
+
+
+async def transaction_connection(session: AsyncSession) -> ReadConnection:
+    """The asyncpg connection under `session`, inside its transaction (which the request
+    dependency still commits): the single-task statements below run on it directly, as
+    statements compiled once, without SQLAlchemy's per-statement and unit-of-work work."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    return typing.cast(ReadConnection, raw.driver_connection)
+
+
+async def task_record(
+    connection: ReadConnection,
+    task_id: uuid.UUID,
+    *,
+    principal: Principal,
+    lock: bool = False,
+) -> TaskRecord | None:
+    """The task with its tags if the caller may see it; `lock` holds it until commit."""
+    compiled = _compiled_record(admin=principal.is_admin, lock=lock)
+    parameters = {"task_id": task_id, "user_id": principal.user_id}
+    row = await connection.fetchrow(compiled.sql, *compiled.arguments(parameters))
+    if row is None:
+        return None
+    return TaskRecord(
+        id=row["id"],
+        title=row["title"],
+        description=row["description"],
+        status=TaskStatus(row["status"]),
+        priority=TaskPriority(row["priority"]),
+        due_at=row["due_at"],
+        assignee_id=row["assignee_id"],
+        owner_id=row["owner_id"],
+        webhook_url=row["webhook_url"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        tags=list(row["tags"] or []),
+    )
+
+
+@lru_cache(maxsize=4)
+def _compiled_record(*, admin: bool, lock: bool) -> _Compiled:
+    conditions = [Task.id == bindparam("task_id", type_=Task.id.type)]
+    if not admin:
+        user_id = bindparam("user_id", type_=Task.owner_id.type)
+        conditions.append(or_(Task.owner_id == user_id, Task.assignee_id == user_id))
+    statement = select(*_RECORD_COLUMNS, _tag_names_of_task().label("tags")).where(*conditions)
     if lock:
         # Serialises concurrent changes of one task: two "-> done" requests emit one event.
         statement = statement.with_for_update(of=Task)
-    return (await session.execute(statement)).scalar_one_or_none()
+    return _Compiled.of(statement)
+
+
+async def replace_tags(session: AsyncSession, task_id: uuid.UUID, tags: Sequence[Tag]) -> None:
+    """Link the task to exactly `tags`."""
+    await session.execute(delete(task_tags).where(task_tags.c.task_id == task_id))
+    if tags:
+        await session.execute(
+            insert(task_tags).values([{"task_id": task_id, "tag_id": tag.id} for tag in tags])
+        )
+
+
+async def save_change(
+    connection: ReadConnection,
+    task_id: uuid.UUID,
+    fields: dict[str, Any],
+    *,
+    list_users: Iterable[uuid.UUID | None],
+    events: Sequence[OutboxEvent],
+) -> datetime:
+    """Write a change of one locked task, bump the lists it changes and queue its events,
+    in one statement (one round trip); returns the task's new `updated_at`.
+
+    The version rows are the last rows a writer locks (see `bump_list_versions`), and this
+    statement comes last in its transaction, so they are held only until the commit.
+    """
+    users = sorted({user_id for user_id in list_users if user_id is not None})
+    compiled = _compiled_save(tuple(fields), len(users), len(events))
+    parameters: dict[str, Any] = {
+        "task_id": task_id,
+        "slot": list_version_slot(task_id),
+        **{f"set_{name}": value for name, value in fields.items()},
+        **{f"user_{n}": user_id for n, user_id in enumerate(users)},
+    }
+    for n, event in enumerate(events):
+        parameters[f"event_{n}_id"] = event.id
+        parameters[f"event_{n}_type"] = event.event_type
+        parameters[f"event_{n}_payload"] = json.dumps(event.payload)
+    updated_at: datetime = await connection.fetchval(compiled.sql, *compiled.arguments(parameters))
+    return updated_at
+
+
+@lru_cache(maxsize=256)
+def _compiled_save(fields: tuple[str, ...], users: int, events: int) -> _Compiled:
+    """The statement of `save_change` for one shape of change: which fields, how many
+    lists to bump, how many events."""
+    task_id = bindparam("task_id", type_=Task.id.type)
+    values: dict[str, Any] = {
+        name: bindparam(f"set_{name}", type_=_TASKS.c[name].type) for name in fields
+    }
+    # A change to no field (all sent values were the current ones) keeps `updated_at`.
+    values["updated_at"] = func.now() if fields else _TASKS.c.updated_at
+    changed = (
+        update(_TASKS)
+        .where(_TASKS.c.id == task_id)
+        .values(values)
+        .returning(_TASKS.c.updated_at)
+        .cte("changed")
+    )
+    statement = select(changed.c.updated_at)
+    if users:
+        slot = bindparam("slot", type_=SmallInteger)
+        rows = [
+            {
+                "user_id": bindparam(f"user_{n}", type_=Task.owner_id.type),
+                "slot": slot,
+                "version": 1,
+            }
+            for n in range(users)
+        ]
+        statement = statement.add_cte(_bump(insert(TaskListVersion).values(rows)).cte("bumped"))
+    if events:
+        rows = [
+            {
+                "id": bindparam(f"event_{n}_id", type_=_OUTBOX.c.id.type),
+                "event_type": bindparam(f"event_{n}_type", type_=_OUTBOX.c.event_type.type),
+                "task_id": task_id,
+                "payload": bindparam(f"event_{n}_payload", type_=_OUTBOX.c.payload.type),
+                "attempts": 0,
+            }
+            for n in range(events)
+        ]
+        statement = statement.add_cte(insert(_OUTBOX).values(rows).cte("queued"))
+    return _Compiled.of(statement)
 
 
 async def lock_tasks(
@@ -100,22 +281,42 @@ async def delete_task(session: AsyncSession, task_id: uuid.UUID) -> None:
     await session.execute(delete(Task).where(Task.id == task_id))
 
 
-async def bump_list_versions(session: AsyncSession, user_ids: Iterable[uuid.UUID | None]) -> None:
+def list_version_slot(task_id: uuid.UUID) -> int:
+    """The version slot a change of this task bumps: concurrent changes of different tasks
+    of one user mostly bump different rows (changes of one task wait for each other anyway)."""
+    return task_id.int % LIST_VERSION_SLOTS
+
+
+async def bump_list_versions(
+    session: AsyncSession, user_ids: Iterable[uuid.UUID | None], *, slot: int
+) -> None:
     """Mark the task lists of `user_ids` as changed, in the caller's transaction.
 
-    Call it once per transaction, right after locking the tasks it changes and before
-    touching tags: the version rows are then always locked after task rows and before
-    tag rows, in user id order, so two writers never wait for each other in a circle.
+    Call it once per transaction, as its last write: the version rows are then always
+    locked after task and tag rows, in user id order, so two writers never wait for each
+    other in a circle, and each is held only until the commit.
     """
+    statement = _bump_statement(user_ids, slot=slot)
+    if statement is not None:
+        await session.execute(statement)
+
+
+def _bump_statement(user_ids: Iterable[uuid.UUID | None], *, slot: int) -> Insert | None:
     ids = sorted({user_id for user_id in user_ids if user_id is not None})
     if not ids:
-        return
-    statement = insert(TaskListVersion).values([{"user_id": id_, "version": 1} for id_ in ids])
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[TaskListVersion.user_id],
-            set_={"version": TaskListVersion.version + 1},
+        return None
+    return _bump(
+        insert(TaskListVersion).values(
+            [{"user_id": id_, "slot": slot, "version": 1} for id_ in ids]
         )
+    )
+
+
+def _bump(rows: Insert) -> Insert:
+    """Add one to each of these (user, slot) counters, creating the missing ones at 1."""
+    return rows.on_conflict_do_update(
+        index_elements=[TaskListVersion.user_id, TaskListVersion.slot],
+        set_={"version": TaskListVersion.version + 1},
     )
 
 
@@ -253,12 +454,13 @@ def _list_statement(shape: _ListShape) -> Select[str] | Select[str, int]:
 
 
 def _version_of_user_list() -> ColumnElement[int]:
-    return func.coalesce(
-        select(TaskListVersion.version)
+    # The sum of the user's slots (0 before their first change); see TaskListVersion.
+    total = (
+        select(func.sum(TaskListVersion.version))
         .where(TaskListVersion.user_id == bindparam("user_id", type_=Task.owner_id.type))
-        .scalar_subquery(),
-        0,
+        .scalar_subquery()
     )
+    return cast(func.coalesce(total, 0), BigInteger)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from task_svc.models import OPEN_STATUSES, OutboxEvent, Task, TaskStatus
+from task_svc.repositories.tasks import TaskRecord
 from taskhub_common.tracing import inject_trace_context
 
 TASK_DONE = "task.done"
@@ -29,7 +30,7 @@ class TaskSnapshot:
     status: TaskStatus
 
     @classmethod
-    def of(cls, task: Task) -> TaskSnapshot:
+    def of(cls, task: Task | TaskRecord) -> TaskSnapshot:
         return cls(
             id=task.id,
             title=task.title,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,6 +11,7 @@ from task_svc.db.read_pool import ReadConnections
 from task_svc.models import Task, TaskStatus
 from task_svc.repositories import outbox as outbox_repository
 from task_svc.repositories import tasks as task_repository
+from task_svc.repositories.tasks import TaskRecord, list_version_slot
 from task_svc.schemas.tasks import (
     BulkStatusResult,
     TaskCreate,
@@ -40,7 +40,7 @@ class TaskDeleteForbidden(Forbidden):
     message = "Only the owner of a task may delete it."
 
 
-def _manages(principal: Principal, task: Task) -> bool:
+def _manages(principal: Principal, task: Task | TaskRecord) -> bool:
     """Owner or admin: may change anything and delete."""
     return principal.is_admin or task.owner_id == principal.user_id
 
@@ -53,16 +53,21 @@ async def create_task(
         await users.ensure_exists(data.assignee_id, field="body.assignee_id")
     fields = data.model_dump(exclude={"tags"})
     task = Task(id=uuid.uuid4(), owner_id=owner.user_id, **fields)
-    await task_repository.bump_list_versions(session, [owner.user_id, data.assignee_id])
     task.tags = await task_repository.tags_named(session, data.tags)
-    await task_repository.add_task(session, task)
     outbox_repository.add_events(session, events_for_change(None, TaskSnapshot.of(task)))
+    await task_repository.add_task(session, task)
+    await task_repository.bump_list_versions(
+        session, [owner.user_id, data.assignee_id], slot=list_version_slot(task.id)
+    )
     return task
 
 
-async def get_task(session: AsyncSession, *, principal: Principal, task_id: uuid.UUID) -> Task:
+async def get_task(
+    reads: ReadConnections, *, principal: Principal, task_id: uuid.UUID
+) -> TaskRecord:
     """A task the caller may see, else `TaskNotFound` (never "exists but not yours")."""
-    task = await task_repository.get_task(session, task_id, principal=principal)
+    async with reads.connection() as connection:
+        task = await task_repository.task_record(connection, task_id, principal=principal)
     if task is None:
         raise TaskNotFound
     return task
@@ -75,9 +80,14 @@ async def update_task(
     task_id: uuid.UUID,
     changes: TaskUpdate,
     users: UserDirectory,
-) -> Task:
-    """Apply a partial update: owner/admin anything, the assignee only `status`."""
-    task = await task_repository.get_task(session, task_id, principal=principal, lock=True)
+) -> TaskRecord:
+    """Apply a partial update: owner/admin anything, the assignee only `status`.
+
+    Two statements, unless tags change: lock the task (with its tags), then write the
+    change, the list versions and the events at once (`save_change`).
+    """
+    connection = await task_repository.transaction_connection(session)
+    task = await task_repository.task_record(connection, task_id, principal=principal, lock=True)
     if task is None:
         raise TaskNotFound
     fields = changes.changes()
@@ -86,36 +96,37 @@ async def update_task(
     new_assignee = fields.get("assignee_id")
     if new_assignee is not None and new_assignee != task.assignee_id:
         await users.ensure_exists(new_assignee, field="body.assignee_id")
-    before = TaskSnapshot.of(task)
-    await task_repository.bump_list_versions(
-        session, [task.owner_id, task.assignee_id, fields.get("assignee_id")]
+    tags: list[str] | None = fields.pop("tags", None)
+    if tags is not None and tags != task.tags:
+        tag_rows = await task_repository.tags_named(session, tags)
+        await task_repository.replace_tags(session, task.id, tag_rows)
+    # Only what differs is written: a change to the same value leaves `updated_at` alone.
+    changed = {name: value for name, value in fields.items() if getattr(task, name) != value}
+    after = replace(task, **changed, tags=task.tags if tags is None else tags)
+    after.updated_at = await task_repository.save_change(
+        connection,
+        task.id,
+        changed,
+        list_users=[task.owner_id, task.assignee_id, after.assignee_id],
+        events=events_for_change(TaskSnapshot.of(task), TaskSnapshot.of(after)),
     )
-    await _apply(session, task, fields)
-    await session.flush()
-    await session.refresh(task, ["updated_at"])
-    outbox_repository.add_events(session, events_for_change(before, TaskSnapshot.of(task)))
-    return task
-
-
-async def _apply(session: AsyncSession, task: Task, fields: dict[str, Any]) -> None:
-    for name, value in fields.items():
-        if name == "tags":
-            task.tags = await task_repository.tags_named(session, value)
-        else:
-            setattr(task, name, value)
+    return after
 
 
 async def delete_task(session: AsyncSession, *, principal: Principal, task_id: uuid.UUID) -> None:
     """Delete a task (owner/admin; the assignee gets 403, anyone else 404)."""
-    task = await task_repository.get_task(session, task_id, principal=principal, lock=True)
+    connection = await task_repository.transaction_connection(session)
+    task = await task_repository.task_record(connection, task_id, principal=principal, lock=True)
     if task is None:
         raise TaskNotFound
     if not _manages(principal, task):
         raise TaskDeleteForbidden
-    before = TaskSnapshot.of(task)
-    await task_repository.bump_list_versions(session, [task.owner_id, task.assignee_id])
     await task_repository.delete_task(session, task.id)
-    outbox_repository.add_events(session, events_for_change(before, None))
+    outbox_repository.add_events(session, events_for_change(TaskSnapshot.of(task), None))
+    await session.flush()
+    await task_repository.bump_list_versions(
+        session, [task.owner_id, task.assignee_id], slot=list_version_slot(task.id)
+    )
 
 
 async def bulk_set_status(
@@ -134,9 +145,6 @@ async def bulk_set_status(
         for task in await task_repository.lock_tasks(session, task_ids, principal=principal)
     }
     changing = [task for task in tasks.values() if task.status is not status]
-    await task_repository.bump_list_versions(
-        session, [user for task in changing for user in (task.owner_id, task.assignee_id)]
-    )
     for task in changing:
         before = TaskSnapshot.of(task)
         task.status = status
@@ -144,6 +152,12 @@ async def bulk_set_status(
             session, events_for_change(before, replace(before, status=status))
         )
     await session.flush()
+    if changing:
+        await task_repository.bump_list_versions(
+            session,
+            [user for task in changing for user in (task.owner_id, task.assignee_id)],
+            slot=list_version_slot(changing[0].id),
+        )
     return BulkStatusResult(
         updated=[task_id for task_id in task_ids if task_id in tasks],
         not_found=[task_id for task_id in task_ids if task_id not in tasks],

@@ -131,8 +131,9 @@ async def bulk_set_status(
     responses=error_responses(401, 403, 404, 422),
     summary="Get one task",
 )
-async def get_task(task_id: uuid.UUID, user: TasksReader, session: DbSession) -> TaskRead:
-    task = await task_service.get_task(session, principal=user, task_id=task_id)
+async def get_task(task_id: uuid.UUID, user: TasksReader, reads: Reads) -> TaskRead:
+    # One primary-key read: the autocommit read pool, no transaction around it.
+    task = await task_service.get_task(reads, principal=user, task_id=task_id)
     return TaskRead.model_validate(task)
 
 
