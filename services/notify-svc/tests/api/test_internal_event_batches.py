@@ -173,15 +173,16 @@ async def test_auth_svc_down_leaves_those_events_to_a_retry(
     owner = make_user()
     auth_stub.add_user(owner.id)
     done = _done(owner.id)
-    deleted = {**_done(owner.id), "type": "task.deleted"}  # needs no recipient
+    # A closed task's deadline change only drops a reminder: it needs no recipient.
+    closed = {**_done(owner.id), "type": "task.deadline_changed"}
     settings_override(auth_url=f"http://127.0.0.1:{unused_tcp_port}")
 
-    down = await _send(client, [done, deleted], internal_headers)
+    down = await _send(client, [done, closed], internal_headers)
 
     assert [r["status"] for r in down] == [503, 202]
     assert await _job_count(owner_id=owner.id) == 0
     settings_override(auth_url=auth_stub.url)
-    retried = await _send(client, [done, deleted], internal_headers)
+    retried = await _send(client, [done, closed], internal_headers)
     assert [r["status"] for r in retried] == [202, 200]
     assert len(retried[0]["job_ids"]) == 1
 

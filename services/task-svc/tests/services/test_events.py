@@ -10,11 +10,13 @@ import pytest
 
 from task_svc.models import TaskStatus
 from task_svc.services.events import (
-    TASK_DEADLINE_CHANGED,
-    TASK_DONE,
+    EventType,
     TaskSnapshot,
     events_for_change,
 )
+
+DONE = EventType.TASK_DONE
+DEADLINE = EventType.TASK_DEADLINE_CHANGED
 
 DUE = datetime(2031, 1, 1, 9, 0, tzinfo=UTC)
 BASE = TaskSnapshot(
@@ -37,28 +39,36 @@ def _types(before: TaskSnapshot | None, after: TaskSnapshot | None) -> list[str]
     ("before", "after", "expected"),
     [
         (None, BASE, []),
-        (None, WITH_DUE, [TASK_DEADLINE_CHANGED]),
+        (None, WITH_DUE, [DEADLINE]),
         (None, replace(WITH_DUE, status=TaskStatus.DONE), []),
-        (BASE, replace(BASE, status=TaskStatus.DONE), [TASK_DONE]),
+        (BASE, replace(BASE, status=TaskStatus.DONE), [DONE]),
         (BASE, replace(BASE, status=TaskStatus.IN_PROGRESS), []),
-        (WITH_DUE, replace(WITH_DUE, status=TaskStatus.DONE), [TASK_DONE, TASK_DEADLINE_CHANGED]),
+        (
+            WITH_DUE,
+            replace(WITH_DUE, status=TaskStatus.DONE),
+            [DONE, DEADLINE],
+        ),
         (replace(BASE, status=TaskStatus.DONE), replace(BASE, status=TaskStatus.DONE), []),
         (
             replace(WITH_DUE, status=TaskStatus.DONE),
             replace(WITH_DUE, status=TaskStatus.TODO),
-            [TASK_DEADLINE_CHANGED],
+            [DEADLINE],
         ),
-        (WITH_DUE, replace(WITH_DUE, status=TaskStatus.CANCELED), [TASK_DEADLINE_CHANGED]),
-        (BASE, WITH_DUE, [TASK_DEADLINE_CHANGED]),
+        (
+            WITH_DUE,
+            replace(WITH_DUE, status=TaskStatus.CANCELED),
+            [DEADLINE],
+        ),
+        (BASE, WITH_DUE, [DEADLINE]),
         (
             WITH_DUE,
             replace(WITH_DUE, due_at=datetime(2031, 2, 1, tzinfo=UTC)),
-            [TASK_DEADLINE_CHANGED],
+            [DEADLINE],
         ),
-        (WITH_DUE, BASE, [TASK_DEADLINE_CHANGED]),
-        (WITH_DUE, replace(WITH_DUE, assignee_id=uuid.uuid4()), [TASK_DEADLINE_CHANGED]),
+        (WITH_DUE, BASE, [DEADLINE]),
+        (WITH_DUE, replace(WITH_DUE, assignee_id=uuid.uuid4()), [DEADLINE]),
         (BASE, replace(BASE, assignee_id=uuid.uuid4(), title="x"), []),
-        (WITH_DUE, None, [TASK_DEADLINE_CHANGED]),
+        (WITH_DUE, None, [DEADLINE]),
         (BASE, None, []),
     ],
 )
@@ -82,7 +92,7 @@ def test_payload_shape_and_ids() -> None:
         "owner_id": str(after.owner_id),
         "assignee_id": str(after.assignee_id),
         "webhook_url": None,
-        "due_at": "2031-01-01T09:00:00+00:00",
+        "due_at": "2031-01-01T09:00:00Z",
         "status": "done",
     }
     assert deadline.payload["task"]["status"] == "done"

@@ -110,9 +110,9 @@ async def test_deadline_events_follow_the_reminder_a_task_implies(
     assert [
         (e.event_type, e.payload["task"]["due_at"], e.payload["task"]["status"]) for e in events
     ] == [
-        ("task.deadline_changed", "2031-01-01T09:00:00+00:00", "todo"),
-        ("task.deadline_changed", "2031-02-01T09:00:00+00:00", "todo"),
-        ("task.deadline_changed", "2031-02-01T09:00:00+00:00", "canceled"),
+        ("task.deadline_changed", "2031-01-01T09:00:00Z", "todo"),
+        ("task.deadline_changed", "2031-02-01T09:00:00Z", "todo"),
+        ("task.deadline_changed", "2031-02-01T09:00:00Z", "canceled"),
     ]
 
 

@@ -1,59 +1,17 @@
-"""Events the outbox relay of task-svc sends to `/internal/events` and `/internal/events/batch`."""
+"""What `/internal/events` and `/internal/events/batch` take and answer. The events
+themselves are taskhub_common.task_events, shared with task-svc, their producer."""
 
 from __future__ import annotations
 
 import uuid
-from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 
 from taskhub_common.errors import ErrorBody
-from taskhub_common.text import Instant, SafeText
-from taskhub_common.urls import HttpUrlText
-
-# The length bounds run inside SafeText's check, so a lone surrogate gets its own message.
-Title = Annotated[str, StringConstraints(max_length=500), SafeText]
-Status = Annotated[str, StringConstraints(max_length=32), SafeText]
-EventId = Annotated[str, StringConstraints(min_length=1, max_length=200), SafeText]
-
-
-class EventType(StrEnum):
-    TASK_DONE = "task.done"
-    TASK_DEADLINE_CHANGED = "task.deadline_changed"
-    TASK_DELETED = "task.deleted"
-
 
 # Task statuses after which no reminder is due.
 CLOSED_TASK_STATUSES = frozenset({"done", "canceled"})
-
-
-class EventTask(BaseModel):
-    # Fields task-svc adds later must not break delivery: unknown ones are ignored.
-    model_config = ConfigDict(extra="ignore")
-
-    id: uuid.UUID
-    title: Title = ""
-    owner_id: uuid.UUID
-    assignee_id: uuid.UUID | None = None
-    # Checked as completely as a client's URL: an unusable one must not reach the worker.
-    webhook_url: HttpUrlText | None = None
-    due_at: Instant | None = None
-    status: Status = "todo"
-
-    @property
-    def recipient_id(self) -> uuid.UUID:
-        """Who is told about the task: its assignee, or its owner when unassigned."""
-        return self.assignee_id or self.owner_id
-
-
-class TaskEvent(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    event_id: EventId
-    type: EventType
-    occurred_at: Instant
-    task: EventTask
 
 
 class EventAccepted(BaseModel):

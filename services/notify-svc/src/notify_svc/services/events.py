@@ -25,11 +25,12 @@ from notify_svc.core.metrics import NOTIFY_JOBS
 from notify_svc.models import JobKind, JobType
 from notify_svc.repositories import events as events_repo
 from notify_svc.repositories import jobs as jobs_repo
-from notify_svc.schemas.events import EventResult, EventType, TaskEvent
+from notify_svc.schemas.events import EventResult
 from notify_svc.services import reminders
 from notify_svc.services.errors import UsersUnavailable
 from notify_svc.services.jobs import job_values
 from taskhub_common.errors import ErrorBody
+from taskhub_common.task_events import EventType, TaskEvent
 
 logger = logging.getLogger(__name__)
 

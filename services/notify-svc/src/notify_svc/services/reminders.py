@@ -12,8 +12,9 @@ from notify_svc.clients.auth import AuthUnavailable, fetch_user
 from notify_svc.core.config import get_settings
 from notify_svc.models import JobKind, JobType, Reminder
 from notify_svc.repositories import reminders as reminders_repo
-from notify_svc.schemas.events import CLOSED_TASK_STATUSES, TaskEvent
+from notify_svc.schemas.events import CLOSED_TASK_STATUSES
 from notify_svc.services.jobs import add_job, job_values
+from taskhub_common.task_events import TaskEvent
 
 logger = logging.getLogger(__name__)
 

@@ -9,12 +9,10 @@ from typing import Any
 
 from task_svc.models import OPEN_STATUSES, OutboxEvent, Task, TaskStatus
 from task_svc.repositories.tasks import TaskRecord
+from taskhub_common.task_events import TRACE_CONTEXT_KEY, EventTask, EventType, TaskEvent
 from taskhub_common.tracing import inject_trace_context
 
-TASK_DONE = "task.done"
-TASK_DEADLINE_CHANGED = "task.deadline_changed"
-# The payload key holding the `traceparent` of the change, for the relay.
-TRACE_CONTEXT_KEY = "trace_context"
+__all__ = ["TRACE_CONTEXT_KEY", "EventType", "TaskSnapshot", "events_for_change"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,30 +45,28 @@ class TaskSnapshot:
             return None
         return (self.due_at, self.assignee_id, self.title, self.webhook_url)
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "id": str(self.id),
-            "title": self.title,
-            "owner_id": str(self.owner_id),
-            "assignee_id": str(self.assignee_id) if self.assignee_id else None,
-            "webhook_url": self.webhook_url,
-            "due_at": _iso(self.due_at) if self.due_at else None,
-            "status": self.status.value,
-        }
+    def as_event_task(self) -> EventTask:
+        return EventTask(
+            id=self.id,
+            title=self.title,
+            owner_id=self.owner_id,
+            assignee_id=self.assignee_id,
+            webhook_url=self.webhook_url,
+            due_at=self.due_at,
+            status=self.status.value,
+        )
 
 
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat()
-
-
-def _event(event_type: str, snapshot: TaskSnapshot) -> OutboxEvent:
+def _event(event_type: EventType, snapshot: TaskSnapshot) -> OutboxEvent:
     event_id = uuid.uuid4()
-    payload: dict[str, Any] = {
-        "event_id": str(event_id),
-        "type": event_type,
-        "occurred_at": _iso(datetime.now(UTC)),
-        "task": snapshot.as_json(),
-    }
+    # Built through the shared contract: what task-svc sends is what notify-svc accepts.
+    event = TaskEvent(
+        event_id=str(event_id),
+        type=event_type,
+        occurred_at=datetime.now(UTC),
+        task=snapshot.as_event_task(),
+    )
+    payload: dict[str, Any] = event.model_dump(mode="json")
     # The trace of the request that made the change: the relay continues it, however late
     # it delivers, so the notification work shows up in that request's trace.
     trace_context = inject_trace_context()
@@ -95,12 +91,12 @@ def events_for_change(before: TaskSnapshot | None, after: TaskSnapshot | None) -
         and before.status is not TaskStatus.DONE
         and after.status is TaskStatus.DONE
     ):
-        events.append(_event(TASK_DONE, after))
+        events.append(_event(EventType.TASK_DONE, after))
     old_reminder = before.reminder() if before else None
     new_reminder = after.reminder() if after else None
     if old_reminder != new_reminder:
         if after is not None:
-            events.append(_event(TASK_DEADLINE_CHANGED, after))
+            events.append(_event(EventType.TASK_DEADLINE_CHANGED, after))
         elif before is not None:
-            events.append(_event(TASK_DEADLINE_CHANGED, replace(before, due_at=None)))
+            events.append(_event(EventType.TASK_DEADLINE_CHANGED, replace(before, due_at=None)))
     return events
