@@ -13,6 +13,8 @@ PageNumber = Annotated[int, Query(ge=1, le=1_000_000, description="1-based page 
 PageSize = Annotated[int, Query(ge=1, le=100, description="Items per page (at most 100).")]
 
 
+# A service names its pages by subclassing (`class TaskPage(Page[TaskRead])`), so the API
+# description and the generated client keep readable names instead of `Page_TaskRead_`.
 class Page[T](BaseModel):
     items: list[T]
     total: int

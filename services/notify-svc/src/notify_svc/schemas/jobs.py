@@ -12,6 +12,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, Str
 
 from notify_svc.models import JobKind, JobStatus, JobType
 from notify_svc.schemas.common import JsonObject
+from taskhub_common.pages import Page
 from taskhub_common.text import Instant, SafeText, instant_description
 from taskhub_common.urls import HttpUrlText
 
@@ -78,11 +79,8 @@ class JobRead(BaseModel):
     updated_at: datetime
 
 
-class JobPage(BaseModel):
-    items: list[JobRead]
-    total: int
-    page: int
-    limit: int
+class JobPage(Page[JobRead]):
+    """A page of notification jobs."""
 
 
 class DeadLetterRead(BaseModel):
@@ -95,8 +93,5 @@ class DeadLetterRead(BaseModel):
     failed_at: datetime
 
 
-class DeadLetterPage(BaseModel):
-    items: list[DeadLetterRead]
-    total: int
-    page: int
-    limit: int
+class DeadLetterPage(Page[DeadLetterRead]):
+    """A page of dead letters."""

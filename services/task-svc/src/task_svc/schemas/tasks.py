@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from task_svc.models import TaskPriority, TaskStatus
+from taskhub_common.pages import Page
 from taskhub_common.text import Instant, NotNullable, SafeText, instant_description, refuse_nul
 from taskhub_common.urls import HttpUrlText
 
@@ -143,11 +144,8 @@ class TaskRead(BaseModel):
         return [getattr(tag, "name", tag) for tag in value]
 
 
-class TaskPage(BaseModel):
-    items: list[TaskRead]
-    total: int
-    page: int
-    limit: int
+class TaskPage(Page[TaskRead]):
+    """A page of tasks."""
 
 
 class TaskListQuery(BaseModel):

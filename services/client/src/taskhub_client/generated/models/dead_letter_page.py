@@ -23,7 +23,8 @@ T = TypeVar("T", bound="DeadLetterPage")
 
 @_attrs_define
 class DeadLetterPage:
-    """ 
+    """ A page of dead letters.
+
         Attributes:
             items (list[DeadLetterRead]):
             total (int):

@@ -23,7 +23,8 @@ T = TypeVar("T", bound="JobPage")
 
 @_attrs_define
 class JobPage:
-    """ 
+    """ A page of notification jobs.
+
         Attributes:
             items (list[JobRead]):
             total (int):

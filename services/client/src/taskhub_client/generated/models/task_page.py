@@ -23,7 +23,8 @@ T = TypeVar("T", bound="TaskPage")
 
 @_attrs_define
 class TaskPage:
-    """ 
+    """ A page of tasks.
+
         Attributes:
             items (list[TaskRead]):
             total (int):
