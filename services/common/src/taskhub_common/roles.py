@@ -19,7 +19,7 @@ import httpx
 
 from taskhub_common.auth import INVALID_TOKEN_MESSAGE, Principal, Role
 from taskhub_common.errors import ServiceUnavailable, Unauthorized
-from taskhub_common.internal import INTERNAL_TOKEN_HEADER
+from taskhub_common.users import UserLookupFailed, look_up_user
 
 logger = logging.getLogger(__name__)
 
@@ -98,26 +98,17 @@ class CurrentRoles:
             self._answers.popitem(last=False)
 
     async def _ask_auth_svc(self, user_id: uuid.UUID) -> Role | None:
-        url = f"{self.auth_url}/internal/users/{user_id}"
         try:
-            response = await self.client.get(
-                url, headers={INTERNAL_TOKEN_HEADER: self.internal_token}
+            user = await look_up_user(
+                self.client,
+                auth_url=self.auth_url,
+                internal_token=self.internal_token,
+                user_id=user_id,
             )
-        except httpx.HTTPError as exc:
-            logger.warning("auth-svc unreachable for a role", extra={"error": type(exc).__name__})
+        except UserLookupFailed as exc:
+            logger.warning("auth-svc gave no role", extra={"error": str(exc)})
             raise RolesUnavailable from exc
-        if response.status_code == httpx.codes.NOT_FOUND:
-            return None
-        if response.status_code != httpx.codes.OK:
-            logger.warning("auth-svc answered %s to a role lookup", response.status_code)
-            raise RolesUnavailable
-        try:
-            role = response.json()["role"]
-        except (ValueError, KeyError, TypeError) as exc:
-            logger.warning("auth-svc answered a role lookup with an unexpected body")
-            raise RolesUnavailable from exc
-        # Anything but an explicit "admin" grants nothing more than a plain user has.
-        return Role.ADMIN if role == Role.ADMIN.value else Role.USER
+        return None if user is None else user.role
 
     def __len__(self) -> int:
         return len(self._answers)

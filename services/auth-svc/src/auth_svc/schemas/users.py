@@ -26,14 +26,3 @@ UserPage = Page[UserRead]
 
 class RoleUpdate(InputModel):
     role: Role
-
-
-class InternalUserRead(BaseModel):
-    """What other services need of a user: existence, role, and the address to notify."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    id: uuid.UUID
-    email: str
-    name: str
-    role: Role

@@ -62,4 +62,4 @@ async def test_internal_routes_are_served_but_not_published(
 
     assert served.status_code == 200
     assert [path for path in spec["paths"] if "/internal" in path] == []
-    assert "InternalUserRead" not in spec["components"]["schemas"]
+    assert "InternalUser" not in spec["components"]["schemas"]

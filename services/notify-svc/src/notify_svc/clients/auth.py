@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import httpx
 
 from notify_svc.core.config import get_settings
-from taskhub_common.internal import INTERNAL_TOKEN_HEADER
+from taskhub_common.users import UserLookupFailed, look_up_user
 
 logger = logging.getLogger(__name__)
 
@@ -83,30 +83,18 @@ class AuthClient:
 
     async def _lookup(self, user_id: uuid.UUID) -> UserContact | None:
         settings = get_settings()
-        url = f"{settings.auth_url.rstrip('/')}/internal/users/{user_id}"
-        headers = {INTERNAL_TOKEN_HEADER: settings.internal_token.get_secret_value()}
         try:
-            response = await self._http().get(
-                url, headers=headers, timeout=settings.auth_timeout_seconds
+            user = await look_up_user(
+                self._http(),
+                auth_url=settings.auth_url,
+                internal_token=settings.internal_token.get_secret_value(),
+                user_id=user_id,
+                timeout_seconds=settings.auth_timeout_seconds,
             )
-        except httpx.HTTPError as exc:
-            logger.warning("auth-svc lookup failed", extra={"error": type(exc).__name__})
+        except UserLookupFailed as exc:
+            logger.warning("auth-svc lookup failed", extra={"error": str(exc)})
             raise AuthUnavailable from exc
-        if response.status_code == httpx.codes.NOT_FOUND:
-            return None
-        if response.status_code != httpx.codes.OK:
-            logger.warning("auth-svc lookup failed", extra={"status": response.status_code})
-            raise AuthUnavailable
-        try:
-            body = response.json()
-            return UserContact(
-                id=uuid.UUID(str(body["id"])),
-                email=str(body["email"]),
-                name=str(body.get("name", "")),
-            )
-        except (ValueError, KeyError, TypeError) as exc:
-            logger.warning("auth-svc lookup answered an unexpected body")
-            raise AuthUnavailable from exc
+        return None if user is None else UserContact(id=user.id, email=user.email, name=user.name)
 
 
 # Bounds the cache's memory; only reached by many distinct recipients within seconds.

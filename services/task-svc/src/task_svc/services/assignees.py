@@ -10,7 +10,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from taskhub_common.errors import FieldError, ServiceUnavailable, ValidationFailed
-from taskhub_common.internal import INTERNAL_TOKEN_HEADER
+from taskhub_common.users import UserLookupFailed, look_up_user
 
 logger = logging.getLogger(__name__)
 
@@ -67,20 +67,17 @@ class UserDirectory:
         return found
 
     async def _ask_auth_svc(self, user_id: uuid.UUID) -> bool:
-        url = f"{self.auth_url}/internal/users/{user_id}"
         try:
-            response = await self.client.get(
-                url, headers={INTERNAL_TOKEN_HEADER: self.internal_token}
+            user = await look_up_user(
+                self.client,
+                auth_url=self.auth_url,
+                internal_token=self.internal_token,
+                user_id=user_id,
             )
-        except httpx.HTTPError as exc:
-            logger.warning("auth-svc unreachable", extra={"error": type(exc).__name__})
+        except UserLookupFailed as exc:
+            logger.warning("auth-svc gave no answer on a user", extra={"error": str(exc)})
             raise UserDirectoryUnavailable from exc
-        if response.status_code == 200:
-            return True
-        if response.status_code == 404:
-            return False
-        logger.warning("auth-svc answered %s to a user lookup", response.status_code)
-        raise UserDirectoryUnavailable
+        return user is not None
 
     async def _cached(self, user_id: uuid.UUID) -> bool | None:
         try:

@@ -9,10 +9,10 @@ from fastapi import APIRouter
 
 from auth_svc.api.deps import DbSession, internal_caller
 from auth_svc.schemas.api_keys import ApiKeyGrantRead, ApiKeyVerify
-from auth_svc.schemas.users import InternalUserRead
 from auth_svc.services import api_keys as key_service
 from auth_svc.services import users as user_service
 from taskhub_common.errors import error_responses
+from taskhub_common.users import InternalUser
 
 # Unpublished: the OpenAPI document describes the public API only (the gateway never
 # routes /internal/, and its shape is no business of outside callers).
@@ -25,7 +25,7 @@ router = APIRouter(
 
 
 @router.get(
-    "/users/{user_id}", response_model=InternalUserRead, responses=error_responses(401, 404, 422)
+    "/users/{user_id}", response_model=InternalUser, responses=error_responses(401, 404, 422)
 )
 async def get_user(user_id: uuid.UUID, session: DbSession) -> Any:
     """A user's id, e-mail, name and role (task-svc checks assignees, notify-svc mails them)."""
