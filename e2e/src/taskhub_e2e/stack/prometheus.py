@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from taskhub_e2e.stack.ports import StackPorts
+from taskhub_e2e.stack.ports import StackPorts, instance_port
 from taskhub_e2e.stack.render import render_file, render_text
 
 TEMPLATE = Path("infra/prometheus/prometheus.yml.template")
@@ -28,29 +28,37 @@ def compose_values() -> dict[str, str]:
         "SCRAPE_INTERVAL": "15s",
         "SCRAPE_TIMEOUT": "10s",
         "RULES_DIR": COMPOSE_RULES_DIR,
-        "AUTH_TARGET": f"auth-svc:{COMPOSE_SERVICE_PORT}",
-        "TASKS_TARGET": f"task-svc:{COMPOSE_SERVICE_PORT}",
-        "NOTIFY_TARGET": f"notify-svc:{COMPOSE_SERVICE_PORT}",
-        "CELERY_TARGET": f"celery-worker:{defaults.celery_metrics}",
+        "AUTH_TARGETS": f'"auth-svc:{COMPOSE_SERVICE_PORT}"',
+        "TASKS_TARGETS": f'"task-svc:{COMPOSE_SERVICE_PORT}"',
+        "NOTIFY_TARGETS": f'"notify-svc:{COMPOSE_SERVICE_PORT}"',
+        "CELERY_TARGETS": f'"celery-worker:{defaults.celery_metrics}"',
         "CELERY_WEBHOOKS_TARGETS": f'"celery-webhooks:{defaults.celery_metrics}"',
-        "ARQ_TARGET": f"arq-worker:{defaults.arq_metrics}",
+        "ARQ_TARGETS": f'"arq-worker:{defaults.arq_metrics}"',
         "PROMETHEUS_TARGET": f"localhost:{defaults.prometheus}",
     }
 
 
-def native_values(root: Path, ports: StackPorts) -> dict[str, str]:
+def native_targets(port: int, replicas: int) -> str:
+    """Every instance's address, as the items of a YAML flow list."""
+    return ", ".join(
+        f'"127.0.0.1:{instance_port(port, number)}"' for number in range(1, replicas + 1)
+    )
+
+
+def native_values(root: Path, ports: StackPorts, replicas: int = 1) -> dict[str, str]:
     # A short interval so that scenarios see their traffic in Prometheus within seconds.
     return {
         "GENERATED_NOTE": "# Rendered by `taskhub-stack up`: edit the template instead.",
         "SCRAPE_INTERVAL": "5s",
         "SCRAPE_TIMEOUT": "4s",
         "RULES_DIR": str(root / RULES_DIR),
-        "AUTH_TARGET": f"127.0.0.1:{ports.auth}",
-        "TASKS_TARGET": f"127.0.0.1:{ports.tasks}",
-        "NOTIFY_TARGET": f"127.0.0.1:{ports.notify}",
-        "CELERY_TARGET": f"127.0.0.1:{ports.celery_metrics}",
+        "AUTH_TARGETS": native_targets(ports.auth, replicas),
+        "TASKS_TARGETS": native_targets(ports.tasks, replicas),
+        "NOTIFY_TARGETS": native_targets(ports.notify, replicas),
+        # Each webhook worker writes into its instance's Celery folder, served by that port.
+        "CELERY_TARGETS": native_targets(ports.celery_metrics, replicas),
         "CELERY_WEBHOOKS_TARGETS": "",
-        "ARQ_TARGET": f"127.0.0.1:{ports.arq_metrics}",
+        "ARQ_TARGETS": native_targets(ports.arq_metrics, replicas),
         "PROMETHEUS_TARGET": f"127.0.0.1:{ports.prometheus}",
     }
 
@@ -64,6 +72,6 @@ def write_compose(root: Path) -> Path:
     return render_file(root / TEMPLATE, root / COMPOSE_FILE, compose_values(), mode=0o644)
 
 
-def write_native(root: Path, ports: StackPorts, target: Path) -> Path:
+def write_native(root: Path, ports: StackPorts, target: Path, *, replicas: int = 1) -> Path:
     """The native stack's copy, owner-only like every file the stack renders."""
-    return render_file(root / TEMPLATE, target, native_values(root, ports))
+    return render_file(root / TEMPLATE, target, native_values(root, ports, replicas))
