@@ -164,7 +164,7 @@ def test_gateway_template_renders_into_a_config_nginx_accepts(tmp_path: Path) ->
     )
     text = target.read_text()
     assert "listen 127.0.0.1:18080 default_server;" in text
-    assert "server 127.0.0.1:8101 max_fails=1 fail_timeout=2s;" in text
+    assert "server 127.0.0.1:8101 max_fails=3 fail_timeout=3s;" in text
     assert not re.search(r"\$\{[A-Z]", text)
     check = subprocess.run(
         [
@@ -239,7 +239,7 @@ def test_the_gateway_balances_over_every_instance(tmp_path: Path) -> None:
     text = target.read_text()
     tasks = re.search(r"upstream tasks \{(.*?)\}", text, re.S)
     assert tasks is not None
-    servers = re.findall(r"server (\S+) max_fails=1 fail_timeout=2s;", tasks.group(1))
+    servers = re.findall(r"server (\S+) max_fails=3 fail_timeout=3s;", tasks.group(1))
     assert servers == ["127.0.0.1:8102", "127.0.0.1:8112", "127.0.0.1:8122"]
     assert "keepalive 16;" in tasks.group(1)
     check = subprocess.run(

@@ -48,6 +48,8 @@ def test_a_plain_name_means_every_instance_and_an_instance_name_one() -> None:
     running = ["task-svc-2", "nginx", "task-svc", "auth-svc"]
     assert instances("task-svc", running) == ["task-svc", "task-svc-2"]
     assert instances("task-svc-2", running) == ["task-svc-2"]
+    # `-1` names the first instance alone (supervisord's `task-svc`).
+    assert instances("task-svc-1", running) == ["task-svc"]
     assert instances("nginx", running) == ["nginx"]
     # Nothing running yet: the plain name itself.
     assert instances("notify-svc", []) == ["notify-svc"]

@@ -138,8 +138,10 @@ GATEWAY_TUNABLES = {
 }
 
 
-# An instance that refused a connection (restarting) or timed out is skipped for this long.
-UPSTREAM_SERVER_OPTIONS = "max_fails=1 fail_timeout=2s"
+# An instance that failed 3 times within 3 s (refused connections while it restarts, time-
+# outs) is skipped for 3 s. One failure would be too few: a single reset on a connection the
+# other instance was closing would take it out while its peer is down ("no live upstreams").
+UPSTREAM_SERVER_OPTIONS = "max_fails=3 fail_timeout=3s"
 
 
 def upstream_servers(first_port: int, replicas: int) -> str:

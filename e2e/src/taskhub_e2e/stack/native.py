@@ -42,6 +42,8 @@ from taskhub_e2e.stack.prereqs import SystemPrograms, find_system_programs
 from taskhub_e2e.stack.probes import http_status, port_is_open, redis_answers
 from taskhub_e2e.stack.programs import (
     INFRA_PROGRAMS,
+    explicit_name,
+    instance_name,
     instances,
     program,
     replicas_from,
@@ -155,7 +157,7 @@ class NativeStack:
 
     def log_path(self, name: str) -> Path:
         program(name)  # rejects unknown names
-        return self.layout.log_path(name)
+        return self.layout.log_path(instance_name(*split_instance(name)))
 
     def env(self, *, test: bool = False) -> dict[str, str]:
         """The service environment of the stack (`test`: the `_test` databases, Redis 10-13)."""
@@ -203,7 +205,7 @@ class NativeStack:
 
     def stop(self, name: str) -> None:
         """Stop `name`: all instances of it at once for a plain name (`task-svc`: the
-        service is down), one for an instance name (`task-svc-2`)."""
+        service is down), one for an instance name (`task-svc-1`, `task-svc-2`)."""
         names = self._instances(name)
         for each in names:
             self.supervisor.stop(each, wait=False)
@@ -259,8 +261,8 @@ class NativeStack:
         """Restart `name`; a plain name with several instances restarts them one after the
         other, each back and healthy before the next stops (a rolling restart)."""
         for each in self._instances(name):
-            self.stop(each)
-            self.start(each)
+            self.stop(explicit_name(each))
+            self.start(explicit_name(each))
 
     # --- up ----------------------------------------------------------------------------
 

@@ -48,7 +48,8 @@ INFRA_PROGRAMS = tuple(program.name for program in PROGRAMS if program.infra)
 APP_PROGRAMS = tuple(program.name for program in PROGRAMS if not program.infra)
 REPLICATED_PROGRAMS = tuple(program.name for program in PROGRAMS if program.replicated)
 
-_INSTANCE = re.compile(r"^(?P<base>.+)-(?P<number>[2-9])$")
+# `task-svc-2`; `task-svc-1` names the first instance (supervisord's `task-svc`) on its own.
+_INSTANCE = re.compile(r"^(?P<base>.+)-(?P<number>[1-9])$")
 
 
 def replicas_from(environ: Mapping[str, str]) -> int:
@@ -67,7 +68,7 @@ def instance_name(name: str, number: int) -> str:
 
 
 def split_instance(name: str) -> tuple[str, int]:
-    """`task-svc-2` -> (`task-svc`, 2); `task-svc` -> (`task-svc`, 1)."""
+    """`task-svc-2` -> (`task-svc`, 2); `task-svc` and `task-svc-1` -> (`task-svc`, 1)."""
     match = _INSTANCE.match(name)
     if match and match["base"] in REPLICATED_PROGRAMS:
         return match["base"], int(match["number"])
@@ -93,12 +94,22 @@ def stack_programs(replicas: int) -> tuple[str, ...]:
 
 
 def instances(name: str, running: tuple[str, ...] | list[str]) -> list[str]:
-    """The programs among `running` that `name` means: a base name means every instance of
-    it (`task-svc` -> `task-svc`, `task-svc-2`), an instance name that instance alone."""
+    """The supervisord programs among `running` that `name` means: a plain name means every
+    instance (`task-svc` -> `task-svc`, `task-svc-2`), an instance name that instance alone
+    (`task-svc-1` -> `task-svc`, `task-svc-2` -> `task-svc-2`)."""
+    base, number = split_instance(name)
+    if name != base:
+        return [instance_name(base, number)]
     if name not in REPLICATED_PROGRAMS:
         return [name]
     found = [other for other in running if split_instance(other)[0] == name]
     return sorted(found, key=lambda other: split_instance(other)[1]) or [name]
+
+
+def explicit_name(name: str) -> str:
+    """An instance's name that means it alone: `task-svc` -> `task-svc-1`."""
+    base, number = split_instance(name)
+    return f"{base}-{number}" if base in REPLICATED_PROGRAMS else name
 
 
 def start_order(name: str) -> tuple[int, int]:
