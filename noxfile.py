@@ -69,8 +69,8 @@ def _generate_client(session: nox.Session, output: Path) -> None:
     )
 
 
-def _stack(session: nox.Session, *args: str) -> None:
-    session.run("taskhub-stack", *args)
+def _stack(session: nox.Session, *args: str, env: dict[str, str] | None = None) -> None:
+    session.run("taskhub-stack", *args, env=env)
 
 
 def _stack_env(*args: str) -> dict[str, str]:
@@ -215,14 +215,23 @@ def e2e(session: nox.Session) -> None:
     external = any(a.startswith("--base-url") for a in pytest_args) or bool(
         os.environ.get("TASKHUB_BASE_URL")
     )
+    passes = _e2e_passes(pytest_args)
     started_here = False
+    replicas = passes[0][2]
     if not external and not _stack_is_running():
-        _stack(session, "up")
+        _stack(session, "up", env={"TASKHUB_REPLICAS": str(replicas)})
         started_here = True
     REPORTS.mkdir(exist_ok=True)
     began = time.monotonic()
     try:
-        for label, args in _e2e_passes(pytest_args):
+        for label, args, wanted in passes:
+            if wanted != replicas and started_here:
+                # A stack this session started is its own to change; another one is used
+                # as it is (its @scale scenarios skip when it runs one instance).
+                session.log(f"== the native stack again, with TASKHUB_REPLICAS={wanted}")
+                _stack(session, "down")
+                _stack(session, "up", env={"TASKHUB_REPLICAS": str(wanted)})
+                replicas = wanted
             session.log(f"== e2e: {label}")
             session.run("pytest", "e2e/scenarios", *args)
         if not external and not pytest_args:
@@ -239,19 +248,31 @@ def e2e(session: nox.Session) -> None:
             _stack(session, "down")
 
 
-def _e2e_passes(pytest_args: list[str]) -> list[tuple[str, list[str]]]:
-    """The given arguments as one run; by default two runs against the same stack:
-    every scenario serially (chaos included), then all but chaos in parallel."""
+# The parallel pass runs against this many instances of every service and worker, so the
+# whole suite also proves that they behave as one (docs/scaling.md).
+E2E_PARALLEL_REPLICAS = 2
+
+
+def _e2e_passes(pytest_args: list[str]) -> list[tuple[str, list[str], int]]:
+    """(label, pytest arguments, TASKHUB_REPLICAS of the native stack) of each run.
+
+    The given arguments as one run (TASKHUB_REPLICAS as exported, default 1). By default
+    every scenario serially against one instance (chaos included), then all but chaos in
+    parallel against two, then, serially against two, the @scale scenarios that restart
+    instances.
+    """
     reports = [
         f"--junitxml={REPORTS / 'e2e-junit.xml'}",
         f"--cucumberjson={REPORTS / 'cucumber.json'}",
     ]
     if pytest_args:
-        return [("as asked", [*reports, *pytest_args])]
+        return [
+            ("as asked", [*reports, *pytest_args], int(os.environ.get("TASKHUB_REPLICAS") or 1))
+        ]
     return [
-        ("serial, every scenario", reports),
+        ("serial, every scenario, one instance of each service", reports, 1),
         (
-            "parallel (-n auto), all but chaos",
+            f"parallel (-n auto), all but chaos, {E2E_PARALLEL_REPLICAS} instances",
             [
                 "-n",
                 "auto",
@@ -260,6 +281,17 @@ def _e2e_passes(pytest_args: list[str]) -> list[tuple[str, list[str]]]:
                 f"--junitxml={REPORTS / 'e2e-parallel-junit.xml'}",
                 f"--reports-dir={REPORTS / 'parallel'}",
             ],
+            E2E_PARALLEL_REPLICAS,
+        ),
+        (
+            f"serial, @scale scenarios that restart instances, {E2E_PARALLEL_REPLICAS} instances",
+            [
+                "-m",
+                "scale and chaos",
+                f"--junitxml={REPORTS / 'e2e-scale-junit.xml'}",
+                f"--reports-dir={REPORTS / 'scale'}",
+            ],
+            E2E_PARALLEL_REPLICAS,
         ),
     ]
 
