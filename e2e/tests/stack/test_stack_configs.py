@@ -227,6 +227,14 @@ def test_two_replicas_run_two_of_each_service_and_worker_and_one_beat(
     assert webhooks_2["PROMETHEUS_MULTIPROC_DIR"] == worker_2["PROMETHEUS_MULTIPROC_DIR"]
     assert programs["arq-worker-2"].environment["NOTIFY_ARQ_METRICS_PORT"] == "9112"
     assert programs["arq-worker"].environment["NOTIFY_ARQ_METRICS_PORT"] == "9102"
+    # Instance 2 calls instance 2 of its peers; instance 1 keeps the stack's environment.
+    assert programs["task-svc-2"].environment["TASKS_NOTIFY_URL"] == "http://127.0.0.1:8113"
+    assert programs["task-svc-2"].environment["TASKS_AUTH_URL"] == "http://127.0.0.1:8111"
+    for name in ("notify-svc-2", "celery-worker-2", "celery-webhooks-2", "arq-worker-2"):
+        environment = programs[name].environment
+        assert environment["NOTIFY_AUTH_URL"] == "http://127.0.0.1:8111", name
+        assert environment["NOTIFY_JWKS_URL"].startswith("http://127.0.0.1:8111/auth/"), name
+    assert programs["task-svc"].environment["TASKS_NOTIFY_URL"] == "http://127.0.0.1:8103"
 
 
 def test_the_gateway_balances_over_every_instance(tmp_path: Path) -> None:

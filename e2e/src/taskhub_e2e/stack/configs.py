@@ -79,6 +79,7 @@ def supervisor_values(config: StackConfig, venv_bin: Path, number: int = 1) -> d
         "REDIS_SERVER": str(config.programs["redis-server"]),
         "NGINX": str(config.programs["nginx"]),
         "INSTANCE_SUFFIX": "" if number == 1 else f"-{number}",
+        "INSTANCE_PEERS": instance_peers(config, number),
         "AUTH_PORT": port(ports.auth),
         "TASKS_PORT": port(ports.tasks),
         "NOTIFY_PORT": port(ports.notify),
@@ -95,6 +96,27 @@ def supervisor_values(config: StackConfig, venv_bin: Path, number: int = 1) -> d
         "PROMETHEUS_DATA_DIR": str(layout.prometheus_dir),
         "PROMETHEUS_PORT": str(ports.prometheus),
     }
+
+
+def instance_peers(config: StackConfig, number: int) -> str:
+    """More `environment=` entries for instance `number` >= 2: its calls to auth-svc (JWKS,
+    assignee and address look-ups) and notify-svc (the outbox relay) go to instance
+    `number` of those. The first instance keeps the stack's environment (with a
+    developer's overrides); a peer that restarts meanwhile is waited out as an outage
+    (the relay holds the event, which another instance's relay then sends)."""
+    if number == 1:
+        return ""
+    auth = f"http://127.0.0.1:{instance_port(config.ports.auth, number)}"
+    notify = f"http://127.0.0.1:{instance_port(config.ports.notify, number)}"
+    jwks = f"{auth}/auth/.well-known/jwks.json"
+    peers = {
+        "TASKS_AUTH_URL": auth,
+        "TASKS_NOTIFY_URL": notify,
+        "TASKS_JWKS_URL": jwks,
+        "NOTIFY_AUTH_URL": auth,
+        "NOTIFY_JWKS_URL": jwks,
+    }
+    return "," + supervisor_environment(peers)
 
 
 def render_supervisor_conf(template: str, config: StackConfig, venv_bin: Path) -> str:
