@@ -161,8 +161,8 @@ GATEWAY_TUNABLES = {
 
 
 # An instance that failed 3 times within 3 s (refused connections while it restarts, time-
-# outs) is skipped for 3 s. One failure would be too few: a single reset on a connection the
-# other instance was closing would take it out while its peer is down ("no live upstreams").
+# outs) is skipped for 3 s. One failure would be too few: a single reset or time-out could
+# take out the one healthy instance while its peer restarts ("no live upstreams", 502).
 UPSTREAM_SERVER_OPTIONS = "max_fails=3 fail_timeout=3s"
 
 
