@@ -201,7 +201,15 @@ class NativeStack:
     def _instances(self, name: str) -> list[str]:
         """What `name` means here: every instance for a service's plain name."""
         program(name)  # rejects unknown names
-        return instances(name, list(self.status()))
+        running = list(self.status())
+        names = instances(name, running)
+        absent = [each for each in names if running and each not in running]
+        if absent:
+            raise StackError(
+                f"this stack has no {name}: it runs {self.running_replicas()} instance(s) of "
+                "each service (TASKHUB_REPLICAS at `taskhub-stack up`)"
+            )
+        return names
 
     def stop(self, name: str) -> None:
         """Stop `name`: all instances of it at once for a plain name (`task-svc`: the
