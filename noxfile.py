@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import nox
 
@@ -197,6 +198,13 @@ def tests(session: nox.Session) -> None:
         session.run("pytest", *TOOLING_TESTS, "-q", f"--junitxml={REPORTS / 'junit-tooling.xml'}")
 
 
+def _is_native_gateway(base_url: str) -> bool:
+    """`base_url` is the native stack's gateway on loopback (its port moved or not)."""
+    parts = urlsplit(base_url)
+    port = int(os.environ.get("TASKHUB_GATEWAY_PORT") or 8080)
+    return parts.hostname in ("127.0.0.1", "localhost", "::1") and parts.port == port
+
+
 def _split_e2e_args(posargs: list[str]) -> tuple[bool, list[str]]:
     """(`--keep-stack` given, the arguments for pytest)."""
     keep = "--keep-stack" in posargs
@@ -209,11 +217,14 @@ def e2e(session: nox.Session) -> None:
 
     Without `--base-url` it targets the native stack, starting it when it is not running and
     stopping it afterwards (unless `--keep-stack`). With `--base-url URL` (or
-    TASKHUB_BASE_URL) it runs against that deployment and touches nothing else.
+    TASKHUB_BASE_URL) it runs against that deployment and touches nothing else; a
+    TASKHUB_BASE_URL that is this checkout's gateway (TASKHUB_GATEWAY_PORT) is the native
+    stack.
     """
     keep_stack, pytest_args = _split_e2e_args(list(session.posargs))
+    base_url = os.environ.get("TASKHUB_BASE_URL", "")
     external = any(a.startswith("--base-url") for a in pytest_args) or bool(
-        os.environ.get("TASKHUB_BASE_URL")
+        base_url and not _is_native_gateway(base_url)
     )
     passes = _e2e_passes(pytest_args)
     started_here = False
