@@ -163,7 +163,8 @@ GATEWAY_TUNABLES = {
 # An instance that failed 3 times within 3 s (refused connections while it restarts, time-
 # outs) is skipped for 3 s. One failure would be too few: a single reset or time-out could
 # take out the one healthy instance while its peer restarts ("no live upstreams", 502).
-UPSTREAM_SERVER_OPTIONS = "max_fails=3 fail_timeout=3s"
+UPSTREAM_FAIL_TIMEOUT_SECONDS = 3
+UPSTREAM_SERVER_OPTIONS = f"max_fails=3 fail_timeout={UPSTREAM_FAIL_TIMEOUT_SECONDS}s"
 
 
 def upstream_servers(first_port: int, replicas: int) -> str:

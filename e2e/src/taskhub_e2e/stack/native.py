@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from taskhub_e2e.stack.configs import StackConfig, render_all
+from taskhub_e2e.stack.configs import UPSTREAM_FAIL_TIMEOUT_SECONDS, StackConfig, render_all
 from taskhub_e2e.stack.credentials import (
     REDIS_PASSWORD,
     SERVICE_DATABASES,
@@ -66,6 +66,8 @@ INFRA_TIMEOUT_SECONDS = 30.0
 HEALTH_TIMEOUT_SECONDS = 120.0
 DOWN_TIMEOUT_SECONDS = 90.0
 POLL_SECONDS = 0.1
+# How long a restarted instance needs to be taken back by the gateway (its fail_timeout).
+REJOIN_SECONDS = UPSTREAM_FAIL_TIMEOUT_SECONDS + 1.0
 LOG_TAIL_LINES = 15
 
 
@@ -268,7 +270,13 @@ class NativeStack:
     def restart(self, name: str) -> None:
         """Restart `name`; a plain name with several instances restarts them one after the
         other, each back and healthy before the next stops (a rolling restart)."""
-        for each in self._instances(name):
+        names = self._instances(name)
+        for number, each in enumerate(names):
+            if number:
+                # The gateway skips an instance that refused connections for its
+                # fail_timeout: the one just restarted must be back in its rotation before
+                # the next one stops, or nothing would be left to answer.
+                time.sleep(REJOIN_SECONDS)
             self.stop(explicit_name(each))
             self.start(explicit_name(each))
 

@@ -26,7 +26,7 @@ from taskhub_e2e.client import TaskHubClient, error_code
 from taskhub_e2e.outcomes import describe, expect_status, json_body
 from taskhub_e2e.people import IdentityFactory
 from taskhub_e2e.recording import ExchangeLog
-from taskhub_e2e.stack.native import SERVICE_PREFIXES, NativeStack
+from taskhub_e2e.stack.native import REJOIN_SECONDS, SERVICE_PREFIXES, NativeStack
 from taskhub_e2e.stack.programs import (
     REPLICATED_PROGRAMS,
     explicit_name,
@@ -468,7 +468,9 @@ def rolling_restart_under_load(
         time.sleep(LOAD_MARGIN_SECONDS)
         # What `taskhub-stack restart task-svc` does, through `chaos` so that an instance
         # is started again whatever happens.
-        for name in instances:
+        for number, name in enumerate(instances):
+            if number:
+                time.sleep(REJOIN_SECONDS)  # as `restart` waits for the gateway
             chaos.stop(name)
             chaos.start(name)
         time.sleep(LOAD_MARGIN_SECONDS)
