@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import nox
 
@@ -69,8 +70,8 @@ def _generate_client(session: nox.Session, output: Path) -> None:
     )
 
 
-def _stack(session: nox.Session, *args: str) -> None:
-    session.run("taskhub-stack", *args)
+def _stack(session: nox.Session, *args: str, env: dict[str, str] | None = None) -> None:
+    session.run("taskhub-stack", *args, env=env)
 
 
 def _stack_env(*args: str) -> dict[str, str]:
@@ -201,6 +202,20 @@ def tests(session: nox.Session) -> None:
 E2E_ALERT_TIME_SCALE = "360"
 
 
+def _e2e_stack_env(replicas: int) -> dict[str, str]:
+    """The native stack of an e2e pass: `replicas` instances, alert windows of seconds (for
+    the alert scenario, docs/observability.md)."""
+    scale = os.environ.get("TASKHUB_ALERT_TIME_SCALE") or E2E_ALERT_TIME_SCALE
+    return {"TASKHUB_REPLICAS": str(replicas), "TASKHUB_ALERT_TIME_SCALE": scale}
+
+
+def _is_native_gateway(base_url: str) -> bool:
+    """`base_url` is the native stack's gateway on loopback (its port moved or not)."""
+    parts = urlsplit(base_url)
+    port = int(os.environ.get("TASKHUB_GATEWAY_PORT") or 8080)
+    return parts.hostname in ("127.0.0.1", "localhost", "::1") and parts.port == port
+
+
 def _split_e2e_args(posargs: list[str]) -> tuple[bool, list[str]]:
     """(`--keep-stack` given, the arguments for pytest)."""
     keep = "--keep-stack" in posargs
@@ -213,22 +228,32 @@ def e2e(session: nox.Session) -> None:
 
     Without `--base-url` it targets the native stack, starting it when it is not running and
     stopping it afterwards (unless `--keep-stack`). With `--base-url URL` (or
-    TASKHUB_BASE_URL) it runs against that deployment and touches nothing else.
+    TASKHUB_BASE_URL) it runs against that deployment and touches nothing else; a
+    TASKHUB_BASE_URL that is this checkout's gateway (TASKHUB_GATEWAY_PORT) is the native
+    stack.
     """
     keep_stack, pytest_args = _split_e2e_args(list(session.posargs))
+    base_url = os.environ.get("TASKHUB_BASE_URL", "")
     external = any(a.startswith("--base-url") for a in pytest_args) or bool(
-        os.environ.get("TASKHUB_BASE_URL")
+        base_url and not _is_native_gateway(base_url)
     )
+    passes = _e2e_passes(pytest_args)
     started_here = False
+    replicas = passes[0][2]
     if not external and not _stack_is_running():
-        # Alert windows of seconds, for the alert scenario (docs/observability.md).
-        scale = os.environ.get("TASKHUB_ALERT_TIME_SCALE") or E2E_ALERT_TIME_SCALE
-        session.run("taskhub-stack", "up", env={"TASKHUB_ALERT_TIME_SCALE": scale})
+        _stack(session, "up", env=_e2e_stack_env(replicas))
         started_here = True
     REPORTS.mkdir(exist_ok=True)
     began = time.monotonic()
     try:
-        for label, args in _e2e_passes(pytest_args):
+        for label, args, wanted in passes:
+            if wanted != replicas and started_here:
+                # A stack this session started is its own to change; another one is used
+                # as it is (its @scale scenarios skip when it runs one instance).
+                session.log(f"== the native stack again, with TASKHUB_REPLICAS={wanted}")
+                _stack(session, "down")
+                _stack(session, "up", env=_e2e_stack_env(wanted))
+                replicas = wanted
             session.log(f"== e2e: {label}")
             session.run("pytest", "e2e/scenarios", *args)
         if not external and not pytest_args:
@@ -245,19 +270,31 @@ def e2e(session: nox.Session) -> None:
             _stack(session, "down")
 
 
-def _e2e_passes(pytest_args: list[str]) -> list[tuple[str, list[str]]]:
-    """The given arguments as one run; by default two runs against the same stack:
-    every scenario serially (chaos included), then all but chaos in parallel."""
+# The parallel pass runs against this many instances of every service and worker, so the
+# whole suite also proves that they behave as one (docs/scaling.md).
+E2E_PARALLEL_REPLICAS = 2
+
+
+def _e2e_passes(pytest_args: list[str]) -> list[tuple[str, list[str], int]]:
+    """(label, pytest arguments, TASKHUB_REPLICAS of the native stack) of each run.
+
+    The given arguments as one run (TASKHUB_REPLICAS as exported, default 1). By default
+    every scenario serially against one instance (chaos included), then all but chaos in
+    parallel against two, then, serially against two, the @scale scenarios that restart
+    instances.
+    """
     reports = [
         f"--junitxml={REPORTS / 'e2e-junit.xml'}",
         f"--cucumberjson={REPORTS / 'cucumber.json'}",
     ]
     if pytest_args:
-        return [("as asked", [*reports, *pytest_args])]
+        return [
+            ("as asked", [*reports, *pytest_args], int(os.environ.get("TASKHUB_REPLICAS") or 1))
+        ]
     return [
-        ("serial, every scenario", reports),
+        ("serial, every scenario, one instance of each service", reports, 1),
         (
-            "parallel (-n auto), all but chaos",
+            f"parallel (-n auto), all but chaos, {E2E_PARALLEL_REPLICAS} instances",
             [
                 "-n",
                 "auto",
@@ -266,6 +303,17 @@ def _e2e_passes(pytest_args: list[str]) -> list[tuple[str, list[str]]]:
                 f"--junitxml={REPORTS / 'e2e-parallel-junit.xml'}",
                 f"--reports-dir={REPORTS / 'parallel'}",
             ],
+            E2E_PARALLEL_REPLICAS,
+        ),
+        (
+            f"serial, @scale scenarios that restart instances, {E2E_PARALLEL_REPLICAS} instances",
+            [
+                "-m",
+                "scale and chaos",
+                f"--junitxml={REPORTS / 'e2e-scale-junit.xml'}",
+                f"--reports-dir={REPORTS / 'scale'}",
+            ],
+            E2E_PARALLEL_REPLICAS,
         ),
     ]
 

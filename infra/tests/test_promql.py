@@ -32,7 +32,11 @@ REPO = Path(__file__).resolve().parents[2]
 DASHBOARDS = sorted((REPO / "infra" / "grafana" / "dashboards").glob("*.json"))
 RULE_FILES = sorted((REPO / "infra" / "prometheus" / "rules").glob("*.yml"))
 BASE_URL = os.environ.get("TASKHUB_BASE_URL", "http://127.0.0.1:8080")
-PROMETHEUS_URL = os.environ.get("TASKHUB_PROMETHEUS_URL", "http://127.0.0.1:9090")
+# Natively the stack's own Prometheus, wherever TASKHUB_PROMETHEUS_PORT moved it.
+PROMETHEUS_URL = os.environ.get(
+    "TASKHUB_PROMETHEUS_URL",
+    f"http://127.0.0.1:{os.environ.get('TASKHUB_PROMETHEUS_PORT') or 9090}",
+)
 # Long enough for two scrapes and a rule evaluation at compose's 15 s interval.
 SETTLE_TIMEOUT_SECONDS = 60.0
 # Series that exist only once a service answered 5xx.

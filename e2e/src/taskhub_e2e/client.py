@@ -124,8 +124,13 @@ class TaskHubClient:
         request_id_prefix: str,
         timeout: float = DEFAULT_TIMEOUT_SECONDS,
         on_missing_route: MissingRouteHook | None = None,
+        service_urls: Mapping[str, str] | None = None,
     ) -> None:
+        """`service_urls` (`{"tasks": "http://127.0.0.1:8112", ...}`) sends each service's
+        paths straight to that address instead of `base_url`: one instance of each service,
+        bypassing the gateway."""
         self.base_url = base_url.rstrip("/")
+        self.service_urls = dict(service_urls or {})
         self.log = log
         self.request_id_prefix = request_id_prefix
         self.on_missing_route = on_missing_route
@@ -167,6 +172,9 @@ class TaskHubClient:
         if token is not None:
             sent_headers["Authorization"] = f"Bearer {token}"
         sent_headers.update(headers or {})
+        service = path.lstrip("/").split("/", 1)[0].split("?", 1)[0]
+        if service in self.service_urls:
+            path = f"{self.service_urls[service].rstrip('/')}{path}"
         request = self._http.build_request(
             method,
             path,

@@ -63,6 +63,7 @@ MARKERS = {
     "trusted": "only true for a client on a trusted network (needs trusted-network)",
     "admin": "needs the bootstrap admin's credentials",
     "webhooks": "notify-svc calls the suite's webhook receiver (needs webhooks)",
+    "scale": "several instances of every service behave as one (needs replicas)",
     "gateway": "feature area: the gateway",
     "auth": "feature area: accounts and sign-in",
     "docs": "feature area: the API documentation",

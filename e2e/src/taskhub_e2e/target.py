@@ -41,6 +41,9 @@ class Capability(StrEnum):
     TRUSTED_NETWORK = "trusted-network"
     # notify-svc may call the suite's webhook receiver (allowlisted) and its secret is known.
     WEBHOOKS = "webhooks"
+    # Every service and worker runs as two instances or more, each reachable on its own
+    # (the native stack of this checkout started with TASKHUB_REPLICAS >= 2).
+    REPLICAS = "replicas"
 
 
 # Gherkin tag -> the capability a scenario with that tag needs.
@@ -52,6 +55,7 @@ TAG_CAPABILITIES: dict[str, Capability] = {
     "outside": Capability.OUTSIDE,
     "trusted": Capability.TRUSTED_NETWORK,
     "webhooks": Capability.WEBHOOKS,
+    "scale": Capability.REPLICAS,
 }
 
 
@@ -87,6 +91,8 @@ class Target:
     admin_missing: str = ""
     # The deployment's notify-svc settings the suite knows (`NOTIFY_*`), see `notify_settings`.
     notify_settings: dict[str, str] = field(default_factory=dict)
+    # Instances of each service the suite can reach one by one (0: only the gateway).
+    instances: int = 0
 
     @property
     def is_native(self) -> bool:
@@ -148,6 +154,8 @@ def detect_target(options: TargetOptions, environ: Mapping[str, str] | None = No
         not options.client_outside,
         "--client-outside says the suite runs from a public address",
     )
+    target.instances = stack.running_replicas() if stack is not None else 0
+    _grant(target, Capability.REPLICAS, *_several_instances(target.instances, not_native))
     target.notify_settings = notify_settings(environ, stack)
     worker = environ.get("PYTEST_XDIST_WORKER", "main")
     _grant(target, Capability.WEBHOOKS, *receiver_usable(target.notify_settings, worker))
@@ -164,6 +172,17 @@ def _grant(target: Target, capability: Capability, available: bool, reason: str)
         target.capabilities.add(capability)
     else:
         target.missing[capability] = reason
+
+
+def _several_instances(instances: int, not_native: str) -> tuple[bool, str]:
+    if not_native:
+        return False, f"instances are reached one by one only on the native stack: {not_native}"
+    if instances < 2:
+        return False, (
+            f"the native stack runs {instances} instance of each service; "
+            "start it with TASKHUB_REPLICAS=2 (`taskhub-stack down` first)"
+        )
+    return True, ""
 
 
 def _prometheus_answers(url: str | None) -> tuple[bool, str]:

@@ -19,7 +19,7 @@ from taskhub_e2e.stack.configs import (
     StackConfig,
     gateway_values,
     redis_values,
-    supervisor_values,
+    render_supervisor_conf,
 )
 from taskhub_e2e.stack.credentials import credential_keys
 from taskhub_e2e.stack.environment import build_service_env
@@ -27,15 +27,17 @@ from taskhub_e2e.stack.layout import PgLocation, StackLayout
 from taskhub_e2e.stack.ports import StackPorts
 from taskhub_e2e.stack.postgres import MONITOR_ROLE, server_options
 from taskhub_e2e.stack.prereqs import PATH_PROGRAMS, SystemPrograms
-from taskhub_e2e.stack.programs import INFRA_PROGRAMS, PROGRAM_NAMES
-from taskhub_e2e.stack.render import render_file
+from taskhub_e2e.stack.programs import INFRA_PROGRAMS, PROGRAM_NAMES, stack_programs
+from taskhub_e2e.stack.render import render_file, write_private
 from taskhub_e2e.stack.supervisor import supervisor_environment
 
 ROOT = Path(__file__).resolve().parents[3]
 CREDENTIALS = {key: f"{key.lower()}-value" for key in credential_keys()}
 
 
-def stack_config(tmp_path: Path, ports: StackPorts | None = None) -> StackConfig:
+def stack_config(
+    tmp_path: Path, ports: StackPorts | None = None, *, replicas: int = 1
+) -> StackConfig:
     layout = StackLayout(tmp_path)
     ports = ports or StackPorts()
     bins = {name: Path(f"/opt/bin/{name}") for name in PATH_PROGRAMS}
@@ -50,6 +52,7 @@ def stack_config(tmp_path: Path, ports: StackPorts | None = None) -> StackConfig
         service_env=build_service_env(ports, CREDENTIALS, layout),
         redis_password=CREDENTIALS["REDIS_PASSWORD"],
         monitor_db_password=CREDENTIALS["MONITOR_DB_PASSWORD"],
+        replicas=replicas,
     )
 
 
@@ -58,7 +61,8 @@ def render_supervisor(tmp_path: Path, config: StackConfig) -> ServerOptions:
     config.layout.log_dir.mkdir(parents=True)
     config.layout.run_dir.mkdir(parents=True)
     target = tmp_path / "supervisord.conf"
-    render_file(ROOT / SUPERVISOR_TEMPLATE, target, supervisor_values(config, Path("/venv/bin")))
+    template = (ROOT / SUPERVISOR_TEMPLATE).read_text()
+    write_private(target, render_supervisor_conf(template, config, Path("/venv/bin")))
     options = ServerOptions()
     options.configfile = str(target)
     options.process_config(do_usage=False)
@@ -82,7 +86,7 @@ def test_supervisord_runs_every_program_with_the_conventions_commands(
     assert programs["auth-svc"].stopwaitsecs > 20  # gunicorn's graceful_timeout
     assert programs["celery-worker"].command == (
         "/venv/bin/celery -A notify_svc.worker.celery_app:app --quiet worker"
-        " --loglevel INFO --concurrency 2"
+        " --loglevel INFO --concurrency 2 --hostname celery@%h"
     )
     assert programs["arq-worker"].command == (
         "/venv/bin/arq notify_svc.worker.arq_worker.WorkerSettings"
@@ -196,7 +200,7 @@ def test_gateway_template_renders_into_a_config_nginx_accepts(tmp_path: Path) ->
     )
     text = target.read_text()
     assert "listen 127.0.0.1:18080 default_server;" in text
-    assert "server 127.0.0.1:8101;" in text
+    assert "server 127.0.0.1:8101 max_fails=3 fail_timeout=3s;" in text
     assert not re.search(r"\$\{[A-Z]", text)
     check = subprocess.run(
         [
@@ -219,8 +223,76 @@ def test_gateway_template_renders_into_a_config_nginx_accepts(tmp_path: Path) ->
 def test_template_program_sections_match_the_program_table() -> None:
     parser = configparser.RawConfigParser()
     parser.read(ROOT / SUPERVISOR_TEMPLATE)
-    sections = [s.removeprefix("program:") for s in parser.sections() if s.startswith("program:")]
+    sections = [
+        s.removeprefix("program:").removesuffix("${INSTANCE_SUFFIX}")
+        for s in parser.sections()
+        if s.startswith("program:")
+    ]
     assert sections == list(PROGRAM_NAMES)
+
+
+def test_two_replicas_run_two_of_each_service_and_worker_and_one_beat(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("WEB_CONCURRENCY", raising=False)
+    config = stack_config(tmp_path, replicas=2)
+    options = render_supervisor(tmp_path, config)
+    programs = {group.name: group.process_configs[0] for group in options.process_group_configs}
+
+    assert sorted(programs) == sorted(stack_programs(2))
+    assert [name for name in programs if name.startswith("celery-beat")] == ["celery-beat"]
+    # Each instance of a service: its own gunicorn master, port and metrics folder.
+    for name, port, metrics in (
+        ("auth-svc", 8101, "prom-auth-svc"),
+        ("auth-svc-2", 8111, "prom-auth-svc-2"),
+        ("task-svc", 8102, "prom-task-svc"),
+        ("task-svc-2", 8112, "prom-task-svc-2"),
+        ("notify-svc-2", 8113, "prom-notify-svc-2"),
+    ):
+        environment = programs[name].environment
+        assert environment["GUNICORN_BIND"] == f"127.0.0.1:{port}", name
+        assert environment["PROMETHEUS_MULTIPROC_DIR"] == str(config.layout.run_dir / metrics)
+        assert programs[name].stdout_logfile == str(config.layout.log_path(name))
+    # Each Celery worker: a distinct node name, metrics folder and port.
+    assert programs["celery-worker-2"].command.endswith("--hostname celery-2@%h")
+    assert programs["celery-webhooks-2"].command.endswith("--hostname webhooks-2@%h")
+    worker_2 = programs["celery-worker-2"].environment
+    assert worker_2["NOTIFY_CELERY_METRICS_PORT"] == "9111"
+    assert worker_2["PROMETHEUS_MULTIPROC_DIR"] == str(config.layout.run_dir / "prom-celery-2")
+    webhooks_2 = programs["celery-webhooks-2"].environment
+    assert webhooks_2["PROMETHEUS_MULTIPROC_DIR"] == worker_2["PROMETHEUS_MULTIPROC_DIR"]
+    assert programs["arq-worker-2"].environment["NOTIFY_ARQ_METRICS_PORT"] == "9112"
+    assert programs["arq-worker"].environment["NOTIFY_ARQ_METRICS_PORT"] == "9102"
+    # Instance 2 calls instance 2 of its peers; instance 1 keeps the stack's environment.
+    assert programs["task-svc-2"].environment["TASKS_NOTIFY_URL"] == "http://127.0.0.1:8113"
+    assert programs["task-svc-2"].environment["TASKS_AUTH_URL"] == "http://127.0.0.1:8111"
+    for name in ("notify-svc-2", "celery-worker-2", "celery-webhooks-2", "arq-worker-2"):
+        environment = programs[name].environment
+        assert environment["NOTIFY_AUTH_URL"] == "http://127.0.0.1:8111", name
+        assert environment["NOTIFY_JWKS_URL"].startswith("http://127.0.0.1:8111/auth/"), name
+    assert programs["task-svc"].environment["TASKS_NOTIFY_URL"] == "http://127.0.0.1:8103"
+
+
+def test_the_gateway_balances_over_every_instance(tmp_path: Path) -> None:
+    config = stack_config(tmp_path, StackPorts(gateway=18080), replicas=3)
+    config.nginx_temp_dir.mkdir(parents=True)
+    config.layout.log_dir.mkdir(parents=True)
+    target = render_file(
+        ROOT / GATEWAY_TEMPLATE, config.layout.run_dir / "nginx.conf", gateway_values(config)
+    )
+    text = target.read_text()
+    tasks = re.search(r"upstream tasks \{(.*?)\}", text, re.S)
+    assert tasks is not None
+    servers = re.findall(r"server (\S+) max_fails=3 fail_timeout=3s;", tasks.group(1))
+    assert servers == ["127.0.0.1:8102", "127.0.0.1:8112", "127.0.0.1:8122"]
+    assert "keepalive 16;" in tasks.group(1)
+    check = subprocess.run(
+        ["nginx", "-t", "-p", str(tmp_path), "-e", str(tmp_path / "t.log"), "-c", str(target)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert check.returncode == 0, check.stderr
 
 
 def test_cli_module_runs() -> None:

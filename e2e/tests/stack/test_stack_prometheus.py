@@ -85,6 +85,22 @@ def test_native_config_is_valid_loads_the_rules_and_scrapes_every_5s(tmp_path: P
         assert name in result.stdout
 
 
+def test_native_config_scrapes_every_instance(tmp_path: Path) -> None:
+    target = prometheus.write_native(ROOT, StackPorts(), tmp_path / "p.yml", replicas=2)
+    config = yaml.safe_load(target.read_text())
+    jobs = {
+        job["job_name"]: [t for group in job["static_configs"] for t in group["targets"]]
+        for job in config["scrape_configs"]
+    }
+
+    assert promtool("check", "config", str(target)).returncode == 0
+    assert jobs["auth-svc"] == ["127.0.0.1:8101", "127.0.0.1:8111"]
+    assert jobs["task-svc"] == ["127.0.0.1:8102", "127.0.0.1:8112"]
+    assert jobs["notify-svc"] == ["127.0.0.1:8103", "127.0.0.1:8113"]
+    assert jobs["celery-worker"] == ["127.0.0.1:9101", "127.0.0.1:9111"]
+    assert jobs["arq-worker"] == ["127.0.0.1:9102", "127.0.0.1:9112"]
+
+
 def test_recording_rules_are_valid() -> None:
     result = promtool("check", "rules", str(RULES))
 

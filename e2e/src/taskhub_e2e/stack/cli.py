@@ -14,12 +14,26 @@ from taskhub_e2e.stack.layout import find_repo_root
 from taskhub_e2e.stack.native import NativeStack, StackError, UpReport, tail
 from taskhub_e2e.stack.postgres import PostgresError
 from taskhub_e2e.stack.prereqs import MissingSystemPrograms
-from taskhub_e2e.stack.programs import PROGRAM_NAMES
+from taskhub_e2e.stack.programs import PROGRAM_NAMES, program, start_order
 from taskhub_e2e.stack.render import MissingTemplateValue
 from taskhub_e2e.stack.supervisor import RUNNING, SupervisorUnavailable
 
 # `status` exit codes: 3 is what LSB init scripts answer for "not running".
 EXIT_NOT_RUNNING = 3
+
+
+PROGRAMS_HELP = (
+    f"one of {', '.join(PROGRAM_NAMES)}, or an instance such as task-svc-2 (TASKHUB_REPLICAS)"
+)
+
+
+def program_name(name: str) -> str:
+    """argparse's check of a program or instance name."""
+    try:
+        program(name)
+    except KeyError as error:
+        raise argparse.ArgumentTypeError(str(error.args[0])) from error
+    return name
 
 
 def parser() -> argparse.ArgumentParser:
@@ -38,12 +52,16 @@ def parser() -> argparse.ArgumentParser:
     )
     commands.add_parser("status", help="the state of every program")
     logs = commands.add_parser("logs", help="the tail of one program's log, or of all")
-    logs.add_argument("program", nargs="?", choices=PROGRAM_NAMES)
+    logs.add_argument("program", nargs="?", type=program_name, help=PROGRAMS_HELP)
     logs.add_argument("-n", "--lines", type=int, default=30)
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
     for verb in ("stop", "start", "restart"):
-        command = commands.add_parser(verb, help=f"{verb} one program (chaos scenarios)")
-        command.add_argument("program", choices=PROGRAM_NAMES)
+        command = commands.add_parser(
+            verb,
+            help=f"{verb} one program (chaos scenarios): a service's name means every "
+            "instance of it (`restart` one after the other), `task-svc-2` one instance",
+        )
+        command.add_argument("program", type=program_name, help=PROGRAMS_HELP)
     env = commands.add_parser(
         "env", help='the service environment as KEY=VALUE lines (`eval "$(taskhub-stack env)"`)'
     )
@@ -65,7 +83,9 @@ def print_up_report(stack: NativeStack, report: UpReport, *, infra_only: bool) -
     what = "PostgreSQL and Redis" if infra_only else "TaskHub"
     first = " (first run)" if report.first_run else ""
     outcome = "up" if report.ok else "up WITH FAILURES"
-    print(f"{what} {outcome} in {report.seconds:.1f} s{first}.")
+    replicas = stack.running_replicas()
+    each = f", {replicas} instances of each service" if replicas > 1 and not infra_only else ""
+    print(f"{what} {outcome} in {report.seconds:.1f} s{first}{each}.")
     gateway = stack.gateway_url
     print(f"  PostgreSQL  127.0.0.1:{stack.ports.pg}    Redis 127.0.0.1:{stack.ports.redis}")
     if not infra_only:
@@ -83,13 +103,14 @@ def show_status(stack: NativeStack) -> int:
     if not processes:
         print("The native stack is not running.")
         return EXIT_NOT_RUNNING
-    for info in sorted(processes.values(), key=lambda info: PROGRAM_NAMES.index(info.name)):
-        print(f"{info.name:<14} {info.state:<9} {info.description}")
+    for info in sorted(processes.values(), key=lambda info: start_order(info.name)):
+        print(f"{info.name:<17} {info.state:<9} {info.description}")
     return 0 if all(info.state == RUNNING for info in processes.values()) else 1
 
 
 def show_logs(stack: NativeStack, name: str | None, lines: int, follow: bool) -> int:
-    paths = [stack.log_path(name)] if name else [stack.log_path(n) for n in PROGRAM_NAMES]
+    names = [name] if name else list(stack.program_names())
+    paths = [stack.log_path(n) for n in names]
     if follow:
         existing = [str(path) for path in paths if path.exists()] or [str(paths[0])]
         os.execvp("tail", ["tail", "-n", str(lines), "-F", *existing])  # noqa: S606

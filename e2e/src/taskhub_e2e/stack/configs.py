@@ -10,9 +10,10 @@ from pathlib import Path
 
 from taskhub_e2e.stack import alerting, postgres, prometheus
 from taskhub_e2e.stack.layout import PgLocation, StackLayout
-from taskhub_e2e.stack.ports import StackPorts
+from taskhub_e2e.stack.ports import StackPorts, instance_port
 from taskhub_e2e.stack.prereqs import SystemPrograms
-from taskhub_e2e.stack.render import render_file
+from taskhub_e2e.stack.programs import REPLICATED_PROGRAMS, instance_name
+from taskhub_e2e.stack.render import render_file, render_text, write_private
 from taskhub_e2e.stack.supervisor import supervisor_environment
 
 SUPERVISOR_TEMPLATE = Path("infra/native/supervisord.conf.template")
@@ -39,10 +40,20 @@ class StackConfig:
     redis_password: str
     # The postgres exporter's password (role postgres.MONITOR_ROLE).
     monitor_db_password: str
+    # Instances of each API service and worker (`TASKHUB_REPLICAS`).
+    replicas: int = 1
 
 
-def supervisor_values(config: StackConfig, venv_bin: Path) -> dict[str, str]:
+def supervisor_values(config: StackConfig, venv_bin: Path, number: int = 1) -> dict[str, str]:
+    """The template's values for instance `number` of the replicated programs."""
     layout, ports = config.layout, config.ports
+
+    def port(first: int) -> str:
+        return str(instance_port(first, number))
+
+    def metrics_dir(service: str) -> str:
+        return str(layout.service_metrics_dir(instance_name(service, number)))
+
     # Not service settings, so kept out of .stack/env: the venv first on PATH for the
     # programs' own subprocesses, and unbuffered output so logs are timely.
     process_env = {
@@ -69,13 +80,17 @@ def supervisor_values(config: StackConfig, venv_bin: Path) -> dict[str, str]:
         "PG_OPTIONS": postgres.server_options(),
         "REDIS_SERVER": str(config.programs["redis-server"]),
         "NGINX": str(config.programs["nginx"]),
-        "AUTH_PORT": str(ports.auth),
-        "TASKS_PORT": str(ports.tasks),
-        "NOTIFY_PORT": str(ports.notify),
-        "CELERY_MULTIPROC_DIR": str(layout.celery_multiproc_dir),
-        "AUTH_METRICS_DIR": str(layout.service_metrics_dir("auth-svc")),
-        "TASKS_METRICS_DIR": str(layout.service_metrics_dir("task-svc")),
-        "NOTIFY_METRICS_DIR": str(layout.service_metrics_dir("notify-svc")),
+        "INSTANCE_SUFFIX": "" if number == 1 else f"-{number}",
+        "INSTANCE_PEERS": instance_peers(config, number),
+        "AUTH_PORT": port(ports.auth),
+        "TASKS_PORT": port(ports.tasks),
+        "NOTIFY_PORT": port(ports.notify),
+        "CELERY_METRICS_PORT": port(ports.celery_metrics),
+        "ARQ_METRICS_PORT": port(ports.arq_metrics),
+        "CELERY_MULTIPROC_DIR": str(layout.celery_instance_multiproc_dir(number)),
+        "AUTH_METRICS_DIR": metrics_dir("auth-svc"),
+        "TASKS_METRICS_DIR": metrics_dir("task-svc"),
+        "NOTIFY_METRICS_DIR": metrics_dir("notify-svc"),
         # Workers per service, as in the images (gunicorn_conf's default); a developer may
         # set WEB_CONCURRENCY=1 for a lighter stack.
         "WEB_CONCURRENCY": os.environ.get("WEB_CONCURRENCY", "2"),
@@ -118,6 +133,50 @@ def exporter_values(config: StackConfig) -> dict[str, str]:
     }
 
 
+def instance_peers(config: StackConfig, number: int) -> str:
+    """More `environment=` entries for instance `number` >= 2: its calls to auth-svc (JWKS,
+    assignee and address look-ups) and notify-svc (the outbox relay) go to instance
+    `number` of those. The first instance keeps the stack's environment (with a
+    developer's overrides); a peer that restarts meanwhile is waited out as an outage
+    (the relay holds the event, which another instance's relay then sends)."""
+    if number == 1:
+        return ""
+    auth = f"http://127.0.0.1:{instance_port(config.ports.auth, number)}"
+    notify = f"http://127.0.0.1:{instance_port(config.ports.notify, number)}"
+    jwks = f"{auth}/auth/.well-known/jwks.json"
+    peers = {
+        "TASKS_AUTH_URL": auth,
+        "TASKS_NOTIFY_URL": notify,
+        "TASKS_JWKS_URL": jwks,
+        "NOTIFY_AUTH_URL": auth,
+        "NOTIFY_JWKS_URL": jwks,
+    }
+    return "," + supervisor_environment(peers)
+
+
+def render_supervisor_conf(template: str, config: StackConfig, venv_bin: Path) -> str:
+    """supervisord.conf: the template as it is for the first instance, followed by the
+    sections of the replicated programs rendered again for every further instance."""
+    text = render_text(template, supervisor_values(config, venv_bin))
+    for number in range(2, config.replicas + 1):
+        again = render_text(template, supervisor_values(config, venv_bin, number))
+        wanted = {f"[program:{instance_name(name, number)}]" for name in REPLICATED_PROGRAMS}
+        sections = [s for s in _sections(again) if s.splitlines()[0] in wanted]
+        text = text.rstrip("\n") + "\n\n" + "\n".join(sections)
+    return text
+
+
+def _sections(conf: str) -> list[str]:
+    """The `[...]` sections of an ini text, each with its lines up to the next header."""
+    sections: list[str] = []
+    for line in conf.splitlines(keepends=True):
+        if line.startswith("["):
+            sections.append(line)
+        elif sections:
+            sections[-1] += line
+    return sections
+
+
 def redis_values(layout: StackLayout, ports: StackPorts, password: str) -> dict[str, str]:
     return {
         "REDIS_PORT": str(ports.redis),
@@ -136,6 +195,25 @@ GATEWAY_TUNABLES = {
 }
 
 
+# An instance that failed 3 times within 3 s (refused connections while it restarts, time-
+# outs) is skipped for 3 s. One failure would be too few: a single reset or time-out could
+# take out the one healthy instance while its peer restarts ("no live upstreams", 502).
+UPSTREAM_FAIL_TIMEOUT_SECONDS = 3
+UPSTREAM_SERVER_OPTIONS = f"max_fails=3 fail_timeout={UPSTREAM_FAIL_TIMEOUT_SECONDS}s"
+
+
+def upstream_servers(first_port: int, replicas: int) -> str:
+    """The value of a `server ${...};` line of the gateway template for every instance.
+
+    The template writes one `server`; the further instances join it as `a; server b`, so
+    compose and the chart (one name per service) keep their one-line values.
+    """
+    return ";\n        server ".join(
+        f"127.0.0.1:{instance_port(first_port, number)} {UPSTREAM_SERVER_OPTIONS}"
+        for number in range(1, replicas + 1)
+    )
+
+
 def gateway_values(config: StackConfig) -> dict[str, str]:
     """The native values of gateway/nginx.conf.template's placeholders (see gateway/README.md)."""
     layout, ports = config.layout, config.ports
@@ -149,9 +227,9 @@ def gateway_values(config: StackConfig) -> dict[str, str]:
         "TASKHUB_GATEWAY_PUBLIC_DIR": str(config.nginx_temp_dir / "public"),
         "TASKHUB_GATEWAY_LISTEN": f"127.0.0.1:{ports.gateway}",
         "TASKHUB_GATEWAY_STATUS_LISTEN": f"127.0.0.1:{ports.gateway_status}",
-        "TASKHUB_GATEWAY_AUTH_UPSTREAM": f"127.0.0.1:{ports.auth}",
-        "TASKHUB_GATEWAY_TASKS_UPSTREAM": f"127.0.0.1:{ports.tasks}",
-        "TASKHUB_GATEWAY_NOTIFY_UPSTREAM": f"127.0.0.1:{ports.notify}",
+        "TASKHUB_GATEWAY_AUTH_UPSTREAM": upstream_servers(ports.auth, config.replicas),
+        "TASKHUB_GATEWAY_TASKS_UPSTREAM": upstream_servers(ports.tasks, config.replicas),
+        "TASKHUB_GATEWAY_NOTIFY_UPSTREAM": upstream_servers(ports.notify, config.replicas),
         # Fixed addresses: no DNS, so no resolver.
         "TASKHUB_GATEWAY_RESOLVER": "",
         "TASKHUB_GATEWAY_METRICS_ALLOW": (
@@ -170,9 +248,8 @@ def render_all(config: StackConfig, venv_bin: Path) -> None:
     """
     layout = config.layout
     root = layout.root
-    render_file(
-        root / SUPERVISOR_TEMPLATE, layout.supervisor_conf, supervisor_values(config, venv_bin)
-    )
+    template = (root / SUPERVISOR_TEMPLATE).read_text()
+    write_private(layout.supervisor_conf, render_supervisor_conf(template, config, venv_bin))
     render_file(
         root / REDIS_TEMPLATE,
         layout.run_dir / "redis.conf",
@@ -182,5 +259,7 @@ def render_all(config: StackConfig, venv_bin: Path) -> None:
     shutil.copytree(root / GATEWAY_PUBLIC, config.nginx_temp_dir / "public", dirs_exist_ok=True)
     scale = alerting.time_scale(os.environ)
     rules_dir = prometheus.write_native_rules(root, layout.run_dir / "rules", scale)
-    prometheus.write_native(root, config.ports, layout.run_dir / "prometheus.yml", rules_dir)
+    prometheus.write_native(
+        root, config.ports, layout.run_dir / "prometheus.yml", rules_dir, replicas=config.replicas
+    )
     alerting.write_native(root, config.ports, layout.run_dir / "alertmanager.yml", os.environ)

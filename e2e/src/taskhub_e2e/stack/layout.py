@@ -227,6 +227,11 @@ class StackLayout:
     def celery_multiproc_dir(self) -> Path:
         return self.run_dir / "prom-celery"
 
+    def celery_instance_multiproc_dir(self, number: int) -> Path:
+        """The metrics folder of Celery worker instance `number` (and of its webhook worker)."""
+        suffix = "" if number == 1 else f"-{number}"
+        return self.run_dir / f"prom-celery{suffix}"
+
     def service_metrics_dir(self, service: str) -> Path:
         """Where the gunicorn workers of `service` pool their metric samples."""
         return self.run_dir / f"prom-{service}"

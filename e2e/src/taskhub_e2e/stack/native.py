@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from taskhub_e2e.stack.configs import StackConfig, render_all
+from taskhub_e2e.stack.configs import UPSTREAM_FAIL_TIMEOUT_SECONDS, StackConfig, render_all
 from taskhub_e2e.stack.credentials import (
     MONITOR_DB_PASSWORD,
     REDIS_PASSWORD,
@@ -37,15 +37,20 @@ from taskhub_e2e.stack.layout import (
     pg_run_as,
 )
 from taskhub_e2e.stack.migrations import SERVICE_MIGRATIONS, needs_migration
-from taskhub_e2e.stack.ports import StackPorts, env_name
+from taskhub_e2e.stack.ports import StackPorts, env_name, instance_port
 from taskhub_e2e.stack.postgres import PostgresCluster
 from taskhub_e2e.stack.prereqs import SystemPrograms, find_system_programs
 from taskhub_e2e.stack.probes import http_status, port_is_open, redis_answers
 from taskhub_e2e.stack.programs import (
-    APP_PROGRAMS,
     INFRA_PROGRAMS,
-    PROGRAM_NAMES,
+    explicit_name,
+    instance_name,
+    instances,
     program,
+    replicas_from,
+    split_instance,
+    stack_programs,
+    start_order,
 )
 from taskhub_e2e.stack.supervisor import (
     ACTIVE_STATES,
@@ -70,7 +75,13 @@ INFRA_TIMEOUT_SECONDS = 30.0
 HEALTH_TIMEOUT_SECONDS = 120.0
 DOWN_TIMEOUT_SECONDS = 90.0
 POLL_SECONDS = 0.1
+# How long a restarted instance needs to be taken back by the gateway (its fail_timeout).
+REJOIN_SECONDS = UPSTREAM_FAIL_TIMEOUT_SECONDS + 1.0
 LOG_TAIL_LINES = 15
+
+
+# The API services and their URL prefixes (docs/conventions.md).
+SERVICE_PREFIXES = {"auth-svc": "auth", "task-svc": "tasks", "notify-svc": "notify"}
 
 
 class StackError(RuntimeError):
@@ -107,7 +118,8 @@ def tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-# The port (a `StackPorts` field) each program listens on.
+# The port (a `StackPorts` field) each program listens on (its first instance: see
+# `NativeStack.port_of`).
 PROGRAM_PORTS = {
     "postgres": "pg",
     "redis": "redis",
@@ -138,6 +150,11 @@ class NativeStack:
         self.layout = StackLayout((root or find_repo_root()).resolve())
         self.environ = dict(os.environ if environ is None else environ)
         self.ports = StackPorts.from_env(self.environ)
+        try:
+            # What `up` renders; a running stack's own count is `running_replicas()`.
+            self.replicas = replicas_from(self.environ)
+        except ValueError as error:
+            raise StackError(str(error)) from error
         self.supervisor = SupervisorClient(self.layout.supervisor_socket)
         self.say = say
         # The venv this code runs in holds uvicorn, celery, arq and the services.
@@ -159,7 +176,7 @@ class NativeStack:
 
     def log_path(self, name: str) -> Path:
         program(name)  # rejects unknown names
-        return self.layout.log_path(name)
+        return self.layout.log_path(instance_name(*split_instance(name)))
 
     def env(self, *, test: bool = False) -> dict[str, str]:
         """The service environment of the stack (`test`: the `_test` databases, Redis 10-13)."""
@@ -172,33 +189,95 @@ class NativeStack:
     def status(self) -> dict[str, ProcessInfo]:
         return self.supervisor.processes() if self.is_running() else {}
 
+    def program_names(self) -> tuple[str, ...]:
+        """The running stack's programs (in start order), else those `up` would start."""
+        running = self.status()
+        if running:
+            return tuple(sorted(running, key=start_order))
+        return stack_programs(self.replicas)
+
+    def running_replicas(self) -> int:
+        """How many instances of each service the running stack has (0: not running)."""
+        return sum(1 for name in self.status() if split_instance(name)[0] == "task-svc")
+
+    def port_of(self, name: str) -> int | None:
+        """The port program (or instance) `name` listens on, if any."""
+        base, number = split_instance(name)
+        port_name = PROGRAM_PORTS.get(base)
+        if port_name is None:
+            return None
+        return instance_port(getattr(self.ports, port_name), number)
+
+    def instance_url(self, name: str) -> str:
+        """The base URL of one instance of an API service (`task-svc-2`), bypassing the gateway."""
+        port = self.port_of(name)
+        if split_instance(name)[0] not in SERVICE_PREFIXES or port is None:
+            raise StackError(f"{name} is not an instance of an API service")
+        return f"http://127.0.0.1:{port}"
+
     # --- chaos -------------------------------------------------------------------------
 
+    def _instances(self, name: str) -> list[str]:
+        """What `name` means here: every instance for a service's plain name."""
+        program(name)  # rejects unknown names
+        running = list(self.status())
+        names = instances(name, running)
+        absent = [each for each in names if running and each not in running]
+        if absent:
+            raise StackError(
+                f"this stack has no {name}: it runs {self.running_replicas()} instance(s) of "
+                "each service (TASKHUB_REPLICAS at `taskhub-stack up`)"
+            )
+        return names
+
     def stop(self, name: str) -> None:
-        self.supervisor.stop(program(name).name)
+        """Stop `name`: all instances of it at once for a plain name (`task-svc`: the
+        service is down), one for an instance name (`task-svc-1`, `task-svc-2`)."""
+        names = self._instances(name)
+        for each in names:
+            self.supervisor.stop(each, wait=False)
+
+        def stopped() -> bool:
+            states = self.status()
+            return not any(states[n].state in ACTIVE_STATES for n in names if n in states)
+
+        self._wait_until(stopped, DOWN_TIMEOUT_SECONDS, f"{name} to stop")
 
     def start(self, name: str, *, timeout: float = HEALTH_TIMEOUT_SECONDS) -> None:
-        """Start `name` and return once it RUNS and its health endpoint (if any) answers 200."""
+        """Start `name` (every instance for a plain name) and return once it RUNS and its
+        health endpoints (if any) answer 200."""
         module = program(name).module
         if module and not module_exists(module):
             raise StackError(f"{name} cannot start: module {module} does not exist (yet)")
-        self._refuse_held_port(name)
-        self.supervisor.start(name)
-        urls = [url for url, owner in self._http_checks(PROGRAM_NAMES).items() if owner == name]
-        self._wait_until(
-            lambda: all(http_status(url) == 200 for url in urls), timeout, f"{name} to answer"
-        )
+        names = self._instances(name)
+        for each in names:
+            self._refuse_held_port(each)
+        for each in names:
+            self.supervisor.start(each, wait=False)
+        checks = self._http_checks(self.program_names())
+        urls = [url for url, owner in checks.items() if owner in names]
+
+        def answering() -> bool:
+            states = self.status()
+            fatal = [n for n in names if n in states and states[n].state == FATAL]
+            if fatal:
+                failure = self._failure(fatal[0], FATAL)
+                raise StackError(f"{', '.join(fatal)} could not start: {failure}")
+            running = all(n in states and states[n].state == RUNNING for n in names)
+            return running and all(http_status(url) == 200 for url in urls)
+
+        self._wait_until(answering, timeout, f"{name} to answer")
 
     def _refuse_held_port(self, name: str) -> None:
         """Say so when the port `name` listens on is held while supervisord runs no `name`:
         an orphan (workers of a master killed before they could follow it, another stack)
         would make the start fail with a bind error in a log instead."""
-        port_name = PROGRAM_PORTS.get(name)
+        port = self.port_of(name)
         info = self.status().get(name)
-        if port_name is None or (info is not None and info.state in ACTIVE_STATES):
+        if port is None or (info is not None and info.state in ACTIVE_STATES):
             return
-        port = getattr(self.ports, port_name)
         if port_is_open(port):
+            port_name = PROGRAM_PORTS[split_instance(name)[0]]
             raise StackError(
                 f"{name} cannot start: port {port} is still held by another process. "
                 f"Find it with `ss -ltnp 'sport = :{port}'` and stop it, or choose another "
@@ -206,8 +285,17 @@ class NativeStack:
             )
 
     def restart(self, name: str) -> None:
-        self.stop(name)
-        self.start(name)
+        """Restart `name`; a plain name with several instances restarts them one after the
+        other, each back and healthy before the next stops (a rolling restart)."""
+        names = self._instances(name)
+        for number, each in enumerate(names):
+            if number:
+                # The gateway skips an instance that refused connections for its
+                # fail_timeout: the one just restarted must be back in its rotation before
+                # the next one stops, or nothing would be left to answer.
+                time.sleep(REJOIN_SECONDS)
+            self.stop(explicit_name(each))
+            self.start(explicit_name(each))
 
     # --- up ----------------------------------------------------------------------------
 
@@ -227,11 +315,16 @@ class NativeStack:
             report.notes.append(cluster.location.note)
         if not self.is_running():
             self._start_supervisor(programs, cluster, credentials, report)
+        elif self.replicas != self.running_replicas() and self.replicas != 1:
+            report.notes.append(
+                f"the running stack has {self.running_replicas()} instance(s) of each service; "
+                f"TASKHUB_REPLICAS={self.replicas} applies after `taskhub-stack down`"
+            )
         self._wait_infra(cluster, credentials[REDIS_PASSWORD])
         cluster.ensure_databases(credentials)
         if not infra_only:
             self._start_apps(cluster, report)
-        self._wait_healthy(INFRA_PROGRAMS if infra_only else PROGRAM_NAMES, report)
+        self._wait_healthy(INFRA_PROGRAMS if infra_only else self.program_names(), report)
         report.seconds = time.monotonic() - started
         return report
 
@@ -325,6 +418,7 @@ class NativeStack:
             service_env=build_service_env(self.ports, credentials, self.layout),
             redis_password=credentials[REDIS_PASSWORD],
             monitor_db_password=credentials[MONITOR_DB_PASSWORD],
+            replicas=self.replicas,
         )
         write_env_file(
             self.layout.env_file, config.service_env, "The native stack's service environment."
@@ -332,8 +426,17 @@ class NativeStack:
         render_all(config, self.venv_bin)
         return config
 
+    def _stack_ports(self) -> list[tuple[str, int]]:
+        """Every port the stack listens on, each instance's included."""
+        extra = [
+            (name, port)
+            for name in stack_programs(self.replicas)
+            if split_instance(name)[1] > 1 and (port := self.port_of(name)) is not None
+        ]
+        return [*self.ports.items(), *extra]
+
     def _refuse_busy_ports(self) -> None:
-        busy = [f"{name} {port}" for name, port in self.ports.items() if port_is_open(port)]
+        busy = [f"{name} {port}" for name, port in self._stack_ports() if port_is_open(port)]
         if busy:
             raise StackError(
                 f"ports already in use by another program: {', '.join(busy)}. "
@@ -355,17 +458,21 @@ class NativeStack:
 
     def _start_apps(self, cluster: PostgresCluster, report: UpReport) -> None:
         states = {name: info.state for name, info in self.status().items()}
-        idle = [name for name in APP_PROGRAMS if states.get(name) not in (RUNNING, STARTING)]
+        apps = [name for name in self.program_names() if name not in INFRA_PROGRAMS]
+        idle = [name for name in apps if states.get(name) not in (RUNNING, STARTING)]
         if not idle:
             return
         for name in idle:
             if name in SCHEMA_FREE_PROGRAMS:
                 self.supervisor.start(name, wait=False)
         report.failures |= self.migrate(cluster)
-        if "celery-worker" in idle:
-            # Samples of a previous run's processes would be summed into the new ones.
-            shutil.rmtree(self.layout.celery_multiproc_dir, ignore_errors=True)
-            self.layout.celery_multiproc_dir.mkdir(mode=0o700, parents=True)
+        for name in idle:
+            base, number = split_instance(name)
+            if base == "celery-worker":
+                # Samples of a previous run's processes would be summed into the new ones.
+                folder = self.layout.celery_instance_multiproc_dir(number)
+                shutil.rmtree(folder, ignore_errors=True)
+                folder.mkdir(mode=0o700, parents=True)
         for name in idle:
             if name in SCHEMA_FREE_PROGRAMS:
                 continue
@@ -436,7 +543,7 @@ class NativeStack:
                 given_up |= set(pending) | {checks[url] for url in failing_urls}
                 break
             time.sleep(POLL_SECONDS)
-        for name in sorted(given_up, key=PROGRAM_NAMES.index):
+        for name in sorted(given_up, key=start_order):
             report.failures[name] = self._failure(name, states.get(name, "missing"))
 
     def _http_checks(self, names: tuple[str, ...]) -> dict[str, str]:
@@ -454,6 +561,11 @@ class NativeStack:
             f"http://127.0.0.1:{self.ports.redis_exporter}/": "redis-exporter",
             f"http://127.0.0.1:{self.ports.nginx_exporter}/": "nginx-exporter",
         }
+        # Every instance directly too: through the gateway one answering instance would do.
+        for name in names:
+            base = split_instance(name)[0]
+            if base in SERVICE_PREFIXES:
+                checks[f"{self.instance_url(name)}/{SERVICE_PREFIXES[base]}/healthz"] = name
         return {url: owner for url, owner in checks.items() if owner in names}
 
     def _failure(self, name: str, state: str) -> str:
@@ -466,9 +578,12 @@ class NativeStack:
     def down(self) -> None:
         """Stop every program and supervisord; return once every port of the stack is free."""
         if self.is_running():
+            # Wait for the ports of every instance it runs, whatever TASKHUB_REPLICAS says now.
+            self.replicas = max(self.replicas, self.running_replicas())
             pid = self.supervisor.pid()
             # supervisord's own shutdown stops one program after the other.
-            self._stop_together(APP_PROGRAMS, "the services and workers to stop")
+            apps = tuple(name for name in self.status() if name not in INFRA_PROGRAMS)
+            self._stop_together(apps, "the services and workers to stop")
             self._stop_together(INFRA_PROGRAMS, "PostgreSQL and Redis to shut down")
             self.supervisor.shutdown()
             self._wait_until(
@@ -493,7 +608,7 @@ class NativeStack:
         self._wait_until(stopped, DOWN_TIMEOUT_SECONDS, what)
 
     def _busy_ports(self) -> list[int]:
-        return [port for _name, port in self.ports.items() if port_is_open(port)]
+        return [port for _name, port in self._stack_ports() if port_is_open(port)]
 
     def _wait_until(self, condition: Callable[[], bool], timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout

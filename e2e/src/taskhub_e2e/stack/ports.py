@@ -49,3 +49,13 @@ class StackPorts:
 def env_name(port_name: str) -> str:
     """`celery_metrics` -> `TASKHUB_CELERY_METRICS_PORT`."""
     return f"TASKHUB_{port_name.upper()}_PORT"
+
+
+# Instance k (k >= 2) of a replicated program listens `REPLICA_PORT_STEP * (k - 1)` above
+# the first instance's port: task-svc-2 on 8112, celery-worker-2's metrics on 9111.
+REPLICA_PORT_STEP = 10
+
+
+def instance_port(port: int, number: int) -> int:
+    """The port of instance `number` (1-based) of a program whose first instance has `port`."""
+    return port + REPLICA_PORT_STEP * (number - 1)

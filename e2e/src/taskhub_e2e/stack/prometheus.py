@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from taskhub_e2e.stack.alerting import scale_rules
-from taskhub_e2e.stack.ports import StackPorts
+from taskhub_e2e.stack.ports import StackPorts, instance_port
 from taskhub_e2e.stack.render import render_file, render_text
 
 TEMPLATE = Path("infra/prometheus/prometheus.yml.template")
@@ -32,12 +32,12 @@ def compose_values() -> dict[str, str]:
         "SCRAPE_INTERVAL": "15s",
         "SCRAPE_TIMEOUT": "10s",
         "RULES_DIR": COMPOSE_RULES_DIR,
-        "AUTH_TARGET": f"auth-svc:{COMPOSE_SERVICE_PORT}",
-        "TASKS_TARGET": f"task-svc:{COMPOSE_SERVICE_PORT}",
-        "NOTIFY_TARGET": f"notify-svc:{COMPOSE_SERVICE_PORT}",
-        "CELERY_TARGET": f"celery-worker:{defaults.celery_metrics}",
+        "AUTH_TARGETS": f'"auth-svc:{COMPOSE_SERVICE_PORT}"',
+        "TASKS_TARGETS": f'"task-svc:{COMPOSE_SERVICE_PORT}"',
+        "NOTIFY_TARGETS": f'"notify-svc:{COMPOSE_SERVICE_PORT}"',
+        "CELERY_TARGETS": f'"celery-worker:{defaults.celery_metrics}"',
         "CELERY_WEBHOOKS_TARGETS": f'"celery-webhooks:{defaults.celery_metrics}"',
-        "ARQ_TARGET": f"arq-worker:{defaults.arq_metrics}",
+        "ARQ_TARGETS": f'"arq-worker:{defaults.arq_metrics}"',
         "PROMETHEUS_TARGET": f"localhost:{defaults.prometheus}",
         "POSTGRES_EXPORTER_TARGET": f"postgres-exporter:{defaults.postgres_exporter}",
         "REDIS_EXPORTER_TARGET": f"redis-exporter:{defaults.redis_exporter}",
@@ -46,19 +46,29 @@ def compose_values() -> dict[str, str]:
     }
 
 
-def native_values(root: Path, ports: StackPorts, rules_dir: Path | None = None) -> dict[str, str]:
+def native_targets(port: int, replicas: int) -> str:
+    """Every instance's address, as the items of a YAML flow list."""
+    return ", ".join(
+        f'"127.0.0.1:{instance_port(port, number)}"' for number in range(1, replicas + 1)
+    )
+
+
+def native_values(
+    root: Path, ports: StackPorts, rules_dir: Path | None = None, replicas: int = 1
+) -> dict[str, str]:
     # A short interval so that scenarios see their traffic in Prometheus within seconds.
     return {
         "GENERATED_NOTE": "# Rendered by `taskhub-stack up`: edit the template instead.",
         "SCRAPE_INTERVAL": "5s",
         "SCRAPE_TIMEOUT": "4s",
         "RULES_DIR": str(rules_dir or root / RULES_DIR),
-        "AUTH_TARGET": f"127.0.0.1:{ports.auth}",
-        "TASKS_TARGET": f"127.0.0.1:{ports.tasks}",
-        "NOTIFY_TARGET": f"127.0.0.1:{ports.notify}",
-        "CELERY_TARGET": f"127.0.0.1:{ports.celery_metrics}",
+        "AUTH_TARGETS": native_targets(ports.auth, replicas),
+        "TASKS_TARGETS": native_targets(ports.tasks, replicas),
+        "NOTIFY_TARGETS": native_targets(ports.notify, replicas),
+        # Each webhook worker writes into its instance's Celery folder, served by that port.
+        "CELERY_TARGETS": native_targets(ports.celery_metrics, replicas),
         "CELERY_WEBHOOKS_TARGETS": "",
-        "ARQ_TARGET": f"127.0.0.1:{ports.arq_metrics}",
+        "ARQ_TARGETS": native_targets(ports.arq_metrics, replicas),
         "PROMETHEUS_TARGET": f"127.0.0.1:{ports.prometheus}",
         "POSTGRES_EXPORTER_TARGET": f"127.0.0.1:{ports.postgres_exporter}",
         "REDIS_EXPORTER_TARGET": f"127.0.0.1:{ports.redis_exporter}",
@@ -77,10 +87,15 @@ def write_compose(root: Path) -> Path:
 
 
 def write_native(
-    root: Path, ports: StackPorts, target: Path, rules_dir: Path | None = None
+    root: Path,
+    ports: StackPorts,
+    target: Path,
+    rules_dir: Path | None = None,
+    *,
+    replicas: int = 1,
 ) -> Path:
     """The native stack's copy, owner-only like every file the stack renders."""
-    return render_file(root / TEMPLATE, target, native_values(root, ports, rules_dir))
+    return render_file(root / TEMPLATE, target, native_values(root, ports, rules_dir, replicas))
 
 
 def write_native_rules(root: Path, target_dir: Path, scale: int) -> Path | None:

@@ -37,10 +37,15 @@ def render_file(
     never readable, not even for a moment, by anyone else. Pass `mode` for a file that
     is meant to be shared (a committed one).
     """
+    return write_private(target, render_text(template.read_text(), values), mode=mode)
+
+
+def write_private(target: Path, text: str, *, mode: int = 0o600) -> Path:
+    """Write `text` to `target` (parents created) with `mode` from the first byte on."""
     target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     with os.fdopen(fd, "w") as file:
-        file.write(render_text(template.read_text(), values))
+        file.write(text)
     # os.open's mode applies only to a new file (and is masked by the umask).
     os.chmod(target, mode)
     return target

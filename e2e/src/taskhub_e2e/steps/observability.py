@@ -109,6 +109,13 @@ def seconds_since(started: float) -> int:
     return int(time.time() - started) + WINDOW_MARGIN_SECONDS
 
 
+def instance_logs(folder: Path, name: str) -> list[Path]:
+    """`task-svc.log` and the logs of the program's further instances (`task-svc-2.log`,
+    with TASKHUB_REPLICAS): whichever instance handled a request logged it."""
+    stem = name.removesuffix(".log")
+    return [folder / name, *sorted(folder.glob(f"{stem}-[0-9].log"))]
+
+
 def log_dir(target: Target) -> Path:
     assert target.log_dir is not None, "the scenario is @logs: the target must have log files"
     return target.log_dir
@@ -351,7 +358,7 @@ def trace_in_every_log(target: Target, trace_id: str) -> None:
         return [
             f"{hop} ({name}) logged nothing with trace id {trace_id}"
             for hop, name in TRACE_HOPS.items()
-            if not lines_with(folder / name, needle)
+            if not any(lines_with(path, needle) for path in instance_logs(folder, name))
         ]
 
     wait_for(absent, DELIVERY_SECONDS)
@@ -363,7 +370,12 @@ def trace_in_every_log(target: Target, trace_id: str) -> None:
 @given("the operators have marked the end of every log", target_fixture="log_marks")
 def mark_logs(target: Target) -> dict[str, int]:
     folder = log_dir(target)
-    return {name: (folder / name).stat().st_size for name in OWN_LOGS if (folder / name).exists()}
+    return {
+        path.name: path.stat().st_size
+        for name in OWN_LOGS
+        for path in instance_logs(folder, name)
+        if path.exists()
+    }
 
 
 def lines_since(path: Path, offset: int) -> list[str]:
