@@ -394,6 +394,21 @@ BENCHMARKS = {
         "bench-password-123",
     ],
     "done to notification (notify-svc)": ["services/notify-svc/benchmarks/bench_done_to_ok.py"],
+    "pipeline: 500 tasks done in five bulk calls": [
+        "services/notify-svc/benchmarks/bench_done_to_ok.py",
+        "--tasks",
+        "500",
+        "--bulk-calls",
+        "5",
+    ],
+    "pipeline: the same with notify-svc restarted midway": [
+        "services/notify-svc/benchmarks/bench_done_to_ok.py",
+        "--tasks",
+        "500",
+        "--bulk-calls",
+        "5",
+        "--restart-notify",
+    ],
     "mix: many users list, read and change": ["services/task-svc/benchmarks/bench_mix.py"],
     "status: one user changes statuses": [
         "services/task-svc/benchmarks/bench_mix.py",

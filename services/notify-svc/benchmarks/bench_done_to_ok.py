@@ -139,9 +139,9 @@ async def _email_jobs_per_task(
         page += 1
 
 
-async def _restart_notify() -> float:
-    """Restart notify-svc; the moment (perf_counter) the restart command returned, which
-    is when notify-svc answers again."""
+async def _restart_notify() -> None:
+    """Restart notify-svc (the command returns a little after it answers again: it waits
+    for the gateway to take the instance back)."""
     # The stack's own command, so the restart is the one operators do.
     process = await asyncio.create_subprocess_exec(
         "uv",
@@ -153,7 +153,6 @@ async def _restart_notify() -> float:
         stderr=subprocess.DEVNULL,
     )
     await process.wait()
-    return time.perf_counter()
 
 
 async def _until_notify_down(client: httpx.AsyncClient) -> None:
@@ -169,21 +168,36 @@ async def _until_notify_down(client: httpx.AsyncClient) -> None:
         await asyncio.sleep(0.02)
 
 
+async def _until_notify_up(client: httpx.AsyncClient) -> float:
+    """The moment (perf_counter) notify-svc answers its health check again."""
+    while True:
+        try:
+            response = await client.get("/notify/healthz", timeout=1.0)
+            if response.status_code == httpx.codes.OK:
+                return time.perf_counter()
+        except httpx.HTTPError:
+            pass
+        await asyncio.sleep(0.02)
+
+
 async def _bulk_done(
     client: httpx.AsyncClient,
     headers: dict[str, str],
     task_ids: list[str],
     args: argparse.Namespace,
-) -> tuple[float, asyncio.Task[float] | None]:
-    """Mark every task done in `args.bulk_calls` calls; the seconds until all are ok."""
+) -> tuple[float, float, asyncio.Task[float] | None]:
+    """Mark every task done in `args.bulk_calls` calls: the seconds until all are ok, that
+    moment (perf_counter), and with `--restart-notify` when notify-svc answered again."""
     size = -(-len(task_ids) // args.bulk_calls)
     chunks = [task_ids[start : start + size] for start in range(0, len(task_ids), size)]
-    restart: asyncio.Task[float] | None = None
+    restart: asyncio.Task[None] | None = None
+    back: asyncio.Task[float] | None = None
     started = time.perf_counter()
     for number, chunk in enumerate(chunks):
         if args.restart_notify and number == len(chunks) // 2:
             restart = asyncio.create_task(_restart_notify())
             await _until_notify_down(client)
+            back = asyncio.create_task(_until_notify_up(client))
         response = await _call(
             client,
             "POST",
@@ -196,7 +210,10 @@ async def _bulk_done(
     while time.perf_counter() < deadline:
         try:
             if await _count_jobs(client, headers, status="ok") >= len(task_ids):
-                return time.perf_counter() - started, restart
+                all_ok_at = time.perf_counter()
+                if restart is not None:
+                    await restart
+                return all_ok_at - started, all_ok_at, back
         except httpx.HTTPError:
             pass  # notify-svc restarting: its gateway answers 502/503 for a moment
         await asyncio.sleep(args.poll_interval)
@@ -219,9 +236,8 @@ async def run_bulk(args: argparse.Namespace) -> int:
                 return task_id
 
         task_ids = list(await asyncio.gather(*(create(n) for n in range(args.tasks))))
-        elapsed, restart = await _bulk_done(client, headers, task_ids, args)
-        all_ok_at = time.perf_counter()
-        back_at = await restart if restart is not None else None
+        elapsed, all_ok_at, back = await _bulk_done(client, headers, task_ids, args)
+        back_at = await back if back is not None else None
         # A duplicate would show up late (a resent event): look again after a pause.
         await asyncio.sleep(args.settle)
         counts = await _email_jobs_per_task(client, headers)
