@@ -196,9 +196,9 @@ def integration_env() -> None:
         pytest.fail(
             "notify-svc integration tests need the test stack: set "
             + ", ".join(missing)
-            + " (e.g. NOTIFY_DATABASE_URL=postgresql+asyncpg://taskhub_notify:dev@127.0.0.1:55432/"
-            "taskhub_notify_test NOTIFY_CELERY_BROKER_URL=redis://127.0.0.1:56379/12 "
-            "NOTIFY_ARQ_REDIS_URL=redis://127.0.0.1:56379/13)",
+            + ": `uv run nox -s tests -- notify-svc` starts that stack and sets them; by hand,"
+            " `uv run taskhub-stack up --infra-only` and export what `taskhub-stack env --test`"
+            " prints",
             pytrace=False,
         )
 
@@ -290,7 +290,7 @@ def celery_worker(behaviour_env: None, migrated: None) -> Iterator[Any]:
         client = Redis.from_url(url)
         client.flushdb()
         client.close()
-    from notify_svc.services.dispatch import DEFAULT_QUEUE, WEBHOOK_QUEUE
+    from notify_svc.worker.queues import DEFAULT_QUEUE, WEBHOOK_QUEUE
 
     with start_worker(
         app,
@@ -342,7 +342,7 @@ def minter(integration_env: None) -> Iterator[TokenMinter]:
 async def client(clean: None, minter: TokenMinter) -> AsyncIterator[httpx.AsyncClient]:
     """The app in-process with its real, committing DB dependency."""
     from notify_svc.main import app
-    from notify_svc.services.dispatch import arq_pool
+    from notify_svc.worker.dispatch import arq_pool
 
     transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 40000))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:

@@ -11,7 +11,7 @@ from notify_svc.api.routers import ROUTERS
 from notify_svc.clients.auth import auth_client
 from notify_svc.core.config import get_settings
 from notify_svc.db.session import database, redis
-from notify_svc.services.dispatch import arq_pool
+from notify_svc.worker.dispatch import arq_pool, celery_producer
 from notify_svc.worker.tracing import instrument_celery_producer
 from taskhub_common.app import create_app
 from taskhub_common.tracing import instrument_clients
@@ -20,7 +20,7 @@ from taskhub_common.tracing import instrument_clients
 @asynccontextmanager
 async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     instrument_clients(database.engine)
-    instrument_celery_producer()
+    instrument_celery_producer(celery_producer())
     yield
     await auth_client.close()
     await arq_pool.close()

@@ -22,13 +22,14 @@ from arq.worker import create_worker
 
 from notify_svc.db.session import database
 from notify_svc.models import Job, JobKind, JobStatus, JobType
-from notify_svc.services.dispatch import RELEASE_FUNCTION, arq_deserialize, arq_serialize
 from notify_svc.services.jobs import add_job, job_values
 from notify_svc.worker.arq_worker import (
     RECONNECT_MAX_SECONDS,
     WorkerSettings,
     worker_redis_settings,
 )
+from notify_svc.worker.dispatch import arq_deserialize, arq_serialize
+from notify_svc.worker.queues import RELEASE_FUNCTION
 
 # The Celery worker delivers the released e-mail: nothing is left running for the next test.
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("clean", "celery_worker")]

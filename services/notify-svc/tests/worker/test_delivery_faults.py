@@ -29,13 +29,9 @@ from notify_svc.services.delivery import (
     as_failure,
     attempt_delivery,
 )
-from notify_svc.services.dispatch import (
-    DEFAULT_QUEUE,
-    DELIVER_TASK,
-    WEBHOOK_QUEUE,
-    send_deliveries,
-)
 from notify_svc.services.jobs import add_job, job_values
+from notify_svc.worker.dispatch import send_deliveries
+from notify_svc.worker.queues import DEFAULT_QUEUE, DELIVER_TASK, WEBHOOK_QUEUE
 
 pytestmark = pytest.mark.integration
 

@@ -20,8 +20,8 @@ import pytest
 from redis.asyncio import Redis
 
 from notify_svc.core.config import get_settings
-from notify_svc.services.dispatch import send_deliveries
 from notify_svc.services.slots import DeliverySlots
+from notify_svc.worker.dispatch import send_deliveries
 
 pytestmark = pytest.mark.integration
 

@@ -31,13 +31,14 @@ from notify_svc.core.config import get_settings
 from notify_svc.core.metrics import ARQ_JOBS, start_metrics_server
 from notify_svc.db.session import database
 from notify_svc.services import jobs as jobs_service
-from notify_svc.services.dispatch import (
-    RELEASE_FUNCTION,
+from notify_svc.worker.celery_app import app as celery_app
+from notify_svc.worker.dispatch import (
     arq_deserialize,
     arq_redis_settings,
     arq_serialize,
     enqueue_deliveries,
 )
+from notify_svc.worker.queues import RELEASE_FUNCTION
 from notify_svc.worker.tracing import start_worker_tracing
 from taskhub_common.logging import JsonFormatter, configure_logging
 from taskhub_common.tracing import continue_trace, flush_traces
@@ -130,7 +131,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     # The arq command configured logging before importing us: take the root logger back.
     settings = get_settings()
     configure_logging(settings.service_name, settings.log_level)
-    start_worker_tracing(database.engine)
+    start_worker_tracing(celery_app, database.engine)
     for outcome in RELEASE_OUTCOMES:  # exported at 0 from the start (see celery_app)
         ARQ_JOBS.labels(RELEASE_FUNCTION, outcome)
     try:

@@ -24,7 +24,7 @@ from notify_svc.core.metrics import (
     start_metrics_server,
 )
 from notify_svc.services.delivery import Outcome
-from notify_svc.services.dispatch import (
+from notify_svc.worker.queues import (
     DEFAULT_QUEUE,
     DELIVER_TASK,
     SCAN_REMINDERS_TASK,
@@ -102,19 +102,19 @@ def _serve_metrics(**_: Any) -> None:
 @signals.worker_process_init.connect
 def _trace_child(**_: Any) -> None:
     """Each prefork child runs tasks, so each starts its own tracer (and exporter thread)."""
-    start_worker_tracing()
+    start_worker_tracing(app)
 
 
 @signals.worker_init.connect
 def _trace_unforked_worker(sender: Any = None, **_: Any) -> None:
     # Solo and thread pools run tasks in this very process; prefork children do it above.
     if "prefork" not in str(getattr(sender, "pool_cls", "prefork")):
-        start_worker_tracing()
+        start_worker_tracing(app)
 
 
 @signals.beat_init.connect
 def _trace_beat(**_: Any) -> None:
-    start_worker_tracing()
+    start_worker_tracing(app)
 
 
 @signals.worker_process_shutdown.connect

@@ -24,16 +24,16 @@ from notify_svc.services.delivery import (
     deliver_emails,
     retry_countdown,
 )
-from notify_svc.services.dispatch import (
+from notify_svc.services.slots import DeliverySlots
+from notify_svc.worker.celery_app import app
+from notify_svc.worker.dispatch import send_deliveries
+from notify_svc.worker.queues import (
     DEFAULT_QUEUE,
     DELIVER_TASK,
     SCAN_REMINDERS_TASK,
     SWEEP_TASK,
     WEBHOOK_QUEUE,
-    send_deliveries,
 )
-from notify_svc.services.slots import DeliverySlots
-from notify_svc.worker.celery_app import app
 from notify_svc.worker.runtime import runtime, transaction
 from taskhub_common.db import Database
 

@@ -7,8 +7,8 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Response, status
 from notify_svc.api.deps import DbSession, IdempotencyKey
 from notify_svc.core.config import get_settings
 from notify_svc.schemas.events import EventAccepted, EventBatch, EventBatchResult
-from notify_svc.services import dispatch
 from notify_svc.services import events as events_service
+from notify_svc.worker import dispatch
 from taskhub_common.errors import ValidationFailed, error_responses
 from taskhub_common.internal import internal_token_guard
 from taskhub_common.task_events import TaskEvent

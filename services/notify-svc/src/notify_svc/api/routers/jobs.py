@@ -26,8 +26,8 @@ from notify_svc.schemas.jobs import (
     JobRead,
     WebhookJobCreate,
 )
-from notify_svc.services import dispatch
 from notify_svc.services import jobs as jobs_service
+from notify_svc.worker import dispatch
 from taskhub_common.errors import error_responses
 
 router = APIRouter(prefix="/notify", tags=["jobs"])

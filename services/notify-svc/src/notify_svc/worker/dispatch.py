@@ -1,4 +1,5 @@
-"""Hand committed jobs to the queues: Celery for delivery, ARQ for a later release.
+"""Hand committed jobs to the queues: Celery for delivery, ARQ for a later release (the
+producers of the messages the workers consume; the API and the workers both call them).
 
 Called only after the job's transaction committed (a worker must find the row). A failed
 hand-off is logged, not raised: the job is in PostgreSQL and the periodic sweep enqueues
@@ -19,21 +20,14 @@ import orjson
 from arq import ArqRedis, create_pool
 from arq.connections import RedisSettings
 from arq.jobs import Job as ArqJob
+from celery import Celery
 
 from notify_svc.core.config import get_settings
+from notify_svc.worker.queues import DEFAULT_QUEUE, DELIVER_TASK, RELEASE_FUNCTION, WEBHOOK_QUEUE
 from taskhub_common.tracing import inject_trace_context
 
 logger = logging.getLogger(__name__)
 
-DELIVER_TASK = "notify.deliver_job"
-# Webhooks have a queue and a worker of their own: receivers that hang until the time
-# limit can fill that worker's processes, never the ones that deliver e-mail. One task
-# name on both queues, so its metrics and alerts see every delivery.
-DEFAULT_QUEUE = "celery"
-WEBHOOK_QUEUE = "webhooks"
-SCAN_REMINDERS_TASK = "notify.scan_reminders"
-SWEEP_TASK = "notify.sweep_stuck_jobs"
-RELEASE_FUNCTION = "release_job"
 # E-mails of one batch of task events per delivery message: small enough that both
 # e-mail worker processes share a batch, large enough to save most per-message work.
 EMAILS_PER_MESSAGE = 20
@@ -51,6 +45,14 @@ def arq_deserialize(raw: bytes) -> dict[str, Any]:
 
 def arq_redis_settings() -> RedisSettings:
     return RedisSettings.from_dsn(get_settings().arq_redis_url)
+
+
+def celery_producer() -> Celery:
+    """The Celery app this process publishes with, built on first use: importing the API
+    does not build it (nor read its broker settings)."""
+    from notify_svc.worker.celery_app import app
+
+    return app
 
 
 def send_deliveries(job_ids: Iterable[uuid.UUID], *, webhooks: bool = False) -> None:
@@ -73,8 +75,7 @@ def send_batch(
     message (a worker delivers such e-mails in one transaction); a webhook always has a
     message of its own (each is its own request, under its owner's slot).
     """
-    from notify_svc.worker.celery_app import app
-
+    app = celery_producer()
     ids = [str(job_id) for job_id in emails]
     with app.producer_or_acquire() as producer:
         for start in range(0, len(ids), per_message):
