@@ -19,8 +19,8 @@ _missing = [name for name in REQUIRED_ENV if not os.environ.get(name)]
 if _missing:
     raise pytest.UsageError(
         f"auth-svc tests need {', '.join(_missing)} (the test stack's auth database and "
-        "Redis), e.g. AUTH_DATABASE_URL=postgresql+asyncpg://taskhub_auth:dev@127.0.0.1:55432/"
-        "taskhub_auth_test AUTH_REDIS_URL=redis://127.0.0.1:56379/10"
+        "Redis): `uv run nox -s tests -- auth-svc` starts that stack and sets them; by hand, "
+        "`uv run taskhub-stack up --infra-only` and export what `taskhub-stack env --test` prints"
     )
 
 GATEWAY_PEER = "203.0.113.7"  # the peer address api_client reports

@@ -22,9 +22,9 @@ REQUIRED_ENV = ("TASKS_DATABASE_URL", "TASKS_REDIS_URL")
 _missing = [name for name in REQUIRED_ENV if not os.environ.get(name)]
 if _missing:
     raise pytest.UsageError(
-        f"task-svc tests need {', '.join(_missing)} (the test stack's task database and "
-        "Redis), e.g. TASKS_DATABASE_URL=postgresql+asyncpg://taskhub_tasks:dev@127.0.0.1:55432/"
-        "taskhub_tasks_test TASKS_REDIS_URL=redis://127.0.0.1:56379/11"
+        f"task-svc tests need {', '.join(_missing)} (the test stack's tasks database and "
+        "Redis): `uv run nox -s tests -- task-svc` starts that stack and sets them; by hand, "
+        "`uv run taskhub-stack up --infra-only` and export what `taskhub-stack env --test` prints"
     )
 
 # Imported only once the environment is known to point at the test stack.

@@ -6,6 +6,7 @@ works inside one outer transaction that is rolled back, so tests never see each 
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import json
 import threading
@@ -44,6 +45,54 @@ async def check_models_match_migrations(ini_path: Path, database_url: str) -> No
     """`alembic check` on a migrated database: raises when autogenerate would find any
     difference between the models and what the hand-written migrations built."""
     await asyncio.to_thread(command.check, alembic_config(ini_path, database_url))
+
+
+def package_imports(package_dir: Path) -> dict[str, set[str]]:
+    """Which of the package's own modules each of its modules imports (at any level of the
+    file, so an import inside a function counts too)."""
+    package = package_dir.name
+    modules: dict[str, Path] = {}
+    for path in package_dir.rglob("*.py"):
+        parts = [package, *path.relative_to(package_dir).with_suffix("").parts]
+        if parts[-1] == "__init__":
+            parts.pop()
+        modules[".".join(parts)] = path
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            targets: list[str] = []
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                targets = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+            elif isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            graph[name].update(t for t in targets if t in modules and t != name)
+    return graph
+
+
+def import_cycles(package_dir: Path) -> list[list[str]]:
+    """The groups of the package's modules that import each other, directly or not."""
+    graph = package_imports(package_dir)
+    reaches = {name: _reachable(graph, name) for name in graph}
+    cycles: list[list[str]] = []
+    seen: set[str] = set()
+    for name in sorted(graph):
+        if name in seen or name not in reaches[name]:
+            continue
+        group = sorted(other for other in reaches[name] if name in reaches[other])
+        seen.update(group)
+        cycles.append(group)
+    return cycles
+
+
+def _reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    found: set[str] = set()
+    pending = list(graph[start])
+    while pending:
+        name = pending.pop()
+        if name not in found:
+            found.add(name)
+            pending.extend(graph[name])
+    return found
 
 
 def check_env_example(settings: type[BaseSettings], env_example: Path) -> None:

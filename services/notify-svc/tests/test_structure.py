@@ -1,0 +1,25 @@
+"""The package's shape: no module imports itself back through others."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from taskhub_common.testing import import_cycles, package_imports
+
+PACKAGE = Path(__file__).resolve().parents[1] / "src" / "notify_svc"
+
+
+def test_no_import_cycle() -> None:
+    assert import_cycles(PACKAGE) == []
+
+
+def test_services_and_repositories_never_import_the_workers() -> None:
+    # The workers consume what the services decide; the producers of their messages live
+    # with them (worker/dispatch.py), and the API calls those after its commits.
+    imports = package_imports(PACKAGE)
+    reaching_in = {
+        module: sorted(target for target in targets if target.startswith("notify_svc.worker"))
+        for module, targets in imports.items()
+        if module.startswith(("notify_svc.services", "notify_svc.repositories"))
+    }
+    assert {module: found for module, found in reaching_in.items() if found} == {}
