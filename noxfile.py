@@ -34,8 +34,9 @@ SERVICE_TESTS = {
     "client": ("taskhub_client", "services/client/tests"),
 }
 COVERAGE_FLOOR = 90
-# Tests of the repository's own tooling and configs (gateway, compose, infra, e2e library).
-TOOLING_TESTS = ["gateway/tests", "compose/tests", "infra/tests", "e2e/tests"]
+# Tests of the repository's own tooling and configs (gateway, compose, infra, the native
+# stack's tools, e2e library).
+TOOLING_TESTS = ["gateway/tests", "compose/tests", "infra/tests", "infra/native/tests", "e2e/tests"]
 TYPED_PATHS = [
     "services/client/src",
     "services/common/src",
@@ -43,6 +44,7 @@ TYPED_PATHS = [
     "services/task-svc/src",
     "services/notify-svc/src",
     "e2e/src",
+    "infra/native/src",
     "noxfile.py",
 ]
 # The Helm chart's offline checks (`helm` session; helm and kubectl come from a pinned wheel).
@@ -193,7 +195,7 @@ def tests(session: nox.Session) -> None:
             env=env,
         )
     if not session.posargs or "tooling" in session.posargs:
-        session.log("== tooling (gateway, compose, infra, e2e library)")
+        session.log("== tooling (gateway, compose, infra, the native stack's tools, e2e library)")
         session.run("pytest", *TOOLING_TESTS, "-q", f"--junitxml={REPORTS / 'junit-tooling.xml'}")
 
 
@@ -329,7 +331,7 @@ def load(session: nox.Session) -> None:
     session.run(
         sys.executable,
         "-m",
-        "taskhub_e2e.load",
+        "taskhub_stack.load",
         *(session.posargs or ["--rate", "10", "--duration", "30s"]),
     )
 

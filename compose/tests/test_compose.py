@@ -27,11 +27,11 @@ import pytest
 import yaml
 from pydantic_settings import BaseSettings
 
-from taskhub_e2e.stack.credentials import credential_keys
-from taskhub_e2e.stack.environment import TEST_BED_ONLY, build_service_env
-from taskhub_e2e.stack.layout import StackLayout
-from taskhub_e2e.stack.ports import StackPorts
-from taskhub_e2e.stack.postgres import LOG_SETTINGS, STATISTICS_SETTINGS
+from taskhub_stack.credentials import credential_keys
+from taskhub_stack.environment import TEST_BED_ONLY, build_service_env
+from taskhub_stack.layout import StackLayout
+from taskhub_stack.ports import StackPorts
+from taskhub_stack.postgres import LOG_SETTINGS, STATISTICS_SETTINGS
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_DIR = REPO / "compose"

@@ -28,7 +28,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from taskhub_e2e.stack.render import render_file
+from taskhub_stack.render import render_file
 
 GATEWAY_DIR = Path(__file__).resolve().parents[1]
 TEMPLATE = GATEWAY_DIR / "nginx.conf.template"

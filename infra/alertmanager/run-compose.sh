@@ -1,7 +1,7 @@
 #!/bin/sh
 # Compose's Alertmanager: fills alertmanager.yml.template's placeholders (the webhook URL
 # from ALERT_WEBHOOK_URL, the real grouping timings), then runs Alertmanager in place of
-# this shell. Natively e2e/src/taskhub_e2e/stack/alerting.py renders the same template.
+# this shell. Natively infra/native/src/taskhub_stack/alerting.py renders the same template.
 set -eu
 
 template="${ALERTMANAGER_TEMPLATE:-/etc/alertmanager/alertmanager.yml.template}"

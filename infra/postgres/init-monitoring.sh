@@ -2,7 +2,7 @@
 # Compose's database bootstrap (the postgres image runs /docker-entrypoint-initdb.d/ once,
 # on an empty volume): pg_stat_statements in the service database and in `postgres`, and
 # the least-privilege `taskhub_monitor` role postgres-exporter reads them with. Natively
-# the same is done by e2e/src/taskhub_e2e/stack/postgres.py (monitoring_sql).
+# the same is done by infra/native/src/taskhub_stack/postgres.py (monitoring_sql).
 set -eu
 
 psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname postgres \

@@ -26,7 +26,7 @@ import httpx
 import pytest
 import yaml
 
-from taskhub_e2e.load import exercise_signals
+from taskhub_stack.load import exercise_signals
 
 REPO = Path(__file__).resolve().parents[2]
 DASHBOARDS = sorted((REPO / "infra" / "grafana" / "dashboards").glob("*.json"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from taskhub_e2e.stack.native import NativeStack
+from taskhub_stack.native import NativeStack
 
 POLL_SECONDS = 0.2
 

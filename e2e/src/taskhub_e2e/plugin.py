@@ -33,7 +33,6 @@ from taskhub_e2e.report.results import (
     StepRecord,
     crash_message,
 )
-from taskhub_e2e.stack.native import NativeStack
 from taskhub_e2e.target import (
     DEFAULT_BASE_URL,
     DEFAULT_CHROMIUM,
@@ -44,6 +43,7 @@ from taskhub_e2e.target import (
     TargetOptions,
     detect_target,
 )
+from taskhub_stack.native import NativeStack
 
 # Every module of `taskhub_e2e.steps` is a step library: a new area needs only a new module.
 pytest_plugins = [

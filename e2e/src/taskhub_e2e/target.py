@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from taskhub_e2e.receiver import receiver_usable
-from taskhub_e2e.stack.credentials import read_env_file
-from taskhub_e2e.stack.native import NativeStack
+from taskhub_stack.credentials import read_env_file
+from taskhub_stack.native import NativeStack
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8080"
 DEFAULT_CHROMIUM = "/usr/bin/chromium"

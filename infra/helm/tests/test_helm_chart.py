@@ -601,7 +601,7 @@ def test_the_chart_carries_the_one_gateway_template_unchanged() -> None:
 def test_the_gateway_config_is_the_template_rendered_with_every_placeholder(
     values_file: str,
 ) -> None:
-    from taskhub_e2e.stack.render import render_text as render_template
+    from taskhub_stack.render import render_text as render_template
 
     objects = render(values_file)
     gateway = yaml.safe_load((CHART / "values.yaml").read_text())["gateway"]

@@ -17,9 +17,9 @@ from pytest_bdd import given, parsers, then, when
 
 from taskhub_e2e.alert_receiver import AlertNotice, AlertReceiver, running_alert_receiver
 from taskhub_e2e.chaos import Chaos, wait_until
-from taskhub_e2e.stack.alerting import RECEIVER_PATH, TIME_SCALE_VARIABLE
-from taskhub_e2e.stack.native import NativeStack
 from taskhub_e2e.target import Target
+from taskhub_stack.alerting import RECEIVER_PATH, TIME_SCALE_VARIABLE
+from taskhub_stack.native import NativeStack
 
 if TYPE_CHECKING:
     # Only the type: importing another step module at run time registers it twice.

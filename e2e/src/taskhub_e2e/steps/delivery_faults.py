@@ -23,8 +23,6 @@ from taskhub_e2e.chaos import Chaos, wait_until
 from taskhub_e2e.client import TaskHubClient
 from taskhub_e2e.outcomes import expect_status, json_body
 from taskhub_e2e.receiver import Behaviour, WebhookReceiver
-from taskhub_e2e.stack.native import NativeStack
-from taskhub_e2e.stack.supervisor import RUNNING
 from taskhub_e2e.steps.auth import ensure_signed_in
 from taskhub_e2e.steps.notifications import (
     DELIVERY_SECONDS,
@@ -38,6 +36,8 @@ from taskhub_e2e.steps.notifications import (
     read_job,
     wait_for_job,
 )
+from taskhub_stack.native import NativeStack
+from taskhub_stack.supervisor import RUNNING
 
 # E-mails timed per measurement; p95 of 20 is the second slowest.
 EMAIL_SAMPLES = 20

@@ -39,11 +39,11 @@ from taskhub_e2e.receiver import (
     parse_allowlist,
     receiver_port,
 )
-from taskhub_e2e.stack.native import NativeStack
-from taskhub_e2e.stack.supervisor import RUNNING
 from taskhub_e2e.steps.auth import ensure_signed_in
 from taskhub_e2e.target import Capability, Target
 from taskhub_e2e.taskbook import TaskBook, create_task, iso, moment
+from taskhub_stack.native import NativeStack
+from taskhub_stack.supervisor import RUNNING
 
 WHO = r"(?P<who>[A-Z][a-z]+|she|he|they)"
 NAME = r"[A-Z][a-z]+"

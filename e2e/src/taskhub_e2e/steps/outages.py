@@ -22,15 +22,15 @@ import httpx
 from pytest_bdd import given, parsers, then, when
 
 from taskhub_e2e.actors import ADMINISTRATOR, Actor, Cast
-from taskhub_e2e.backup import Database, pg_tool
 from taskhub_e2e.chaos import Chaos, wait_until
 from taskhub_e2e.client import Service, TaskHubClient
 from taskhub_e2e.outcomes import describe
 from taskhub_e2e.people import strong_password
-from taskhub_e2e.stack.native import NativeStack
 from taskhub_e2e.steps.auth import ensure_signed_in
 from taskhub_e2e.steps.notifications import EVENT_SECONDS, task_jobs
 from taskhub_e2e.taskbook import TaskBook
+from taskhub_stack.backup import Database, pg_tool
+from taskhub_stack.native import NativeStack
 
 WHO = r"(?P<who>[A-Z][a-z]+|she|he|they)"
 HER = r"(?:her|his|their)"

@@ -26,14 +26,6 @@ from taskhub_e2e.client import TaskHubClient, error_code
 from taskhub_e2e.outcomes import describe, expect_status, json_body
 from taskhub_e2e.people import IdentityFactory
 from taskhub_e2e.recording import ExchangeLog
-from taskhub_e2e.stack.native import REJOIN_SECONDS, SERVICE_PREFIXES, NativeStack
-from taskhub_e2e.stack.programs import (
-    REPLICATED_PROGRAMS,
-    explicit_name,
-    instance_name,
-    split_instance,
-)
-from taskhub_e2e.stack.supervisor import RUNNING
 from taskhub_e2e.steps.auth import ensure_signed_in
 from taskhub_e2e.steps.notifications import (
     DELIVERY_SECONDS,
@@ -45,6 +37,14 @@ from taskhub_e2e.steps.notifications import (
 )
 from taskhub_e2e.target import Target
 from taskhub_e2e.taskbook import TaskBook, create_task, iso, mark_done
+from taskhub_stack.native import REJOIN_SECONDS, SERVICE_PREFIXES, NativeStack
+from taskhub_stack.programs import (
+    REPLICATED_PROGRAMS,
+    explicit_name,
+    instance_name,
+    split_instance,
+)
+from taskhub_stack.supervisor import RUNNING
 
 WHO = r"(?P<who>[A-Z][a-z]+|she|he|they)"
 WHOSE = r"(?P<who>[A-Z][a-z]+'s|her|his|their)"

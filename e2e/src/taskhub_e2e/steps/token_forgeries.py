@@ -27,9 +27,9 @@ from pytest_bdd import given, parsers, then, when
 from taskhub_e2e.actors import Cast
 from taskhub_e2e.client import TaskHubClient
 from taskhub_e2e.outcomes import expect_outcome, expect_status, json_body
-from taskhub_e2e.stack.native import NativeStack
 from taskhub_e2e.steps.access_control import Holdings
 from taskhub_e2e.tokens import split, unsigned
+from taskhub_stack.native import NativeStack
 
 WHO = r"(?P<who>[A-Z][a-z]+|she|he|they)"
 

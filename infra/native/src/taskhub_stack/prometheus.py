@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from taskhub_e2e.stack.alerting import scale_rules
-from taskhub_e2e.stack.ports import StackPorts, instance_port
-from taskhub_e2e.stack.render import render_file, render_text
+from taskhub_stack.alerting import scale_rules
+from taskhub_stack.ports import StackPorts, instance_port
+from taskhub_stack.render import render_file, render_text
 
 TEMPLATE = Path("infra/prometheus/prometheus.yml.template")
 RULES_DIR = Path("infra/prometheus/rules")

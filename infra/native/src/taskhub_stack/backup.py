@@ -101,7 +101,7 @@ def service_databases(environ: Mapping[str, str] | None = None) -> dict[str, Dat
     environ = os.environ if environ is None else environ
     urls = {service: environ.get(variable) for service, variable in DATABASE_URL_VARIABLES.items()}
     if not all(urls.values()):
-        from taskhub_e2e.stack.native import NativeStack
+        from taskhub_stack.native import NativeStack
 
         stack_env = NativeStack(environ=environ).env()
         urls = {

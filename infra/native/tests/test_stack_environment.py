@@ -9,10 +9,10 @@ from urllib.parse import urlsplit
 import pytest
 
 from notify_svc.core.config import Settings as NotifySettings
-from taskhub_e2e.stack.credentials import credential_keys, load_or_create_credentials
-from taskhub_e2e.stack.environment import build_service_env
-from taskhub_e2e.stack.layout import StackLayout
-from taskhub_e2e.stack.ports import StackPorts
+from taskhub_stack.credentials import credential_keys, load_or_create_credentials
+from taskhub_stack.environment import build_service_env
+from taskhub_stack.layout import StackLayout
+from taskhub_stack.ports import StackPorts
 
 CREDENTIALS = {
     "AUTH_DB_PASSWORD": "a-pw",

@@ -12,7 +12,7 @@ import pytest
 from supervisor.datatypes import dict_of_key_value_pairs
 from supervisor.options import ServerOptions
 
-from taskhub_e2e.stack.configs import (
+from taskhub_stack.configs import (
     GATEWAY_TEMPLATE,
     REDIS_TEMPLATE,
     SUPERVISOR_TEMPLATE,
@@ -21,15 +21,15 @@ from taskhub_e2e.stack.configs import (
     redis_values,
     render_supervisor_conf,
 )
-from taskhub_e2e.stack.credentials import credential_keys
-from taskhub_e2e.stack.environment import build_service_env
-from taskhub_e2e.stack.layout import PgLocation, StackLayout
-from taskhub_e2e.stack.ports import StackPorts
-from taskhub_e2e.stack.postgres import MONITOR_ROLE, server_options
-from taskhub_e2e.stack.prereqs import PATH_PROGRAMS, SystemPrograms
-from taskhub_e2e.stack.programs import INFRA_PROGRAMS, PROGRAM_NAMES, stack_programs
-from taskhub_e2e.stack.render import render_file, write_private
-from taskhub_e2e.stack.supervisor import supervisor_environment
+from taskhub_stack.credentials import credential_keys
+from taskhub_stack.environment import build_service_env
+from taskhub_stack.layout import PgLocation, StackLayout
+from taskhub_stack.ports import StackPorts
+from taskhub_stack.postgres import MONITOR_ROLE, server_options
+from taskhub_stack.prereqs import PATH_PROGRAMS, SystemPrograms
+from taskhub_stack.programs import INFRA_PROGRAMS, PROGRAM_NAMES, stack_programs
+from taskhub_stack.render import render_file, write_private
+from taskhub_stack.supervisor import supervisor_environment
 
 ROOT = Path(__file__).resolve().parents[3]
 CREDENTIALS = {key: f"{key.lower()}-value" for key in credential_keys()}
@@ -297,7 +297,7 @@ def test_the_gateway_balances_over_every_instance(tmp_path: Path) -> None:
 
 def test_cli_module_runs() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "taskhub_e2e.stack", "--help"], capture_output=True, text=True
+        [sys.executable, "-m", "taskhub_stack", "--help"], capture_output=True, text=True
     )
     assert result.returncode == 0
     for command in ("up", "down", "status", "logs", "stop", "start", "restart", "env"):

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import httpx
 
-from taskhub_e2e.fuzz.edges import EdgeOptions, EdgeReport, run_edge_fuzz
 from taskhub_e2e.people import strong_password
+from taskhub_stack.fuzz.edges import EdgeOptions, EdgeReport, run_edge_fuzz
 
 SERVICES = ("auth", "tasks", "notify")
 CONFIG_FILE = Path(__file__).with_name("schemathesis.toml")

@@ -13,8 +13,8 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from taskhub_e2e.stack.ports import StackPorts
-from taskhub_e2e.stack.render import render_file, render_text
+from taskhub_stack.ports import StackPorts
+from taskhub_stack.render import render_file, render_text
 
 TEMPLATE = Path("infra/alertmanager/alertmanager.yml.template")
 TIME_SCALE_VARIABLE = "TASKHUB_ALERT_TIME_SCALE"

@@ -12,15 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from taskhub_e2e.stack.layout import PgLocation, pg_run_as
-from taskhub_e2e.stack.postgres import (
+from taskhub_stack.layout import PgLocation, pg_run_as
+from taskhub_stack.postgres import (
     MONITOR_ROLE,
     STATISTICS_DATABASES,
     PostgresCluster,
     bootstrap_sql,
     statistics_options,
 )
-from taskhub_e2e.stack.prereqs import pg_bindir
+from taskhub_stack.prereqs import pg_bindir
 
 CREDENTIALS = {
     "AUTH_DB_PASSWORD": "auth-secret",

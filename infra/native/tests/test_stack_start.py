@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from taskhub_e2e.stack.native import PROGRAM_PORTS, NativeStack, StackError
-from taskhub_e2e.stack.programs import PROGRAM_NAMES
-from taskhub_e2e.stack.supervisor import ProcessInfo
+from taskhub_stack.native import PROGRAM_PORTS, NativeStack, StackError
+from taskhub_stack.programs import PROGRAM_NAMES
+from taskhub_stack.supervisor import ProcessInfo
 
 
 class NoSupervisor:

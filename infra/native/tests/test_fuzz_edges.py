@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from taskhub_e2e.fuzz.edges import (
+from taskhub_stack.fuzz.edges import (
     EDGES_BY_KIND,
     EdgeCase,
     EdgeReport,

@@ -8,13 +8,13 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from taskhub_e2e.stack import alerting, postgres, prometheus
-from taskhub_e2e.stack.layout import PgLocation, StackLayout
-from taskhub_e2e.stack.ports import StackPorts, instance_port
-from taskhub_e2e.stack.prereqs import SystemPrograms
-from taskhub_e2e.stack.programs import REPLICATED_PROGRAMS, instance_name
-from taskhub_e2e.stack.render import render_file, render_text, write_private
-from taskhub_e2e.stack.supervisor import supervisor_environment
+from taskhub_stack import alerting, postgres, prometheus
+from taskhub_stack.layout import PgLocation, StackLayout
+from taskhub_stack.ports import StackPorts, instance_port
+from taskhub_stack.prereqs import SystemPrograms
+from taskhub_stack.programs import REPLICATED_PROGRAMS, instance_name
+from taskhub_stack.render import render_file, render_text, write_private
+from taskhub_stack.supervisor import supervisor_environment
 
 SUPERVISOR_TEMPLATE = Path("infra/native/supervisord.conf.template")
 REDIS_TEMPLATE = Path("infra/native/redis.conf.template")

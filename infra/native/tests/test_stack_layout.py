@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from taskhub_e2e.stack.layout import (
+from taskhub_stack.layout import (
     PG_SYSTEM_USER,
     checkout_hash,
     choose_pg_location,

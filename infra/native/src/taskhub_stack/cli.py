@@ -9,14 +9,14 @@ import sys
 import xmlrpc.client
 from collections.abc import Sequence
 
-from taskhub_e2e.stack import prometheus
-from taskhub_e2e.stack.layout import find_repo_root
-from taskhub_e2e.stack.native import NativeStack, StackError, UpReport, tail
-from taskhub_e2e.stack.postgres import PostgresError
-from taskhub_e2e.stack.prereqs import MissingSystemPrograms
-from taskhub_e2e.stack.programs import PROGRAM_NAMES, program, start_order
-from taskhub_e2e.stack.render import MissingTemplateValue
-from taskhub_e2e.stack.supervisor import RUNNING, SupervisorUnavailable
+from taskhub_stack import prometheus
+from taskhub_stack.layout import find_repo_root
+from taskhub_stack.native import NativeStack, StackError, UpReport, tail
+from taskhub_stack.postgres import PostgresError
+from taskhub_stack.prereqs import MissingSystemPrograms
+from taskhub_stack.programs import PROGRAM_NAMES, program, start_order
+from taskhub_stack.render import MissingTemplateValue
+from taskhub_stack.supervisor import RUNNING, SupervisorUnavailable
 
 # `status` exit codes: 3 is what LSB init scripts answer for "not running".
 EXIT_NOT_RUNNING = 3

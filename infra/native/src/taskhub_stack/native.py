@@ -16,8 +16,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from taskhub_e2e.stack.configs import UPSTREAM_FAIL_TIMEOUT_SECONDS, StackConfig, render_all
-from taskhub_e2e.stack.credentials import (
+from taskhub_stack.configs import UPSTREAM_FAIL_TIMEOUT_SECONDS, StackConfig, render_all
+from taskhub_stack.credentials import (
     MONITOR_DB_PASSWORD,
     REDIS_PASSWORD,
     SERVICE_DATABASES,
@@ -25,8 +25,8 @@ from taskhub_e2e.stack.credentials import (
     load_or_create_credentials,
     write_env_file,
 )
-from taskhub_e2e.stack.environment import build_service_env
-from taskhub_e2e.stack.layout import (
+from taskhub_stack.environment import build_service_env
+from taskhub_stack.layout import (
     PgLocation,
     StackLayout,
     choose_pg_location,
@@ -36,12 +36,12 @@ from taskhub_e2e.stack.layout import (
     orphaned_cluster,
     pg_run_as,
 )
-from taskhub_e2e.stack.migrations import SERVICE_MIGRATIONS, needs_migration
-from taskhub_e2e.stack.ports import StackPorts, env_name, instance_port
-from taskhub_e2e.stack.postgres import PostgresCluster
-from taskhub_e2e.stack.prereqs import SystemPrograms, find_system_programs
-from taskhub_e2e.stack.probes import http_status, port_is_open, redis_answers
-from taskhub_e2e.stack.programs import (
+from taskhub_stack.migrations import SERVICE_MIGRATIONS, needs_migration
+from taskhub_stack.ports import StackPorts, env_name, instance_port
+from taskhub_stack.postgres import PostgresCluster
+from taskhub_stack.prereqs import SystemPrograms, find_system_programs
+from taskhub_stack.probes import http_status, port_is_open, redis_answers
+from taskhub_stack.programs import (
     INFRA_PROGRAMS,
     explicit_name,
     instance_name,
@@ -52,7 +52,7 @@ from taskhub_e2e.stack.programs import (
     stack_programs,
     start_order,
 )
-from taskhub_e2e.stack.supervisor import (
+from taskhub_stack.supervisor import (
     ACTIVE_STATES,
     FATAL,
     RUNNING,

@@ -10,13 +10,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from taskhub_e2e.stack.credentials import (
+from taskhub_stack.credentials import (
     MONITOR_DB_PASSWORD,
     SERVICE_DATABASES,
     TEST_SUFFIX,
     password_key,
 )
-from taskhub_e2e.stack.layout import PgLocation
+from taskhub_stack.layout import PgLocation
 
 # Appended to postgresql.conf by initdb time; the port and socket dir come on the command line.
 CLUSTER_SETTINGS = """

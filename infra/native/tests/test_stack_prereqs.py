@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from taskhub_e2e.stack.prereqs import MissingSystemPrograms, find_system_programs
+from taskhub_stack.prereqs import MissingSystemPrograms, find_system_programs
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -56,7 +56,7 @@ def test_up_fails_with_the_message_before_touching_anything(tmp_path: Path) -> N
     # An empty PATH hides redis-server, nginx, prometheus, promtool and runuser.
     env = {**os.environ, "PATH": str(tmp_path)}
     result = subprocess.run(
-        [sys.executable, "-m", "taskhub_e2e.stack", "up"],
+        [sys.executable, "-m", "taskhub_stack", "up"],
         cwd=ROOT,
         env=env,
         capture_output=True,

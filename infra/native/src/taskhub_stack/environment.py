@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from taskhub_e2e.stack.credentials import (
+from taskhub_stack.credentials import (
     ADMIN_PASSWORD,
     API_KEY_HASH_SECRET,
     INTERNAL_TOKEN,
@@ -15,8 +15,8 @@ from taskhub_e2e.stack.credentials import (
     WEBHOOK_SIGNING_SECRET,
     password_key,
 )
-from taskhub_e2e.stack.layout import StackLayout
-from taskhub_e2e.stack.ports import StackPorts
+from taskhub_stack.layout import StackLayout
+from taskhub_stack.ports import StackPorts
 
 # Redis databases per purpose (docs/conventions.md); the test session uses the same + 10.
 REDIS_DBS = {"auth": 0, "tasks": 1, "notify_celery": 2, "notify_arq": 3}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from taskhub_e2e.stack.migrations import (
+from taskhub_stack.migrations import (
     SERVICE_MIGRATIONS,
     needs_migration,
     script_heads,

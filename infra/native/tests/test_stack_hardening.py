@@ -17,11 +17,11 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from taskhub_e2e.stack.credentials import load_or_create_credentials
-from taskhub_e2e.stack.layout import PgLocation, StackLayout
-from taskhub_e2e.stack.native import NativeStack
-from taskhub_e2e.stack.prereqs import PATH_PROGRAMS, SystemPrograms
-from taskhub_e2e.stack.probes import port_is_open, redis_answers, redis_command
+from taskhub_stack.credentials import load_or_create_credentials
+from taskhub_stack.layout import PgLocation, StackLayout
+from taskhub_stack.native import NativeStack
+from taskhub_stack.prereqs import PATH_PROGRAMS, SystemPrograms
+from taskhub_stack.probes import port_is_open, redis_answers, redis_command
 
 ROOT = Path(__file__).resolve().parents[3]
 # The templates `taskhub-stack up` renders, copied into a throwaway checkout.

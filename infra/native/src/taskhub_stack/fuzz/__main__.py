@@ -1,4 +1,4 @@
-"""`python -m taskhub_e2e.fuzz` (also `taskhub-fuzz`): fuzz every service through the gateway."""
+"""`python -m taskhub_stack.fuzz` (also `taskhub-fuzz`): fuzz every service through the gateway."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from taskhub_e2e.fuzz import SERVICES, FuzzError, FuzzOptions, run_edges, run_fuzz, summary
-from taskhub_e2e.stack.native import NativeStack
 from taskhub_e2e.target import admin_credentials
+from taskhub_stack.fuzz import SERVICES, FuzzError, FuzzOptions, run_edges, run_fuzz, summary
+from taskhub_stack.native import NativeStack
 
 
 def parse_args(argv: Sequence[str] | None = None) -> FuzzOptions:

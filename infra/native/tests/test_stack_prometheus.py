@@ -8,8 +8,8 @@ from pathlib import Path
 
 import yaml
 
-from taskhub_e2e.stack import alerting, prometheus
-from taskhub_e2e.stack.ports import StackPorts
+from taskhub_stack import alerting, prometheus
+from taskhub_stack.ports import StackPorts
 
 ROOT = Path(__file__).resolve().parents[3]
 RULES = ROOT / "infra/prometheus/rules/taskhub.rules.yml"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from taskhub_e2e.backup import (
+from taskhub_stack.backup import (
     BackupError,
     Database,
     backup,
@@ -26,10 +26,10 @@ from taskhub_e2e.backup import (
     restore_main,
     service_databases,
 )
-from taskhub_e2e.stack.layout import choose_pg_location, pg_run_as
-from taskhub_e2e.stack.native import NativeStack
-from taskhub_e2e.stack.postgres import PostgresCluster
-from taskhub_e2e.stack.prereqs import find_system_programs
+from taskhub_stack.layout import choose_pg_location, pg_run_as
+from taskhub_stack.native import NativeStack
+from taskhub_stack.postgres import PostgresCluster
+from taskhub_stack.prereqs import find_system_programs
 
 OWNER_ROLE = "TASKS"
 

@@ -1,6 +1,6 @@
 """The load generator: seeds users, runs `infra/load/taskhub.js` with k6, prints the figures.
 
-`python -m taskhub_e2e.load --rate 10 --duration 30s` (or `nox -s load`) registers and
+`python -m taskhub_stack.load --rate 10 --duration 30s` (or `nox -s load`) registers and
 signs in enough users through the gateway for the rate to stay below task-svc's creation
 limit, hands their access tokens to k6 through the environment, and prints requests per
 second, p50/p95/p99 and the error counts. The exit code is k6's: non-zero when a threshold
@@ -31,7 +31,7 @@ from typing import Any
 import httpx
 
 from taskhub_e2e.people import DEFAULT_EMAIL_DOMAIN, new_run_id, strong_password
-from taskhub_e2e.stack.layout import find_repo_root
+from taskhub_stack.layout import find_repo_root
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8080"
 SCRIPT = Path("infra/load/taskhub.js")
@@ -218,7 +218,7 @@ def exercise_signals(base_url: str, *, domain: str = DEFAULT_EMAIL_DOMAIN) -> di
 
 def parser() -> argparse.ArgumentParser:
     cli = argparse.ArgumentParser(
-        prog="python -m taskhub_e2e.load",
+        prog="python -m taskhub_stack.load",
         description="Drive a realistic mix through the gateway with k6 and print the figures.",
     )
     cli.add_argument(

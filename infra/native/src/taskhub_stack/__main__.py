@@ -1,0 +1,5 @@
+"""`python -m taskhub_stack`: the native stack's command line."""
+
+from taskhub_stack.cli import main
+
+raise SystemExit(main())
