@@ -304,9 +304,9 @@ class _Handler(BaseHTTPRequestHandler):
         answered: int | None = behaviour.status if valid else 401
         if valid and position <= behaviour.hold_first and not self._held(inbox):
             answered = None
-        if answered is not None:
-            self._answer(answered)
         delivery_id = headers.get(DELIVERY_HEADER.lower(), "")
+        # Recorded before the answer goes out: a sender that reads the inbox as soon as it
+        # has its answer must find the delivery there.
         with inbox.changed:
             duplicate = delivery_id in inbox.accepted_ids
             if answered is not None and 200 <= answered < 300:
@@ -322,6 +322,8 @@ class _Handler(BaseHTTPRequestHandler):
                 )
             )
             inbox.changed.notify_all()
+        if answered is not None:
+            self._answer(answered)
 
     def _held(self, inbox: Inbox) -> bool:
         """Hold the delivery as the inbox says, counting it among those held meanwhile."""
