@@ -243,6 +243,9 @@ def e2e(session: nox.Session) -> None:
     started_here = False
     replicas = passes[0][2]
     if not external and not _stack_is_running():
+        # What runs of it (the infrastructure `nox -s tests` leaves up) was configured
+        # without this session's settings: start it afresh with them.
+        _stack(session, "down")
         _stack(session, "up", env=_e2e_stack_env(replicas))
         started_here = True
     REPORTS.mkdir(exist_ok=True)

@@ -1,1 +1,2 @@
-"""Control of a TaskHub deployment: the native stack, compose, or an external URL."""
+"""TaskHub's native stack and its operations tools: stack control (`taskhub-stack`), backup
+and restore, the load generator and the fuzzing driver."""
