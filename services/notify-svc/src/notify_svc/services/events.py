@@ -239,47 +239,56 @@ def _jobs_of(
 def _task_done_jobs(
     event: TaskEvent, recipient: UserContact | None, rows: list[dict[str, Any]]
 ) -> EventOutcome:
-    task = event.task
+    """A done task's jobs: an e-mail to its recipient, and a webhook when it has a URL."""
     outcome = EventOutcome(Applied.CREATED)
     if recipient is None:
         # The user is gone from auth-svc: nobody to write to, but the webhook still goes.
-        logger.warning("task.done recipient unknown", extra={"task_id": str(task.id)})
+        logger.warning("task.done recipient unknown", extra={"task_id": str(event.task.id)})
     else:
-        payload = {
-            "to": recipient.email,
-            "subject": f"Task done: {task.title}"[:200],
-            "body": f'The task "{task.title}" is done.',
-        }
-        values = job_values(
-            job_type=JobType.EMAIL,
-            kind=JobKind.TASK_DONE,
-            payload=payload,
-            owner_id=recipient.id,
-            task_id=task.id,
-            task_owner_id=task.owner_id,
-            event_id=event.event_id,
-        )
-        outcome.job_ids.append(_add_row(rows, values))
-    if task.webhook_url:
-        body = {
-            "event": event.type.value,
-            "event_id": event.event_id,
-            "occurred_at": event.occurred_at.isoformat(),
-            "task": event.task.model_dump(mode="json", exclude={"webhook_url"}),
-        }
-        values = job_values(
-            job_type=JobType.WEBHOOK,
-            kind=JobKind.TASK_DONE,
-            payload={"url": task.webhook_url, "payload": body},
-            owner_id=task.owner_id,
-            task_id=task.id,
-            task_owner_id=task.owner_id,
-            event_id=event.event_id,
-        )
-        job_id = _add_row(rows, values)
+        outcome.job_ids.append(_add_row(rows, _done_email(event, recipient)))
+    if event.task.webhook_url:
+        job_id = _add_row(rows, _done_webhook(event, event.task.webhook_url))
         outcome.job_ids.append(job_id)
         outcome.webhook_ids.append(job_id)
     return outcome
+
+
+def _done_email(event: TaskEvent, recipient: UserContact) -> dict[str, Any]:
+    task = event.task
+    payload = {
+        "to": recipient.email,
+        "subject": f"Task done: {task.title}"[:200],
+        "body": f'The task "{task.title}" is done.',
+    }
+    return job_values(
+        job_type=JobType.EMAIL,
+        kind=JobKind.TASK_DONE,
+        payload=payload,
+        owner_id=recipient.id,
+        task_id=task.id,
+        task_owner_id=task.owner_id,
+        event_id=event.event_id,
+    )
+
+
+def _done_webhook(event: TaskEvent, url: str) -> dict[str, Any]:
+    # Owned by the task's owner: their webhook, their slots and quota.
+    task = event.task
+    body = {
+        "event": event.type.value,
+        "event_id": event.event_id,
+        "occurred_at": event.occurred_at.isoformat(),
+        "task": task.model_dump(mode="json", exclude={"webhook_url"}),
+    }
+    return job_values(
+        job_type=JobType.WEBHOOK,
+        kind=JobKind.TASK_DONE,
+        payload={"url": url, "payload": body},
+        owner_id=task.owner_id,
+        task_id=task.id,
+        task_owner_id=task.owner_id,
+        event_id=event.event_id,
+    )
 
 
 def _add_row(rows: list[dict[str, Any]], values: dict[str, Any]) -> uuid.UUID:
