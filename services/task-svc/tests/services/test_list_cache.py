@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+from task_svc.read_models.page_cache import ListPageCache, query_key
 from task_svc.schemas.tasks import TaskListQuery
-from task_svc.services.list_cache import ListPageCache, query_key
 
 USER = uuid.uuid4()
 

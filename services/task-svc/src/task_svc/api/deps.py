@@ -10,8 +10,8 @@ from fastapi import Depends, Response, Security
 from task_svc.core.config import get_settings
 from task_svc.core.http import http_client
 from task_svc.db.session import DbSession, Reads, redis
+from task_svc.read_models.page_cache import ListPageCache
 from task_svc.services.assignees import UserDirectory
-from task_svc.services.list_cache import ListPageCache
 from taskhub_common.api_keys import ApiKeyLookup, Scope
 from taskhub_common.auth import (
     JwksKeySource,

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from task_svc.db.read_pool import ReadConnections
 from task_svc.models import Task, TaskStatus
+from task_svc.read_models.page_cache import ListPageCache, query_key
 from task_svc.repositories import outbox as outbox_repository
 from task_svc.repositories import tasks as task_repository
 from task_svc.repositories.tasks import TaskRecord, list_version_slot
@@ -20,7 +21,6 @@ from task_svc.schemas.tasks import (
 )
 from task_svc.services.assignees import UserDirectory
 from task_svc.services.events import TaskSnapshot, events_for_change
-from task_svc.services.list_cache import ListPageCache, query_key
 from taskhub_common.auth import Principal
 from taskhub_common.errors import Forbidden, NotFound
 
@@ -174,7 +174,7 @@ async def list_tasks(
     """The JSON document of one page of the caller's visible tasks.
 
     A page kept for the current version of the caller's list is served as is (see
-    `services.list_cache`); otherwise PostgreSQL renders it, with the version it shows.
+    `read_models.page_cache`); otherwise PostgreSQL renders it, with the version it shows.
     """
     async with reads.connection() as connection:
         if principal.is_admin or not cache.enabled:

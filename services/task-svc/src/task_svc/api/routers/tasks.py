@@ -100,7 +100,7 @@ async def list_tasks(
     cache: ListCache,
 ) -> Response:
     # The page is JSON rendered by the database, or kept from an earlier identical request
-    # (see services.list_cache).
+    # (see read_models.page_cache).
     document = await task_service.list_tasks(reads, principal=user, query=query, cache=cache)
     return Response(content=document, media_type="application/json")
 
