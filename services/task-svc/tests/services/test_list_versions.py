@@ -1,5 +1,6 @@
-"""Per-user list versions: every write adds exactly one, and writes of different tasks of
-one user do not wait for each other."""
+"""Per-user list versions: every write adds exactly one to each counter it concerns (the
+whole list's, or for a change of status alone the two statuses'), and writes of different
+tasks of one user do not wait for each other."""
 
 from __future__ import annotations
 
@@ -15,15 +16,24 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from task_svc.core.config import get_settings
-from task_svc.models import LIST_VERSION_SLOTS
+from task_svc.models import LIST_VERSION_SLOTS, TaskStatus
+from task_svc.read_models import task_list
 from task_svc.repositories import tasks as task_repository
+from task_svc.repositories.tasks import ListChange
+from task_svc.schemas.tasks import TaskListQuery
 
 CreateTask = Callable[..., Awaitable[dict[str, Any]]]
 
 
-async def _version(session: AsyncSession, user_id: uuid.UUID) -> int:
+async def _versions(
+    session: AsyncSession, user_id: uuid.UUID, *statuses: TaskStatus
+) -> tuple[int, int]:
+    """The user's list version, and the sum of their counters of `statuses`."""
     connection = await task_repository.transaction_connection(session)
-    return await task_repository.list_version(connection, user_id)
+    freshness = await task_list.current_freshness(
+        connection, user_id=user_id, query=TaskListQuery(status=list(statuses)), shown=[]
+    )
+    return freshness.list_version, freshness.status_version
 
 
 async def test_each_write_adds_one_to_every_list_it_changes(
@@ -40,11 +50,15 @@ async def test_each_write_adds_one_to_every_list_it_changes(
         assert (await client.patch(url, json=body, headers=owner.headers)).status_code == 200
     await client.delete(f"/tasks/{other['id']}", headers=owner.headers)
 
-    # owner: 2 creations, 3 changes, 1 deletion; the first assignee: the creation and the
-    # changes until they lost the task; the newcomer: the change that gave it to them.
-    assert await _version(session, owner.id) == 6
-    assert await _version(session, assignee.id) == 4
-    assert await _version(session, newcomer.id) == 1
+    # owner: 2 creations, 2 changes, 1 deletion, and the status change on its statuses'
+    # counters; the first assignee: the creation and the changes until they lost the task;
+    # the newcomer: the change that gave it to them.
+    todo, doing, done = TaskStatus.TODO, TaskStatus.IN_PROGRESS, TaskStatus.DONE
+    assert await _versions(session, owner.id, todo) == (5, 1)
+    assert await _versions(session, owner.id, doing, done) == (5, 1)
+    assert await _versions(session, owner.id, done) == (5, 0)
+    assert await _versions(session, assignee.id, todo, doing) == (3, 2)
+    assert await _versions(session, newcomer.id, todo, doing) == (1, 0)
 
 
 @pytest.fixture
@@ -81,18 +95,29 @@ async def test_changes_of_two_tasks_of_one_user_do_not_wait_for_each_other(
     try:
         async with first_connection.transaction():
             await task_repository.save_change(
-                first_connection, first, {"status": "done"}, list_users=[owner], events=[]
+                first_connection,
+                first,
+                {"title": "first"},
+                lists=ListChange.of([owner], task_id=first),
+                events=[],
             )
             # The first change is not committed yet: with one version row per user the
             # second would wait for it (until the timeout).
             async with second_connection.transaction():
                 await asyncio.wait_for(
                     task_repository.save_change(
-                        second_connection, second, {"status": "done"}, list_users=[owner], events=[]
+                        second_connection,
+                        second,
+                        {"title": "second"},
+                        lists=ListChange.of([owner], task_id=second),
+                        events=[],
                     ),
                     timeout=5,
                 )
-        assert await task_repository.list_version(first_connection, owner) == 2
+        freshness = await task_list.current_freshness(
+            first_connection, user_id=owner, query=TaskListQuery(), shown=[]
+        )
+        assert freshness.list_version == 2
         slots = await first_connection.fetchval(
             "SELECT count(*) FROM task_list_versions WHERE user_id = $1", owner
         )

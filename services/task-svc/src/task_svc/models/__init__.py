@@ -10,6 +10,7 @@ from task_svc.models.task import (
     TaskListVersion,
     TaskPriority,
     TaskStatus,
+    TaskStatusVersion,
     task_tags,
 )
 
@@ -23,5 +24,6 @@ __all__ = [
     "TaskListVersion",
     "TaskPriority",
     "TaskStatus",
+    "TaskStatusVersion",
     "task_tags",
 ]

@@ -1,12 +1,10 @@
-"""Rendered task list pages, kept in the process and checked against the list's version.
+"""Rendered task list pages, kept in the process and served while still exact.
 
-Listing is the hottest read and the most expensive one: PostgreSQL renders a page of
-tasks with their tags and the total count. A page is kept under (user, version of the
-user's list, query); every write bumps the versions of the lists it changes in its own
-transaction (`repositories.tasks.bump_list_versions`), so a request first reads the
-version (one primary-key lookup) and a kept page is served only when nothing it shows
-has changed since. Nothing here can serve stale data: a page and its version are read
-in one snapshot, and a version never repeats.
+A page is kept under (user, query) with the `Freshness` it was rendered with (see
+`read_models.task_list`); a request for it reads the current freshness (one statement:
+a few index probes) and gets the kept page only when nothing it shows has changed since.
+Nothing here can serve stale data: a page and its freshness are read in one snapshot,
+and every counter in it only grows.
 
 Admins' lists (every task) are not kept: one version for all writes would make every
 write in the system contend on one row.
@@ -17,20 +15,35 @@ from __future__ import annotations
 import uuid
 from collections import OrderedDict
 from collections.abc import Hashable
+from dataclasses import dataclass
 
 from prometheus_client import Counter
 
+from task_svc.read_models.task_list import Freshness
 from task_svc.schemas.tasks import TaskListQuery
 
 LIST_CACHE_LOOKUPS = Counter(
     "taskhub_task_list_cache_lookups",
     "Task list requests by whether a kept page answered them (hit), one had to be "
-    "rendered (miss), or the caller's lists are never kept (bypass: admins).",
+    "rendered (miss: none kept, or the kept one was out of date), or the caller's lists "
+    "are never kept (bypass: admins).",
     ["result"],
 )
 _HITS, _MISSES, _BYPASSES = (LIST_CACHE_LOOKUPS.labels(r) for r in ("hit", "miss", "bypass"))
 
-CacheKey = tuple[uuid.UUID, int, Hashable]
+CacheKey = tuple[uuid.UUID, Hashable]
+# What a kept page costs besides its text: the ids and row versions of what it shows.
+_BYTES_PER_SHOWN_TASK = 40
+
+
+@dataclass(frozen=True, slots=True)
+class KeptPage:
+    document: bytes
+    freshness: Freshness
+
+    @property
+    def size(self) -> int:
+        return len(self.document) + _BYTES_PER_SHOWN_TASK * len(self.freshness.shown)
 
 
 def query_key(query: TaskListQuery) -> Hashable:
@@ -47,37 +60,40 @@ def query_key(query: TaskListQuery) -> Hashable:
 
 
 class ListPageCache:
-    """Least recently used pages first out, within `max_bytes` of page text (0: off)."""
+    """Least recently used pages first out, within `max_bytes` (0: off)."""
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
-        self._pages: OrderedDict[CacheKey, bytes] = OrderedDict()
+        self._pages: OrderedDict[CacheKey, KeptPage] = OrderedDict()
         self._bytes = 0
 
     @property
     def enabled(self) -> bool:
         return self.max_bytes > 0
 
-    def get(self, key: CacheKey) -> bytes | None:
+    def find(self, key: CacheKey) -> KeptPage | None:
+        """The page kept under `key`, exact or not: the caller checks its freshness."""
         page = self._pages.get(key)
-        if page is None:
-            _MISSES.inc()
-            return None
-        self._pages.move_to_end(key)
-        _HITS.inc()
+        if page is not None:
+            self._pages.move_to_end(key)
         return page
 
-    def put(self, key: CacheKey, page: bytes) -> None:
-        if len(page) > self.max_bytes:
+    def put(self, key: CacheKey, page: KeptPage) -> None:
+        if page.size > self.max_bytes:
             return
         previous = self._pages.pop(key, None)
         if previous is not None:
-            self._bytes -= len(previous)
+            self._bytes -= previous.size
         self._pages[key] = page
-        self._bytes += len(page)
+        self._bytes += page.size
         while self._bytes > self.max_bytes:
             _, evicted = self._pages.popitem(last=False)
-            self._bytes -= len(evicted)
+            self._bytes -= evicted.size
+
+    @staticmethod
+    def served(*, kept: bool) -> None:
+        """Count one request: answered by a kept page, or rendered."""
+        (_HITS if kept else _MISSES).inc()
 
     @staticmethod
     def bypassed() -> None:

@@ -11,21 +11,10 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from opentelemetry import trace
-from opentelemetry.trace import SpanKind
 from sqlalchemy import (
-    BigInteger,
-    ClauseElement,
     ColumnElement,
-    Integer,
-    Select,
-    SmallInteger,
-    String,
     Table,
-    and_,
-    any_,
     bindparam,
-    cast,
     delete,
     func,
     literal_column,
@@ -34,12 +23,11 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, Insert, aggregate_order_by, insert
-from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
+from sqlalchemy.dialects.postgresql import Insert, aggregate_order_by, insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.selectable import ScalarSelect
 
+from task_svc.db.compiled import CompiledStatement
 from task_svc.db.read_pool import ReadConnection
 from task_svc.models import (
     LIST_VERSION_SLOTS,
@@ -49,9 +37,9 @@ from task_svc.models import (
     TaskListVersion,
     TaskPriority,
     TaskStatus,
+    TaskStatusVersion,
     task_tags,
 )
-from task_svc.schemas.tasks import TaskListQuery
 from taskhub_common.auth import Principal
 
 # Same text as schemas.tasks.TIMESTAMP_FORMAT, in PostgreSQL's to_char notation.
@@ -151,7 +139,7 @@ async def task_record(
 
 
 @lru_cache(maxsize=4)
-def _compiled_record(*, admin: bool, lock: bool) -> _Compiled:
+def _compiled_record(*, admin: bool, lock: bool) -> CompiledStatement:
     conditions = [Task.id == bindparam("task_id", type_=Task.id.type)]
     if not admin:
         user_id = bindparam("user_id", type_=Task.owner_id.type)
@@ -160,7 +148,7 @@ def _compiled_record(*, admin: bool, lock: bool) -> _Compiled:
     if lock:
         # Serialises concurrent changes of one task: two "-> done" requests emit one event.
         statement = statement.with_for_update(of=Task)
-    return _Compiled.of(statement)
+    return CompiledStatement.of(statement)
 
 
 async def replace_tags(session: AsyncSession, task_id: uuid.UUID, tags: Sequence[Tag]) -> None:
@@ -177,7 +165,7 @@ async def save_change(
     task_id: uuid.UUID,
     fields: dict[str, Any],
     *,
-    list_users: Iterable[uuid.UUID | None],
+    lists: ListChange | None,
     events: Sequence[OutboxEvent],
 ) -> datetime:
     """Write a change of one locked task, bump the lists it changes and queue its events,
@@ -186,14 +174,16 @@ async def save_change(
     The version rows are the last rows a writer locks (see `bump_list_versions`), and this
     statement comes last in its transaction, so they are held only until the commit.
     """
-    users = sorted({user_id for user_id in list_users if user_id is not None})
-    compiled = _compiled_save(tuple(fields), len(users), len(events))
+    counters = lists.counters() if lists is not None else []
+    compiled = _compiled_save(
+        tuple(fields), len(counters), lists is not None and lists.statuses is not None, len(events)
+    )
     parameters: dict[str, Any] = {
         "task_id": task_id,
-        "slot": list_version_slot(task_id),
         **{f"set_{name}": value for name, value in fields.items()},
-        **{f"user_{n}": user_id for n, user_id in enumerate(users)},
     }
+    for n, counter in enumerate(counters):
+        parameters |= {f"counter_{n}_{name}": value for name, value in counter.items()}
     for n, event in enumerate(events):
         parameters[f"event_{n}_id"] = event.id
         parameters[f"event_{n}_type"] = event.event_type
@@ -203,9 +193,11 @@ async def save_change(
 
 
 @lru_cache(maxsize=256)
-def _compiled_save(fields: tuple[str, ...], users: int, events: int) -> _Compiled:
+def _compiled_save(
+    fields: tuple[str, ...], counters: int, by_status: bool, events: int
+) -> CompiledStatement:
     """The statement of `save_change` for one shape of change: which fields, how many
-    lists to bump, how many events."""
+    counters to bump (of whole lists, or of statuses), how many events."""
     task_id = bindparam("task_id", type_=Task.id.type)
     values: dict[str, Any] = {
         name: bindparam(f"set_{name}", type_=_TASKS.c[name].type) for name in fields
@@ -220,17 +212,20 @@ def _compiled_save(fields: tuple[str, ...], users: int, events: int) -> _Compile
         .cte("changed")
     )
     statement = select(changed.c.updated_at)
-    if users:
-        slot = bindparam("slot", type_=SmallInteger)
+    if counters:
+        table = TaskStatusVersion if by_status else TaskListVersion
+        columns = ("user_id", "status", "slot") if by_status else ("user_id", "slot")
         rows = [
             {
-                "user_id": bindparam(f"user_{n}", type_=Task.owner_id.type),
-                "slot": slot,
+                **{
+                    name: bindparam(f"counter_{n}_{name}", type_=getattr(table, name).type)
+                    for name in columns
+                },
                 "version": 1,
             }
-            for n in range(users)
+            for n in range(counters)
         ]
-        statement = statement.add_cte(_bump(insert(TaskListVersion).values(rows)).cte("bumped"))
+        statement = statement.add_cte(_bump(table, rows).cte("bumped"))
     if events:
         rows = [
             {
@@ -243,7 +238,7 @@ def _compiled_save(fields: tuple[str, ...], users: int, events: int) -> _Compile
             for n in range(events)
         ]
         statement = statement.add_cte(insert(_OUTBOX).values(rows).cte("queued"))
-    return _Compiled.of(statement)
+    return CompiledStatement.of(statement)
 
 
 async def lock_tasks(
@@ -287,249 +282,67 @@ def list_version_slot(task_id: uuid.UUID) -> int:
     return task_id.int % LIST_VERSION_SLOTS
 
 
-async def bump_list_versions(
-    session: AsyncSession, user_ids: Iterable[uuid.UUID | None], *, slot: int
-) -> None:
-    """Mark the task lists of `user_ids` as changed, in the caller's transaction.
-
-    Call it once per transaction, as its last write: the version rows are then always
-    locked after task and tag rows, in user id order, so two writers never wait for each
-    other in a circle, and each is held only until the commit.
-    """
-    statement = _bump_statement(user_ids, slot=slot)
-    if statement is not None:
-        await session.execute(statement)
-
-
-def _bump_statement(user_ids: Iterable[uuid.UUID | None], *, slot: int) -> Insert | None:
-    ids = sorted({user_id for user_id in user_ids if user_id is not None})
-    if not ids:
-        return None
-    return _bump(
-        insert(TaskListVersion).values(
-            [{"user_id": id_, "slot": slot, "version": 1} for id_ in ids]
-        )
-    )
-
-
-def _bump(rows: Insert) -> Insert:
-    """Add one to each of these (user, slot) counters, creating the missing ones at 1."""
-    return rows.on_conflict_do_update(
-        index_elements=[TaskListVersion.user_id, TaskListVersion.slot],
-        set_={"version": TaskListVersion.version + 1},
-    )
-
-
 @dataclass(frozen=True, slots=True)
-class _ListShape:
-    """Which filters a list request uses: one cached statement per shape."""
+class ListChange:
+    """Whose task lists a write changes, and how (see `read_models.task_list`)."""
 
-    admin: bool
-    status: bool
-    assignee: bool
-    due_before: bool
-    due_after: bool
-    tags: bool
+    users: tuple[uuid.UUID, ...]
+    slot: int
+    # None: anything about the lists may have changed. Otherwise the write changed the
+    # status of tasks and nothing else, and these are the statuses they left or entered.
+    statuses: tuple[TaskStatus, ...] | None = None
 
     @classmethod
-    def of(cls, principal: Principal, query: TaskListQuery) -> _ListShape:
+    def of(
+        cls,
+        users: Iterable[uuid.UUID | None],
+        *,
+        task_id: uuid.UUID,
+        statuses: Iterable[TaskStatus] | None = None,
+    ) -> ListChange | None:
+        """The change, or None when it concerns nobody's list."""
+        ids = tuple(sorted({user_id for user_id in users if user_id is not None}))
+        if not ids:
+            return None
         return cls(
-            admin=principal.is_admin,
-            status=bool(query.status),
-            assignee=query.assignee_id is not None,
-            due_before=query.due_before is not None,
-            due_after=query.due_after is not None,
-            tags=bool(query.tag),
+            ids,
+            list_version_slot(task_id),
+            None if statuses is None else tuple(sorted(set(statuses))),
         )
 
-
-def _list_parameters(principal: Principal, query: TaskListQuery) -> dict[str, Any]:
-    return {
-        "user_id": principal.user_id,
-        "statuses": [status.value for status in query.status],
-        "assignee_id": query.assignee_id,
-        "due_before": query.due_before,
-        "due_after": query.due_after,
-        "tags": list(query.tag),
-        "tag_count": len(query.tag),
-        "limit": query.limit,
-        "offset": query.offset,
-        "page": query.page,
-    }
-
-
-def _conditions(shape: _ListShape) -> list[ColumnElement[bool]]:
-    # Lists travel as one array parameter (= ANY), so a shape has one statement text
-    # whatever the number of statuses or tags asked for.
-    conditions: list[ColumnElement[bool]] = []
-    if not shape.admin:
-        user_id = bindparam("user_id", type_=Task.owner_id.type)
-        conditions.append(or_(Task.owner_id == user_id, Task.assignee_id == user_id))
-    if shape.status:
-        conditions.append(Task.status == any_(bindparam("statuses", type_=ARRAY(Task.status.type))))
-    if shape.assignee:
-        conditions.append(Task.assignee_id == bindparam("assignee_id", type_=Task.assignee_id.type))
-    if shape.due_before:
-        conditions.append(Task.due_at < bindparam("due_before", type_=Task.due_at.type))
-    if shape.due_after:
-        conditions.append(Task.due_at > bindparam("due_after", type_=Task.due_at.type))
-    if shape.tags:
-        conditions.append(Task.id.in_(_tasks_with_all_tags()))
-    return conditions
-
-
-def _tasks_with_all_tags() -> Select[tuple[uuid.UUID]]:
-    # The tags are unique, so "has all" is "matches as many of them as were asked for".
-    return (
-        select(task_tags.c.task_id)
-        .join(Tag, Tag.id == task_tags.c.tag_id)
-        .where(Tag.name == any_(bindparam("tags", type_=ARRAY(Tag.name.type))))
-        .group_by(task_tags.c.task_id)
-        .having(func.count() == bindparam("tag_count", type_=Integer))
-    )
-
-
-def _timestamp(column: ColumnElement[object]) -> ColumnElement[str]:
-    return func.to_char(func.timezone("UTC", column), _PG_TIMESTAMP_FORMAT)
-
-
-def _list_statement(shape: _ListShape) -> Select[str] | Select[str, int]:
-    """The page as `{items, total, page, limit}` JSON text and, for a caller who is not an
-    admin, the version of their list that this snapshot shows."""
-    where = and_(true(), *_conditions(shape))
-    page = (
-        select(Task)
-        .where(where)
-        .order_by(Task.created_at.desc(), Task.id.desc())
-        .limit(bindparam("limit", type_=Integer))
-        .offset(bindparam("offset", type_=Integer))
-        .cte("page")
-    )
-    # The tags of the whole page in one join, not one lookup per task.
-    page_tags = (
-        select(
-            task_tags.c.task_id,
-            func.json_agg(aggregate_order_by(Tag.name, Tag.name)).label("names"),
-        )
-        .join(Tag, Tag.id == task_tags.c.tag_id)
-        .where(task_tags.c.task_id.in_(select(page.c.id)))
-        .group_by(task_tags.c.task_id)
-        .subquery("page_tags")
-    )
-    tag_names = func.coalesce(page_tags.c.names, _EMPTY_JSON_ARRAY)
-    item = func.json_build_object(
-        "id", page.c.id,
-        "title", page.c.title,
-        "description", page.c.description,
-        "status", page.c.status,
-        "priority", page.c.priority,
-        "due_at", _timestamp(page.c.due_at),
-        "tags", tag_names,
-        "assignee_id", page.c.assignee_id,
-        "owner_id", page.c.owner_id,
-        "webhook_url", page.c.webhook_url,
-        "created_at", _timestamp(page.c.created_at),
-        "updated_at", _timestamp(page.c.updated_at),
-    )  # fmt: skip
-    items = (
-        select(
-            func.coalesce(
-                func.json_agg(aggregate_order_by(item, page.c.created_at.desc(), page.c.id.desc())),
-                _EMPTY_JSON_ARRAY,
-            )
-        )
-        .select_from(page.outerjoin(page_tags, page_tags.c.task_id == page.c.id))
-        .scalar_subquery()
-    )
-    total = select(func.count()).select_from(Task).where(where).scalar_subquery()
-    document = func.json_build_object(
-        "items", items,
-        "total", total,
-        "page", bindparam("page", type_=Integer),
-        "limit", bindparam("limit", type_=Integer),
-    )  # fmt: skip
-    if shape.admin:
-        return select(cast(document, String))
-    return select(cast(document, String), _version_of_user_list())
-
-
-def _version_of_user_list() -> ColumnElement[int]:
-    # The sum of the user's slots (0 before their first change); see TaskListVersion.
-    total = (
-        select(func.sum(TaskListVersion.version))
-        .where(TaskListVersion.user_id == bindparam("user_id", type_=Task.owner_id.type))
-        .scalar_subquery()
-    )
-    return cast(func.coalesce(total, 0), BigInteger)
-
-
-@dataclass(frozen=True, slots=True)
-class _Compiled:
-    """A statement as asyncpg runs it: `$n` text, the bind name of each `$n`, and the
-    statement's own values of its binds (the literals, such as the JSON keys)."""
-
-    sql: str
-    names: tuple[str, ...]
-    literals: dict[str, Any]
-
-    @classmethod
-    def of(cls, statement: ClauseElement) -> _Compiled:
-        compiled = statement.compile(dialect=_ASYNCPG)
-        assert isinstance(compiled, SQLCompiler)
-        names = tuple(compiled.positiontup or ())
-        literals = {name: compiled.binds[name].effective_value for name in names}
-        return cls(str(compiled), names, literals)
-
-    def arguments(self, parameters: dict[str, Any]) -> list[Any]:
-        """The `$n` values: the caller's `parameters` by name, the literals for the rest."""
+    def counters(self) -> list[dict[str, Any]]:
+        """The counter rows to bump, in one order for every writer (user, then status), so
+        two writers never wait for each other's counters in a circle."""
+        if self.statuses is None:
+            return [{"user_id": user_id, "slot": self.slot} for user_id in self.users]
         return [
-            parameters[name] if name in parameters else self.literals[name] for name in self.names
+            {"user_id": user_id, "status": status, "slot": self.slot}
+            for user_id in self.users
+            for status in self.statuses
         ]
 
 
-_tracer = trace.get_tracer("taskhub.task_svc.repositories")
-_PAGE_SPAN_ATTRIBUTES = {"db.system.name": "postgresql", "db.operation.name": "SELECT"}
-_ASYNCPG = asyncpg_dialect()  # type: ignore[no-untyped-call]  # SQLAlchemy leaves it unannotated
+async def bump_list_versions(session: AsyncSession, change: ListChange | None) -> None:
+    """Mark the task lists `change` names as changed, in the caller's transaction.
 
-
-@lru_cache(maxsize=64)
-def _compiled_list(shape: _ListShape) -> _Compiled:
-    # Built and compiled once per shape: doing it per request would cost more Python time
-    # than PostgreSQL needs to run the statement.
-    return _Compiled.of(_list_statement(shape))
-
-
-@lru_cache(maxsize=1)
-def _compiled_version() -> _Compiled:
-    return _Compiled.of(select(_version_of_user_list()))
-
-
-async def list_version(connection: ReadConnection, user_id: uuid.UUID) -> int:
-    """The current version of `user_id`'s task list (0 before its first change)."""
-    compiled = _compiled_version()
-    version = await connection.fetchval(compiled.sql, *compiled.arguments({"user_id": user_id}))
-    return int(version)
-
-
-async def list_page_json(
-    connection: ReadConnection, *, principal: Principal, query: TaskListQuery
-) -> tuple[str, int | None]:
-    """One page of visible tasks as the JSON text of `{items, total, page, limit}`, and the
-    version of the caller's list it shows (None for an admin, who sees every list).
-
-    PostgreSQL builds the whole document in one statement (page, tags, total): no per-row
-    Python work and no N+1, which is what dominates the cost of this endpoint.
+    Call it once per transaction, as its last write: the counter rows are then always
+    locked after task and tag rows, in one order, so two writers never wait for each
+    other in a circle, and each is held only until the commit.
     """
-    compiled = _compiled_list(_ListShape.of(principal, query))
-    # These reads bypass the SQLAlchemy instrumentation; the page gets a span of its own.
-    # (The version lookup of every list request does not: a primary-key read on the
-    # hottest path.)
-    with _tracer.start_as_current_span(
-        "SELECT tasks page", kind=SpanKind.CLIENT, attributes=_PAGE_SPAN_ATTRIBUTES
-    ):
-        row = await connection.fetchrow(
-            compiled.sql, *compiled.arguments(_list_parameters(principal, query))
-        )
-    assert row is not None  # an aggregate always yields one row
-    document = str(row[0])
-    return document, (None if principal.is_admin else int(row[1]))
+    if change is None:
+        return
+    table = TaskListVersion if change.statuses is None else TaskStatusVersion
+    rows = [counter | {"version": 1} for counter in change.counters()]
+    await session.execute(_bump(table, rows))
+
+
+def _bump(
+    table: type[TaskListVersion] | type[TaskStatusVersion], rows: list[dict[str, Any]]
+) -> Insert:
+    """Add one to each of these counters, creating the missing ones at 1."""
+    keys = list(table.__table__.primary_key)
+    return (
+        insert(table)
+        .values(rows)
+        .on_conflict_do_update(index_elements=keys, set_={"version": table.version + 1})
+    )

@@ -9,10 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from task_svc.db.read_pool import ReadConnections
 from task_svc.models import Task, TaskStatus
-from task_svc.read_models.page_cache import ListPageCache, query_key
+from task_svc.read_models import task_list
+from task_svc.read_models.page_cache import KeptPage, ListPageCache, query_key
 from task_svc.repositories import outbox as outbox_repository
 from task_svc.repositories import tasks as task_repository
-from task_svc.repositories.tasks import TaskRecord, list_version_slot
+from task_svc.repositories.tasks import ListChange, TaskRecord
 from task_svc.schemas.tasks import (
     BulkStatusResult,
     TaskCreate,
@@ -57,7 +58,7 @@ async def create_task(
     outbox_repository.add_events(session, events_for_change(None, TaskSnapshot.of(task)))
     await task_repository.add_task(session, task)
     await task_repository.bump_list_versions(
-        session, [owner.user_id, data.assignee_id], slot=list_version_slot(task.id)
+        session, ListChange.of([owner.user_id, data.assignee_id], task_id=task.id)
     )
     return task
 
@@ -97,8 +98,9 @@ async def update_task(
     if new_assignee is not None and new_assignee != task.assignee_id:
         await users.ensure_exists(new_assignee, field="body.assignee_id")
     tags: list[str] | None = fields.pop("tags", None)
-    if tags is not None and tags != task.tags:
-        tag_rows = await task_repository.tags_named(session, tags)
+    tags_changed = tags is not None and tags != task.tags
+    if tags_changed:
+        tag_rows = await task_repository.tags_named(session, tags or [])
         await task_repository.replace_tags(session, task.id, tag_rows)
     # Only what differs is written: a change to the same value leaves `updated_at` alone.
     changed = {name: value for name, value in fields.items() if getattr(task, name) != value}
@@ -107,10 +109,24 @@ async def update_task(
         connection,
         task.id,
         changed,
-        list_users=[task.owner_id, task.assignee_id, after.assignee_id],
+        lists=_lists_changed(task, after, changed, tags_changed=tags_changed),
         events=events_for_change(TaskSnapshot.of(task), TaskSnapshot.of(after)),
     )
     return after
+
+
+def _lists_changed(
+    before: TaskRecord, after: TaskRecord, changed: dict[str, object], *, tags_changed: bool
+) -> ListChange | None:
+    """What a change of one task does to its users' lists (see `read_models.task_list`)."""
+    users = [before.owner_id, before.assignee_id, after.assignee_id]
+    if tags_changed or changed.keys() - {"status"}:
+        return ListChange.of(users, task_id=before.id)
+    if changed:
+        # The status alone: pages that neither filter on these statuses nor show the task
+        # stay as they are.
+        return ListChange.of(users, task_id=before.id, statuses=[before.status, after.status])
+    return None  # the same values again: nothing any list shows has changed
 
 
 async def delete_task(session: AsyncSession, *, principal: Principal, task_id: uuid.UUID) -> None:
@@ -125,7 +141,7 @@ async def delete_task(session: AsyncSession, *, principal: Principal, task_id: u
     outbox_repository.add_events(session, events_for_change(TaskSnapshot.of(task), None))
     await session.flush()
     await task_repository.bump_list_versions(
-        session, [task.owner_id, task.assignee_id], slot=list_version_slot(task.id)
+        session, ListChange.of([task.owner_id, task.assignee_id], task_id=task.id)
     )
 
 
@@ -145,6 +161,7 @@ async def bulk_set_status(
         for task in await task_repository.lock_tasks(session, task_ids, principal=principal)
     }
     changing = [task for task in tasks.values() if task.status is not status]
+    before_statuses = {task.status for task in changing}
     for task in changing:
         before = TaskSnapshot.of(task)
         task.status = status
@@ -153,10 +170,15 @@ async def bulk_set_status(
         )
     await session.flush()
     if changing:
+        # A change of status alone: only pages filtering on these statuses, or showing
+        # these tasks, go out of date.
         await task_repository.bump_list_versions(
             session,
-            [user for task in changing for user in (task.owner_id, task.assignee_id)],
-            slot=list_version_slot(changing[0].id),
+            ListChange.of(
+                [user for task in changing for user in (task.owner_id, task.assignee_id)],
+                task_id=changing[0].id,
+                statuses={status, *(before_statuses)},
+            ),
         )
     return BulkStatusResult(
         updated=[task_id for task_id in task_ids if task_id in tasks],
@@ -173,25 +195,26 @@ async def list_tasks(
 ) -> bytes:
     """The JSON document of one page of the caller's visible tasks.
 
-    A page kept for the current version of the caller's list is served as is (see
-    `read_models.page_cache`); otherwise PostgreSQL renders it, with the version it shows.
+    A kept page whose freshness is still the current one is served as is (see
+    `read_models.page_cache`); otherwise PostgreSQL renders it, with its freshness.
     """
     async with reads.connection() as connection:
         if principal.is_admin or not cache.enabled:
             cache.bypassed()
-            document, _ = await task_repository.list_page_json(
-                connection, principal=principal, query=query
-            )
-            return document.encode()
-        page_of_query = query_key(query)
-        version = await task_repository.list_version(connection, principal.user_id)
-        kept = cache.get((principal.user_id, version, page_of_query))
+            rendered = await task_list.render_page(connection, principal=principal, query=query)
+            return (rendered if isinstance(rendered, str) else rendered.document).encode()
+        key = (principal.user_id, query_key(query))
+        kept = cache.find(key)
         if kept is not None:
-            return kept
-        document, shown_version = await task_repository.list_page_json(
-            connection, principal=principal, query=query
-        )
-    page = document.encode()
-    assert shown_version is not None  # read for every caller but admins
-    cache.put((principal.user_id, shown_version, page_of_query), page)
-    return page
+            now = await task_list.current_freshness(
+                connection, user_id=principal.user_id, query=query, shown=kept.freshness.shown
+            )
+            if now == kept.freshness:
+                cache.served(kept=True)
+                return kept.document
+        rendered = await task_list.render_page(connection, principal=principal, query=query)
+    assert not isinstance(rendered, str)  # rendered with its freshness for every caller but admins
+    cache.served(kept=False)
+    page = KeptPage(rendered.document.encode(), rendered.freshness)
+    cache.put(key, page)
+    return page.document

@@ -1,0 +1,335 @@
+"""The task list's read model: which tasks a page shows, the JSON PostgreSQL renders for
+it, and the freshness token that says whether a kept page still shows current data.
+
+Listing is the hottest read and the most expensive one, so it runs below the ORM: one
+statement per filter shape, compiled once, renders the whole `TaskPage` document (page,
+tags, total) in PostgreSQL, with no per-row Python work. The document's keys are taken
+from `TaskRead`, the endpoint's response model, so the two cannot drift (a test renders
+pages and validates them against it).
+
+A page kept by `read_models.page_cache` is served again only while its `Freshness` is
+unchanged. What can change a page, and what tells:
+- any write that adds, removes or reshapes tasks of the user's list (create, delete,
+  title, tags, due date, assignee ...) bumps the user's list version (`TaskListVersion`);
+- a change of status alone bumps the user's counters of the old and the new status
+  (`TaskStatusVersion`): it moves the task in or out of pages that filter on either;
+- and it changes the task's row, which every page showing the task sees through the
+  row versions (`Task.revision`, one more with every update of the row).
+A status change moves no task in or out of a page that filters on neither status, and
+reorders nothing (pages are ordered by creation), so such a page that does not show
+the task stays exact. Every counter only grows and is read with the page in one
+snapshot, so a page is never older than the last committed write that concerns it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    and_,
+    any_,
+    bindparam,
+    cast,
+    func,
+    literal_column,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
+
+from task_svc.db.compiled import CompiledStatement
+from task_svc.db.read_pool import ReadConnection
+from task_svc.models import Tag, Task, TaskListVersion, TaskStatusVersion, task_tags
+from task_svc.schemas.tasks import TaskListQuery, TaskRead
+from taskhub_common.auth import Principal
+
+# Same text as schemas.tasks.TIMESTAMP_FORMAT, in PostgreSQL's to_char notation.
+_PG_TIMESTAMP_FORMAT = 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+_EMPTY_JSON_ARRAY: ColumnElement[Any] = literal_column("'[]'::json")
+# The version of a task row: one more with every update of it (see Task.revision).
+_ROW_VERSION = Task.revision
+
+
+@dataclass(frozen=True, slots=True)
+class Freshness:
+    """What a page was rendered from; a kept page is exact while this is unchanged."""
+
+    list_version: int
+    # Of the statuses the query filters on (0 without a status filter).
+    status_version: int
+    # The tasks the page shows, in id order, and the version of each row.
+    shown: tuple[uuid.UUID, ...]
+    row_versions: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedPage:
+    document: str
+    freshness: Freshness
+
+
+@dataclass(frozen=True, slots=True)
+class ListShape:
+    """Which filters a list request uses: one compiled statement per shape."""
+
+    admin: bool
+    status: bool
+    assignee: bool
+    due_before: bool
+    due_after: bool
+    tags: bool
+
+    @classmethod
+    def of(cls, principal: Principal, query: TaskListQuery) -> ListShape:
+        return cls(
+            admin=principal.is_admin,
+            status=bool(query.status),
+            assignee=query.assignee_id is not None,
+            due_before=query.due_before is not None,
+            due_after=query.due_after is not None,
+            tags=bool(query.tag),
+        )
+
+
+def _parameters(principal: Principal, query: TaskListQuery) -> dict[str, Any]:
+    return {
+        "user_id": principal.user_id,
+        "statuses": [status.value for status in query.status],
+        "assignee_id": query.assignee_id,
+        "due_before": query.due_before,
+        "due_after": query.due_after,
+        "tags": list(query.tag),
+        "tag_count": len(query.tag),
+        "limit": query.limit,
+        "offset": query.offset,
+        "page": query.page,
+    }
+
+
+def _user_id() -> ColumnElement[uuid.UUID]:
+    return bindparam("user_id", type_=Task.owner_id.type)
+
+
+def _statuses() -> ColumnElement[Any]:
+    return bindparam("statuses", type_=ARRAY(Task.status.type))
+
+
+def _conditions(shape: ListShape) -> list[ColumnElement[bool]]:
+    # Lists travel as one array parameter (= ANY), so a shape has one statement text
+    # whatever the number of statuses or tags asked for.
+    conditions: list[ColumnElement[bool]] = []
+    if not shape.admin:
+        conditions.append(or_(Task.owner_id == _user_id(), Task.assignee_id == _user_id()))
+    if shape.status:
+        conditions.append(Task.status == any_(_statuses()))
+    if shape.assignee:
+        conditions.append(Task.assignee_id == bindparam("assignee_id", type_=Task.assignee_id.type))
+    if shape.due_before:
+        conditions.append(Task.due_at < bindparam("due_before", type_=Task.due_at.type))
+    if shape.due_after:
+        conditions.append(Task.due_at > bindparam("due_after", type_=Task.due_at.type))
+    if shape.tags:
+        conditions.append(_has_all_tags())
+    return conditions
+
+
+def _has_all_tags() -> ColumnElement[bool]:
+    # Checked per candidate task (a primary-key probe of task_tags each), so the cost
+    # follows the caller's own tasks, not how many tasks of all users carry the tag.
+    # The tags are unique, so "has all" is "has as many of them as were asked for".
+    asked = (
+        select(Tag.id)
+        .where(Tag.name == any_(bindparam("tags", type_=ARRAY(Tag.name.type))))
+        .scalar_subquery()
+    )
+    matched = (
+        select(func.count())
+        .select_from(task_tags)
+        .where(task_tags.c.task_id == Task.id, task_tags.c.tag_id == any_(func.array(asked)))
+        .scalar_subquery()
+    )
+    return matched == bindparam("tag_count", type_=Integer)
+
+
+def _timestamp(column: ColumnElement[Any]) -> ColumnElement[str]:
+    return func.to_char(func.timezone("UTC", column), _PG_TIMESTAMP_FORMAT)
+
+
+def _item_json(page: Any, tag_names: ColumnElement[Any]) -> ColumnElement[Any]:
+    """One task as `TaskRead` shows it: its fields, in its order, timestamps as it formats
+    them. A field `TaskRead` gains without a column here fails at import."""
+    rendered: dict[str, ColumnElement[Any]] = {
+        "tags": tag_names,
+        "due_at": _timestamp(page.c.due_at),
+        "created_at": _timestamp(page.c.created_at),
+        "updated_at": _timestamp(page.c.updated_at),
+    }
+    pairs: list[Any] = []
+    for name in TaskRead.model_fields:
+        pairs += [name, rendered[name] if name in rendered else page.c[name]]
+    return func.json_build_object(*pairs)
+
+
+def _list_version() -> ColumnElement[int]:
+    # The sum of the user's slots (0 before their first change); see TaskListVersion.
+    total = (
+        select(func.sum(TaskListVersion.version))
+        .where(TaskListVersion.user_id == _user_id())
+        .scalar_subquery()
+    )
+    return cast(func.coalesce(total, 0), BigInteger)
+
+
+def _status_version() -> ColumnElement[int]:
+    total = (
+        select(func.sum(TaskStatusVersion.version))
+        .where(
+            TaskStatusVersion.user_id == _user_id(), TaskStatusVersion.status == any_(_statuses())
+        )
+        .scalar_subquery()
+    )
+    return cast(func.coalesce(total, 0), BigInteger)
+
+
+def _page_statement(shape: ListShape) -> Select[Any]:
+    """The page as `TaskPage` JSON text and, for a caller who is not an admin, the
+    freshness of what this snapshot shows."""
+    where = and_(true(), *_conditions(shape))
+    page = (
+        select(Task, _ROW_VERSION.label("row_version"))
+        .where(where)
+        .order_by(Task.created_at.desc(), Task.id.desc())
+        .limit(bindparam("limit", type_=Integer))
+        .offset(bindparam("offset", type_=Integer))
+        .cte("page")
+    )
+    # The tags of the whole page in one join, not one lookup per task.
+    page_tags = (
+        select(
+            task_tags.c.task_id,
+            func.json_agg(aggregate_order_by(Tag.name, Tag.name)).label("names"),
+        )
+        .join(Tag, Tag.id == task_tags.c.tag_id)
+        .where(task_tags.c.task_id.in_(select(page.c.id)))
+        .group_by(task_tags.c.task_id)
+        .subquery("page_tags")
+    )
+    item = _item_json(page, func.coalesce(page_tags.c.names, _EMPTY_JSON_ARRAY))
+    items = (
+        select(
+            func.coalesce(
+                func.json_agg(aggregate_order_by(item, page.c.created_at.desc(), page.c.id.desc())),
+                _EMPTY_JSON_ARRAY,
+            )
+        )
+        .select_from(page.outerjoin(page_tags, page_tags.c.task_id == page.c.id))
+        .scalar_subquery()
+    )
+    total = select(func.count()).select_from(Task).where(where).scalar_subquery()
+    document = func.json_build_object(
+        "items", items,
+        "total", total,
+        "page", bindparam("page", type_=Integer),
+        "limit", bindparam("limit", type_=Integer),
+    )  # fmt: skip
+    if shape.admin:
+        return select(cast(document, String))
+    shown = select(
+        func.array_agg(aggregate_order_by(page.c.id, page.c.id)),
+        func.array_agg(aggregate_order_by(page.c.row_version, page.c.id)),
+    ).subquery("shown")
+    return select(
+        cast(document, String),
+        _list_version(),
+        _status_version(),
+        shown.c[0],
+        shown.c[1],
+    )
+
+
+@lru_cache(maxsize=64)
+def _compiled_page(shape: ListShape) -> CompiledStatement:
+    return CompiledStatement.of(_page_statement(shape))
+
+
+@lru_cache(maxsize=1)
+def _compiled_freshness() -> CompiledStatement:
+    row_versions = (
+        select(_ROW_VERSION)
+        .select_from(Task)
+        .where(Task.id == any_(bindparam("shown", type_=ARRAY(Task.id.type))))
+        .order_by(Task.id)
+    )
+    return CompiledStatement.of(
+        select(_list_version(), _status_version(), func.array(row_versions.scalar_subquery()))
+    )
+
+
+_tracer = trace.get_tracer("taskhub.task_svc.read_models")
+_PAGE_SPAN_ATTRIBUTES = {"db.system.name": "postgresql", "db.operation.name": "SELECT"}
+
+
+async def render_page(
+    connection: ReadConnection, *, principal: Principal, query: TaskListQuery
+) -> RenderedPage | str:
+    """One page of the caller's visible tasks as `TaskPage` JSON text, with its freshness;
+    for an admin (who sees every list, and whose pages are not kept) the text alone."""
+    shape = ListShape.of(principal, query)
+    compiled = _compiled_page(shape)
+    # These reads bypass the SQLAlchemy instrumentation; the page gets a span of its own.
+    # (The freshness check of a kept page does not: a few index probes on the hottest path.)
+    with _tracer.start_as_current_span(
+        "SELECT tasks page", kind=SpanKind.CLIENT, attributes=_PAGE_SPAN_ATTRIBUTES
+    ):
+        row = await connection.fetchrow(
+            compiled.sql, *compiled.arguments(_parameters(principal, query))
+        )
+    assert row is not None  # an aggregate always yields one row
+    document = str(row[0])
+    if shape.admin:
+        return document
+    return RenderedPage(
+        document,
+        Freshness(
+            list_version=int(row[1]),
+            status_version=int(row[2]),
+            shown=tuple(row[3] or ()),
+            row_versions=tuple(row[4] or ()),
+        ),
+    )
+
+
+async def current_freshness(
+    connection: ReadConnection,
+    *,
+    user_id: uuid.UUID,
+    query: TaskListQuery,
+    shown: Sequence[uuid.UUID],
+) -> Freshness:
+    """The freshness a page of `query` that shows `shown` would have now (one statement)."""
+    compiled = _compiled_freshness()
+    parameters = {
+        "user_id": user_id,
+        "statuses": [status.value for status in query.status],
+        "shown": list(shown),
+    }
+    row = await connection.fetchrow(compiled.sql, *compiled.arguments(parameters))
+    assert row is not None
+    return Freshness(
+        list_version=int(row[0]),
+        status_version=int(row[1]),
+        shown=tuple(shown),
+        row_versions=tuple(row[2]),
+    )
