@@ -76,7 +76,7 @@ class World:
                     principal=Principal(user_id=user.id, role=Role.USER),
                     query=TaskListQuery.model_validate(params),
                 )
-                assert not isinstance(rendered, str)
+                assert isinstance(rendered, task_list.RenderedPage)
                 pages[(str(user.id), json.dumps(params))] = json.loads(rendered.document)
         return pages
 

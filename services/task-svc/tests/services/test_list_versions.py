@@ -21,6 +21,7 @@ from task_svc.read_models import task_list
 from task_svc.repositories import tasks as task_repository
 from task_svc.repositories.tasks import ListChange
 from task_svc.schemas.tasks import TaskListQuery
+from taskhub_common.auth import Principal, Role
 
 CreateTask = Callable[..., Awaitable[dict[str, Any]]]
 
@@ -30,10 +31,18 @@ async def _versions(
 ) -> tuple[int, int]:
     """The user's list version, and the sum of their counters of `statuses`."""
     connection = await task_repository.transaction_connection(session)
-    freshness = await task_list.current_freshness(
-        connection, user_id=user_id, query=TaskListQuery(status=list(statuses)), shown=[]
+    return await _counters(connection, user_id, *statuses)
+
+
+async def _counters(connection: Any, user_id: uuid.UUID, *statuses: TaskStatus) -> tuple[int, int]:
+    # Through the list statement itself: the versions it reads are the ones it keys pages by.
+    rendered = await task_list.render_page(
+        connection,
+        principal=Principal(user_id=user_id, role=Role.USER),
+        query=TaskListQuery(status=list(statuses)),
     )
-    return freshness.list_version, freshness.status_version
+    assert isinstance(rendered, task_list.RenderedPage)
+    return rendered.freshness.list_version, rendered.freshness.status_version
 
 
 async def test_each_write_adds_one_to_every_list_it_changes(
@@ -114,10 +123,7 @@ async def test_changes_of_two_tasks_of_one_user_do_not_wait_for_each_other(
                     ),
                     timeout=5,
                 )
-        freshness = await task_list.current_freshness(
-            first_connection, user_id=owner, query=TaskListQuery(), shown=[]
-        )
-        assert freshness.list_version == 2
+        assert await _counters(first_connection, owner) == (2, 0)
         slots = await first_connection.fetchval(
             "SELECT count(*) FROM task_list_versions WHERE user_id = $1", owner
         )

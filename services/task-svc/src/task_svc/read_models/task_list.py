@@ -24,7 +24,6 @@ snapshot, so a page is never older than the last committed write that concerns i
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -40,14 +39,17 @@ from sqlalchemy import (
     and_,
     any_,
     bindparam,
+    case,
     cast,
     func,
     literal_column,
+    null,
     or_,
     select,
     true,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
+from sqlalchemy.sql.selectable import ScalarSelect
 
 from task_svc.db.compiled import CompiledStatement
 from task_svc.db.read_pool import ReadConnection
@@ -58,8 +60,6 @@ from taskhub_common.auth import Principal
 # Same text as schemas.tasks.TIMESTAMP_FORMAT, in PostgreSQL's to_char notation.
 _PG_TIMESTAMP_FORMAT = 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
 _EMPTY_JSON_ARRAY: ColumnElement[Any] = literal_column("'[]'::json")
-# The version of a task row: one more with every update of it (see Task.revision).
-_ROW_VERSION = Task.revision
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,7 +208,7 @@ def _page_statement(shape: ListShape) -> Select[Any]:
     freshness of what this snapshot shows."""
     where = and_(true(), *_conditions(shape))
     page = (
-        select(Task, _ROW_VERSION.label("row_version"))
+        select(Task)
         .where(where)
         .order_by(Task.created_at.desc(), Task.id.desc())
         .limit(bindparam("limit", type_=Integer))
@@ -246,17 +246,37 @@ def _page_statement(shape: ListShape) -> Select[Any]:
     )  # fmt: skip
     if shape.admin:
         return select(cast(document, String))
-    shown = select(
-        func.array_agg(aggregate_order_by(page.c.id, page.c.id)),
-        func.array_agg(aggregate_order_by(page.c.row_version, page.c.id)),
-    ).subquery("shown")
-    return select(
-        cast(document, String),
-        _list_version(),
-        _status_version(),
-        shown.c[0],
-        shown.c[1],
+    # What the page the caller keeps (if any) would show now: when nothing of it changed,
+    # the statement answers that alone and PostgreSQL never renders the page (the
+    # document's subqueries run only on the branch that needs them).
+    now = select(
+        _list_version().label("list_version"),
+        _status_version().label("status_version"),
+        func.array(_revisions_of(bindparam("kept_shown", type_=_IDS))).label("kept_revisions"),
+    ).cte("now")
+    unchanged = and_(
+        now.c.list_version == bindparam("kept_list_version", type_=BigInteger),
+        now.c.status_version == bindparam("kept_status_version", type_=BigInteger),
+        now.c.kept_revisions == bindparam("kept_revisions", type_=_REVISIONS),
     )
+    shown = select(func.array_agg(aggregate_order_by(page.c.id, page.c.id)))
+    revisions = select(func.array_agg(aggregate_order_by(page.c.revision, page.c.id)))
+    return select(
+        now.c.list_version,
+        now.c.status_version,
+        case((unchanged, null()), else_=cast(document, String)),
+        case((unchanged, null()), else_=shown.scalar_subquery()),
+        case((unchanged, null()), else_=revisions.scalar_subquery()),
+    ).select_from(now)
+
+
+_IDS = ARRAY(Task.id.type)
+_REVISIONS = ARRAY(BigInteger)
+
+
+def _revisions_of(ids: ColumnElement[Any]) -> ScalarSelect[Any]:
+    """The revisions of the tasks `ids`, in id order (a deleted one is missing)."""
+    return select(Task.revision).where(Task.id == any_(ids)).order_by(Task.id).scalar_subquery()
 
 
 @lru_cache(maxsize=64)
@@ -264,72 +284,52 @@ def _compiled_page(shape: ListShape) -> CompiledStatement:
     return CompiledStatement.of(_page_statement(shape))
 
 
-@lru_cache(maxsize=1)
-def _compiled_freshness() -> CompiledStatement:
-    row_versions = (
-        select(_ROW_VERSION)
-        .select_from(Task)
-        .where(Task.id == any_(bindparam("shown", type_=ARRAY(Task.id.type))))
-        .order_by(Task.id)
-    )
-    return CompiledStatement.of(
-        select(_list_version(), _status_version(), func.array(row_versions.scalar_subquery()))
-    )
-
-
 _tracer = trace.get_tracer("taskhub.task_svc.read_models")
 _PAGE_SPAN_ATTRIBUTES = {"db.system.name": "postgresql", "db.operation.name": "SELECT"}
 
 
 async def render_page(
-    connection: ReadConnection, *, principal: Principal, query: TaskListQuery
-) -> RenderedPage | str:
-    """One page of the caller's visible tasks as `TaskPage` JSON text, with its freshness;
-    for an admin (who sees every list, and whose pages are not kept) the text alone."""
+    connection: ReadConnection,
+    *,
+    principal: Principal,
+    query: TaskListQuery,
+    kept: Freshness | None = None,
+) -> RenderedPage | str | None:
+    """One page of the caller's visible tasks as `TaskPage` JSON text, with its freshness.
+
+    None when `kept` (the freshness of a page the caller keeps for this query) is still
+    the current one: that page is exact. For an admin, whose pages are not kept, the text
+    alone. One statement, one round trip, whichever the answer.
+    """
     shape = ListShape.of(principal, query)
     compiled = _compiled_page(shape)
+    parameters = _parameters(principal, query)
+    if kept is None:
+        parameters |= {"kept_list_version": -1, "kept_status_version": -1, "kept_shown": []}
+        parameters["kept_revisions"] = []
+    else:
+        parameters |= {
+            "kept_list_version": kept.list_version,
+            "kept_status_version": kept.status_version,
+            "kept_shown": list(kept.shown),
+            "kept_revisions": list(kept.row_versions),
+        }
     # These reads bypass the SQLAlchemy instrumentation; the page gets a span of its own.
-    # (The freshness check of a kept page does not: a few index probes on the hottest path.)
     with _tracer.start_as_current_span(
         "SELECT tasks page", kind=SpanKind.CLIENT, attributes=_PAGE_SPAN_ATTRIBUTES
     ):
-        row = await connection.fetchrow(
-            compiled.sql, *compiled.arguments(_parameters(principal, query))
-        )
+        row = await connection.fetchrow(compiled.sql, *compiled.arguments(parameters))
     assert row is not None  # an aggregate always yields one row
-    document = str(row[0])
     if shape.admin:
-        return document
+        return str(row[0])
+    if row[2] is None:
+        return None
     return RenderedPage(
-        document,
+        str(row[2]),
         Freshness(
-            list_version=int(row[1]),
-            status_version=int(row[2]),
+            list_version=int(row[0]),
+            status_version=int(row[1]),
             shown=tuple(row[3] or ()),
             row_versions=tuple(row[4] or ()),
         ),
-    )
-
-
-async def current_freshness(
-    connection: ReadConnection,
-    *,
-    user_id: uuid.UUID,
-    query: TaskListQuery,
-    shown: Sequence[uuid.UUID],
-) -> Freshness:
-    """The freshness a page of `query` that shows `shown` would have now (one statement)."""
-    compiled = _compiled_freshness()
-    parameters = {
-        "user_id": user_id,
-        "statuses": [status.value for status in query.status],
-        "shown": list(shown),
-    }
-    row = await connection.fetchrow(compiled.sql, *compiled.arguments(parameters))
-    assert row is not None
-    return Freshness(
-        list_version=int(row[0]),
-        status_version=int(row[1]),
-        shown=tuple(shown),
-        row_versions=tuple(row[2]),
     )
