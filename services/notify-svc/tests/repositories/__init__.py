@@ -1,0 +1,1 @@
+"""Repository tests: SQL functions against the real test PostgreSQL."""
