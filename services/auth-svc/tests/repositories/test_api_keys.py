@@ -54,6 +54,8 @@ async def test_lock_owner_is_false_for_an_unknown_user(session: AsyncSession, us
     assert await key_repository.lock_owner(session, uuid.uuid4()) is False
 
 
+# Tests ask for it before `session`: the user's removal then comes after the session's
+# rollback released its lock (the other way round, the DELETE would wait for it forever).
 @pytest.fixture
 async def committed_user(committed_users: list[str]) -> uuid.UUID:
     """A user other connections see (removed afterwards by `committed_users`)."""
@@ -68,7 +70,7 @@ async def committed_user(committed_users: list[str]) -> uuid.UUID:
 
 
 async def test_lock_owner_holds_the_users_row_until_the_transaction_ends(
-    session: AsyncSession, committed_user: uuid.UUID
+    committed_user: uuid.UUID, session: AsyncSession
 ) -> None:
     assert await key_repository.lock_owner(session, committed_user) is True
     async with database.engine.connect() as other:

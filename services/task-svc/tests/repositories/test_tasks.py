@@ -187,6 +187,18 @@ async def test_save_change_of_no_field_keeps_updated_at(session: AsyncSession) -
     assert updated_at == datetime(2020, 1, 1, tzinfo=UTC)
 
 
+async def test_visible_to_is_owned_or_assigned_tasks_and_everything_for_an_admin(
+    session: AsyncSession,
+) -> None:
+    owner, assignee, stranger = _user(), _user(), _user()
+    task = await _add(session, owner, assignee=assignee)
+    for reader, sees in ((owner, True), (assignee, True), (stranger, False), (_admin(), True)):
+        visible = await session.scalars(
+            select(Task.id).where(Task.id == task.id, task_repository.visible_to(reader))
+        )
+        assert (list(visible) == [task.id]) is sees
+
+
 async def test_lock_tasks_returns_the_visible_tasks_in_id_order(session: AsyncSession) -> None:
     owner, stranger = _user(), _user()
     mine = [await _add(session, owner) for _ in range(3)]
