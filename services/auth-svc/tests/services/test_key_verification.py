@@ -11,9 +11,9 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth_svc.core.config import get_settings
-from auth_svc.core.errors import ApiKeyNotFound
 from auth_svc.db.session import database
 from auth_svc.services import api_keys as key_service
+from auth_svc.services.errors import ApiKeyNotFound
 from taskhub_common.api_keys import Scope, generate_key, is_well_formed, key_hash, key_of
 from taskhub_common.auth import Principal, Role
 

@@ -255,3 +255,115 @@ class ApiKeyDirectory:
                 pass
 
         return Handler
+
+
+# --- The shape every service shares: its tests' folders and its one errors module ---------
+# (Imports of this block are local to it, so the block stays in one piece at the file's end.)
+
+TEST_FOLDERS = ("api", "services", "repositories")
+TOP_LEVEL_TEST_FILES = frozenset({"__init__.py", "conftest.py", "test_structure.py"})
+ERRORS_MODULE = ("services", "errors")
+
+
+def check_test_layout(tests_dir: Path, package_dir: Path) -> None:
+    """A service's tests have `api/` (the service driven from outside: HTTP through the app,
+    its process, its CLI), `services/` and `repositories/`, with `repositories/test_<name>.py`
+    for every module of the package's `repositories/`; no test module is loose at the top."""
+    problems = [
+        f"no tests/{folder}/" for folder in TEST_FOLDERS if not (tests_dir / folder).is_dir()
+    ]
+    repositories = sorted(
+        path.stem
+        for path in (package_dir / "repositories").glob("*.py")
+        if path.name != "__init__.py"
+    )
+    problems += [
+        f"no tests/repositories/test_{name}.py for repositories/{name}.py"
+        for name in repositories
+        if not (tests_dir / "repositories" / f"test_{name}.py").is_file()
+    ]
+    problems += [
+        f"tests/{path.name} is loose: it belongs in a folder (api, services, repositories, …)"
+        for path in sorted(tests_dir.glob("*.py"))
+        if path.name not in TOP_LEVEL_TEST_FILES
+    ]
+    if problems:
+        raise AssertionError("; ".join(problems))
+
+
+def error_classes(package_dir: Path) -> dict[str, list[str]]:
+    """The package's error classes by module: every class deriving from `TaskHubError`,
+    through `taskhub_common`'s errors or through the package's own."""
+    import importlib
+
+    from taskhub_common.errors import TaskHubError
+
+    def is_common_error(qualified: str) -> bool:
+        module, _, name = qualified.rpartition(".")
+        if not module.startswith("taskhub_common"):
+            return False
+        try:
+            found = getattr(importlib.import_module(module), name, None)
+        except ImportError:
+            return False
+        return isinstance(found, type) and issubclass(found, TaskHubError)
+
+    package = package_dir.name
+    classes: list[tuple[str, str, list[str]]] = []  # (module, class, its bases qualified)
+    for path in sorted(package_dir.rglob("*.py")):
+        parts = [package, *path.relative_to(package_dir).with_suffix("").parts]
+        if parts[-1] == "__init__":
+            parts.pop()
+        module = ".".join(parts)
+        tree = ast.parse(path.read_text())
+        names: dict[str, str] = {}  # local name -> what it was imported as
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                for alias in node.names:
+                    names[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.asname:
+                        names[alias.asname] = alias.name
+                    else:
+                        top = alias.name.split(".")[0]
+                        names[top] = top
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef):
+                resolved = [_qualified_base(base, names, module) for base in node.bases]
+                classes.append((module, node.name, [base for base in resolved if base]))
+    errors: set[str] = set()
+    changed = True
+    while changed:  # a class deriving from one of the package's errors is one too
+        changed = False
+        for module, name, bases in classes:
+            qualified = f"{module}.{name}"
+            if qualified not in errors and any(
+                base in errors or is_common_error(base) for base in bases
+            ):
+                errors.add(qualified)
+                changed = True
+    found: dict[str, list[str]] = {}
+    for module, name, _ in classes:
+        if f"{module}.{name}" in errors:
+            found.setdefault(module, []).append(name)
+    return found
+
+
+def _qualified_base(base: ast.expr, names: dict[str, str], module: str) -> str | None:
+    if isinstance(base, ast.Name):
+        return names.get(base.id, f"{module}.{base.id}")
+    if isinstance(base, ast.Attribute) and isinstance(base.value, ast.Name):
+        imported = names.get(base.value.id)
+        return f"{imported}.{base.attr}" if imported else None
+    return None
+
+
+def check_errors_module(package_dir: Path) -> None:
+    """Every error class of the package is defined in its `services/errors.py`."""
+    home = ".".join([package_dir.name, *ERRORS_MODULE])
+    elsewhere = {
+        module: names for module, names in error_classes(package_dir).items() if module != home
+    }
+    if elsewhere:
+        raise AssertionError(f"error classes outside {home}: {elsewhere}")

@@ -15,7 +15,8 @@ from task_svc.api import deps
 from task_svc.core.config import get_settings
 from task_svc.db.session import redis
 from task_svc.main import app
-from task_svc.services.assignees import UserDirectory, UserDirectoryUnavailable
+from task_svc.services.assignees import UserDirectory
+from task_svc.services.errors import UserDirectoryUnavailable
 
 CreateTask = Callable[..., Awaitable[dict[str, Any]]]
 INTERNAL_TOKEN = get_settings().internal_token.get_secret_value()

@@ -11,9 +11,9 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth_svc.core.config import get_settings
-from auth_svc.core.errors import ApiKeyLimitReached, ApiKeyNotFound, UserNotFound
 from auth_svc.models.api_key import ApiKey
 from auth_svc.repositories import api_keys as key_repository
+from auth_svc.services.errors import ApiKeyLimitReached, ApiKeyNotFound, UserNotFound
 from taskhub_common.api_keys import (
     DISPLAY_PREFIX_LENGTH,
     Scope,

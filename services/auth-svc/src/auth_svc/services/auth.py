@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth_svc.core.config import get_settings
 from auth_svc.core.emails import canonical_email
-from auth_svc.core.errors import EmailTaken, InvalidCredentials
 from auth_svc.core.security import (
     issue_access_token,
     issue_refresh_token,
@@ -25,6 +24,7 @@ from auth_svc.repositories import login_audit as audit_repository
 from auth_svc.repositories import refresh_tokens as token_repository
 from auth_svc.repositories import users as user_repository
 from auth_svc.schemas.auth import RegisterRequest, TokenPair
+from auth_svc.services.errors import EmailTaken, InvalidCredentials
 from auth_svc.services.throttle import LoginThrottle, RegistrationThrottle
 from taskhub_common.auth import INVALID_TOKEN_MESSAGE, Role
 from taskhub_common.errors import RateLimited, TaskHubError, Unauthorized

@@ -9,11 +9,11 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth_svc.core.emails import canonical_email
-from auth_svc.core.errors import OwnRoleChange, UserNotFound
 from auth_svc.core.security import passwords
 from auth_svc.models.user import User
 from auth_svc.repositories import refresh_tokens as token_repository
 from auth_svc.repositories import users as user_repository
+from auth_svc.services.errors import OwnRoleChange, UserNotFound
 from taskhub_common.auth import INVALID_TOKEN_MESSAGE, Principal, Role, require_admin
 from taskhub_common.errors import Unauthorized
 

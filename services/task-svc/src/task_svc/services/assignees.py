@@ -9,24 +9,13 @@ import httpx
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from taskhub_common.errors import FieldError, ServiceUnavailable, ValidationFailed
+from task_svc.services.errors import UnknownAssignee, UserDirectoryUnavailable
 from taskhub_common.users import UserLookupFailed, look_up_user
 
 logger = logging.getLogger(__name__)
 
 _CACHE_PREFIX = "tasks:user-exists:"
 _EXISTS, _MISSING = b"1", b"0"
-
-
-class UnknownAssignee(ValidationFailed):
-    message = "The request is not valid."
-
-    def __init__(self, field: str) -> None:
-        super().__init__(details=[FieldError(field=field, message="No user has this id.")])
-
-
-class UserDirectoryUnavailable(ServiceUnavailable):
-    message = "The user directory is unavailable; try again shortly."
 
 
 class UserDirectory:

@@ -9,11 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from task_svc.models import OutboxEvent
 from task_svc.repositories import outbox as outbox_repository
-from taskhub_common.errors import NotFound
-
-
-class ParkedEventNotFound(NotFound):
-    message = "No parked event with this id."
+from task_svc.services.errors import ParkedEventNotFound
 
 
 async def list_parked(

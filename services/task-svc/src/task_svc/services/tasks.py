@@ -21,24 +21,12 @@ from task_svc.schemas.tasks import (
     TaskUpdate,
 )
 from task_svc.services.assignees import UserDirectory
+from task_svc.services.errors import TaskChangeForbidden, TaskDeleteForbidden, TaskNotFound
 from task_svc.services.events import TaskSnapshot, events_for_change
 from taskhub_common.auth import Principal
-from taskhub_common.errors import Forbidden, NotFound
 
 # What an assignee who does not own the task may change.
 ASSIGNEE_FIELDS = frozenset({"status"})
-
-
-class TaskNotFound(NotFound):
-    message = "The task was not found."
-
-
-class TaskChangeForbidden(Forbidden):
-    message = "An assignee may change only the status of a task."
-
-
-class TaskDeleteForbidden(Forbidden):
-    message = "Only the owner of a task may delete it."
 
 
 def _manages(principal: Principal, task: Task | TaskRecord) -> bool:

@@ -110,7 +110,7 @@ def test_env_example_documents_every_setting() -> None:
 
     from task_svc.core.config import Settings
 
-    check_env_example(Settings, Path(__file__).resolve().parents[1] / ".env.example")
+    check_env_example(Settings, Path(__file__).resolve().parents[2] / ".env.example")
 
 
 async def test_an_unreachable_read_database_is_a_503_envelope() -> None:

@@ -67,7 +67,7 @@ def _running_auth_svc(env: dict[str, str], port: int, log_path: Path) -> Iterato
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "auth_svc.main:app", "--host", "127.0.0.1",
          "--port", str(port)],
-        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parents[3],
+        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parents[4],
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
