@@ -8,13 +8,14 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from task_svc.db.session import database
 from task_svc.models import OutboxEvent, Tag, Task, TaskPriority, TaskStatus, task_tags
 from task_svc.repositories import tasks as task_repository
+from task_svc.repositories.tasks import ListChange
 from taskhub_common.auth import Principal, Role
 
 pytestmark = pytest.mark.integration
@@ -155,7 +156,7 @@ async def test_save_change_writes_the_fields_and_queues_the_events(
         connection,
         task.id,
         {"status": TaskStatus.DONE.value, "title": "Done it"},
-        list_users=[owner.user_id, None],
+        lists=ListChange.of([owner.user_id, None], task_id=task.id),
         events=[event],
     )
     record = await task_repository.task_record(connection, task.id, principal=owner)
@@ -181,10 +182,70 @@ async def test_save_change_of_no_field_keeps_updated_at(session: AsyncSession) -
         update(Task).where(Task.id == task.id).values(updated_at=datetime(2020, 1, 1, tzinfo=UTC))
     )
     connection = await task_repository.transaction_connection(session)
-    updated_at = await task_repository.save_change(
-        connection, task.id, {}, list_users=[], events=[]
-    )
+    updated_at = await task_repository.save_change(connection, task.id, {}, lists=None, events=[])
     assert updated_at == datetime(2020, 1, 1, tzinfo=UTC)
+
+
+async def _counters(session: AsyncSession, user_id: uuid.UUID) -> dict[str, int]:
+    """The user's list version and status counters, summed over slots."""
+    rows = await session.execute(
+        text(
+            "SELECT 'list', sum(version) FROM task_list_versions WHERE user_id = :u "
+            "UNION ALL SELECT status::text, sum(version) FROM task_status_versions "
+            "WHERE user_id = :u GROUP BY status"
+        ),
+        {"u": user_id},
+    )
+    return {name: int(total) for name, total in rows if total is not None}
+
+
+async def test_save_change_of_the_status_alone_bumps_the_status_counters_and_the_revision(
+    session: AsyncSession,
+) -> None:
+    owner, assignee = _user(), _user()
+    task = await _add(session, owner, assignee=assignee)
+    connection = await task_repository.transaction_connection(session)
+    revision = await connection.fetchval("SELECT revision FROM tasks WHERE id = $1", task.id)
+    status_only = ListChange.of(
+        [owner.user_id, assignee.user_id],
+        task_id=task.id,
+        statuses=[TaskStatus.TODO, TaskStatus.DONE],
+    )
+    await task_repository.save_change(
+        connection, task.id, {"status": TaskStatus.DONE}, lists=status_only, events=[]
+    )
+    for user in (owner, assignee):
+        assert await _counters(session, user.user_id) == {"todo": 1, "done": 1}
+    await task_repository.save_change(
+        connection,
+        task.id,
+        {"title": "x"},
+        lists=ListChange.of([owner.user_id], task_id=task.id),
+        events=[],
+    )
+    assert await _counters(session, owner.user_id) == {"list": 1, "todo": 1, "done": 1}
+    new_revision = await connection.fetchval("SELECT revision FROM tasks WHERE id = $1", task.id)
+    assert new_revision == revision + 2
+
+
+async def test_bump_list_versions_adds_one_per_user_and_counter_and_ignores_nobody(
+    session: AsyncSession,
+) -> None:
+    owner, assignee = _user(), _user()
+    task_id = uuid.uuid4()
+    assert ListChange.of([None], task_id=task_id) is None
+    await task_repository.bump_list_versions(session, None)
+    change = ListChange.of([assignee.user_id, owner.user_id, owner.user_id], task_id=task_id)
+    assert change is not None
+    assert change.users == tuple(sorted({owner.user_id, assignee.user_id}))
+    await task_repository.bump_list_versions(session, change)
+    await task_repository.bump_list_versions(session, change)
+    statuses = ListChange.of(
+        [owner.user_id], task_id=task_id, statuses=[TaskStatus.DONE, TaskStatus.TODO]
+    )
+    await task_repository.bump_list_versions(session, statuses)
+    assert await _counters(session, owner.user_id) == {"list": 2, "todo": 1, "done": 1}
+    assert await _counters(session, assignee.user_id) == {"list": 2}
 
 
 async def test_visible_to_is_owned_or_assigned_tasks_and_everything_for_an_admin(
