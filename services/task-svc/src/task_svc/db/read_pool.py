@@ -24,6 +24,15 @@ async def _keep_session_state(_connection: ReadConnection) -> None:
     run only plain reads, never SET, LISTEN or advisory locks, so there is nothing to reset."""
 
 
+# Each statement here is one per filter shape whose best plan does not depend on the
+# values (the caller's rows, through their indexes). Left to choose, PostgreSQL plans
+# the first five runs per connection with the values, and keeps doing so whenever it
+# estimates that cheaper, which for tag filters it always does: the planning then costs
+# more than the run (measured: a tag-filtered page 1.1 ms with custom plans, 0.6 ms
+# with the generic one; a still-exact kept page 0.86 ms vs 0.27 ms).
+_READ_SETTINGS = {"plan_cache_mode": "force_generic_plan"}
+
+
 class ReadConnections(Protocol):
     """Where single-statement reads get their connection (a `ReadPool`; tests lend theirs)."""
 
@@ -55,7 +64,11 @@ class ReadPool:
         async with self._opening:
             if self._pool is None:
                 self._pool = await asyncpg.create_pool(
-                    self.dsn, min_size=1, max_size=self.size, reset=_keep_session_state
+                    self.dsn,
+                    min_size=1,
+                    max_size=self.size,
+                    reset=_keep_session_state,
+                    server_settings=_READ_SETTINGS,
                 )
         return self._pool
 

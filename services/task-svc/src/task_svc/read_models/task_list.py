@@ -254,6 +254,8 @@ def _page_statement(shape: ListShape) -> Select[Any]:
         _status_version().label("status_version"),
         func.array(_revisions_of(bindparam("kept_shown", type_=_IDS))).label("kept_revisions"),
     ).cte("now")
+    # Read once: inlined, each of the three CASEs below would run the lookups again.
+    now = now.prefix_with("MATERIALIZED")
     unchanged = and_(
         now.c.list_version == bindparam("kept_list_version", type_=BigInteger),
         now.c.status_version == bindparam("kept_status_version", type_=BigInteger),
