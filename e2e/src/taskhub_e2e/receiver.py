@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import secrets
 import select
 import socket
@@ -30,12 +29,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from taskhub_common.loopback import LOOPBACK_HOST, LoopbackServer, StubRequest, StubResponse
+from taskhub_stack.ports import StackPorts
 
 RECEIVER_HOST = LOOPBACK_HOST
 # Worker `gwN` listens on FIRST_PORT + N (the serial run on FIRST_PORT); the deployment
-# allowlists `127.0.0.1:8190` ... `127.0.0.1:8199` (or from `TASKHUB_RECEIVERS_PORT`, so
-# that two checkouts can run their suites side by side).
-FIRST_PORT = int(os.environ.get("TASKHUB_RECEIVERS_PORT") or 8190)
+# allowlists those ten addresses. The stack's `receivers` port (docs/conventions.md), moved
+# by `TASKHUB_RECEIVERS_PORT` so that two checkouts can run their suites side by side.
+FIRST_PORT = StackPorts.from_env().receivers
 PORT_COUNT = 10
 ALLOWLIST_VARIABLE = "NOTIFY_WEBHOOK_ALLOWLIST"
 SECRET_VARIABLE = "NOTIFY_WEBHOOK_SIGNING_SECRET"
@@ -48,7 +48,8 @@ HOLD_POLL_SECONDS = 0.05
 
 
 def receiver_port(worker: str) -> int | None:
-    """The port of this test process's receiver: `gw3` -> 8193, a serial run -> 8190."""
+    """The port of this test process's receiver: `gw3` -> FIRST_PORT + 3, a serial run ->
+    FIRST_PORT."""
     if not worker or worker == "main":
         return FIRST_PORT
     index = worker.removeprefix("gw")

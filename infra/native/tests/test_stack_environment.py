@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from notify_svc.core.config import Settings as NotifySettings
+from taskhub_stack import cli
 from taskhub_stack.credentials import credential_keys, load_or_create_credentials
 from taskhub_stack.environment import build_service_env
 from taskhub_stack.layout import StackLayout
@@ -84,6 +85,39 @@ def test_ports_come_from_the_environment() -> None:
     assert ports.gateway == 8080
     assert "@127.0.0.1:6543/" in env["AUTH_DATABASE_URL"]
     assert env["TASKHUB_CELERY_METRICS_PORT"] == "9"
+
+
+def test_addresses_and_urls_follow_the_moved_ports() -> None:
+    ports = StackPorts.from_env({"TASKHUB_GATEWAY_PORT": "18080"})
+
+    assert ports.address("gateway") == "127.0.0.1:18080"
+    assert ports.url("prometheus") == f"http://127.0.0.1:{StackPorts().prometheus}"
+    with pytest.raises(KeyError, match="no native port named 'gatway'"):
+        ports.url("gatway")
+
+
+@pytest.mark.parametrize(
+    ("url", "is_gateway"),
+    [
+        ("http://127.0.0.1:18080", True),
+        ("http://localhost:18080/healthz", True),
+        ("http://[::1]:18080", True),
+        (f"http://127.0.0.1:{StackPorts().gateway}", False),
+        ("http://gateway.example:18080", False),
+        ("http://localhost", False),
+    ],
+)
+def test_the_gateway_is_a_loopback_url_on_its_port(url: str, is_gateway: bool) -> None:
+    assert StackPorts.from_env({"TASKHUB_GATEWAY_PORT": "18080"}).is_gateway(url) is is_gateway
+
+
+def test_taskhub_stack_url_prints_a_ports_url(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("TASKHUB_ALERTMANAGER_PORT", "19093")
+
+    assert cli.main(["url", "alertmanager"]) == 0
+    assert capsys.readouterr().out == "http://127.0.0.1:19093\n"
 
 
 def test_credentials_are_generated_once_and_kept_private(tmp_path: Path) -> None:
