@@ -74,6 +74,10 @@ def parser() -> argparse.ArgumentParser:
         help="the URL of a native port (`taskhub-stack url gateway`), moved ports included",
     )
     url.add_argument("name", choices=StackPorts().names(), help="a port of docs/conventions.md")
+    port = commands.add_parser(
+        "port", help="the number of a native port (`psql -p $(taskhub-stack port pg)`)"
+    )
+    port.add_argument("name", choices=StackPorts().names(), help="a port of docs/conventions.md")
     compose = commands.add_parser(
         "prometheus-compose", help=f"regenerate {prometheus.COMPOSE_FILE} from its template"
     )
@@ -130,8 +134,9 @@ def show_logs(stack: NativeStack, name: str | None, lines: int, follow: bool) ->
 def run(args: argparse.Namespace) -> int:
     if args.command == "prometheus-compose":
         return regenerate_prometheus_compose(check=args.check)
-    if args.command == "url":
-        print(StackPorts.from_env().url(args.name))
+    if args.command in ("url", "port"):
+        ports = StackPorts.from_env()
+        print(ports.url(args.name) if args.command == "url" else getattr(ports, args.name))
         return 0
     stack = NativeStack(say=print)
     match args.command:
