@@ -115,6 +115,15 @@ def test_keep_alive_serves_several_requests_on_one_connection() -> None:
     assert len(ports) == 1
 
 
+def test_a_head_answer_has_the_length_of_the_body_but_no_body() -> None:
+    twelve = StubResponse(200, b"twelve bytes")
+    with LoopbackServer(lambda _: twelve, keep_alive=True) as server, httpx.Client() as client:
+        head = client.head(server.url)
+        get = client.get(server.url)
+    assert (head.headers["content-length"], head.content) == ("12", b"")
+    assert get.content == b"twelve bytes"
+
+
 def test_without_keep_alive_each_connection_serves_one_request() -> None:
     with LoopbackServer(_echo) as server, httpx.Client() as client:
         client.get(server.url)

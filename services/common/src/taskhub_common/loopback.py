@@ -236,7 +236,9 @@ class _Handler(BaseHTTPRequestHandler):
             if "content-length" not in {name.lower() for name in response.headers}:
                 self.send_header("Content-Length", str(len(response.body)))
             self.end_headers()
-            self.wfile.write(response.body)
+            # A HEAD answer has the headers of a GET, and no body (or keep-alive breaks).
+            if self.command != "HEAD":
+                self.wfile.write(response.body)
             return
         # A stream without a length ends when the connection does.
         self.send_header("Connection", "close")
