@@ -14,9 +14,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import nox
+
+from taskhub_stack.ports import StackPorts
 
 ROOT = Path(__file__).resolve().parent
 REPORTS = ROOT / "reports"
@@ -213,9 +214,7 @@ def _e2e_stack_env(replicas: int) -> dict[str, str]:
 
 def _is_native_gateway(base_url: str) -> bool:
     """`base_url` is the native stack's gateway on loopback (its port moved or not)."""
-    parts = urlsplit(base_url)
-    port = int(os.environ.get("TASKHUB_GATEWAY_PORT") or 8080)
-    return parts.hostname in ("127.0.0.1", "localhost", "::1") and parts.port == port
+    return StackPorts.from_env().is_gateway(base_url)
 
 
 def _split_e2e_args(posargs: list[str]) -> tuple[bool, list[str]]:
@@ -438,7 +437,7 @@ def bench(session: nox.Session) -> None:
         _stack(session, "down")
     session.run("taskhub-stack", "up", env=BENCH_STACK_ENV)
     # The stack's own gateway port: a checkout may run its stack on other ports.
-    base_url = f"http://127.0.0.1:{os.environ.get('TASKHUB_GATEWAY_PORT', '8080')}"
+    base_url = StackPorts.from_env().url("gateway")
     try:
         for name, (script, *args) in BENCHMARKS.items():
             if session.posargs and not any(word in name for word in session.posargs):

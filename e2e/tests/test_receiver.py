@@ -209,12 +209,12 @@ def test_a_held_delivery_is_answered_after_the_hold(receiver: WebhookReceiver) -
     [("main", 0), ("", 0), ("gw0", 0), ("gw9", 9), ("gw10", None), ("odd", None)],
 )
 def test_each_worker_has_its_own_port(worker: str, offset: int | None) -> None:
-    # FIRST_PORT is 8190 unless TASKHUB_RECEIVERS_PORT moves the ten.
+    # FIRST_PORT is the stack's `receivers` port unless TASKHUB_RECEIVERS_PORT moves the ten.
     assert receiver_port(worker) == (None if offset is None else FIRST_PORT + offset)
 
 
 def test_the_allowlist_is_read_like_notify_svc_reads_it() -> None:
-    assert parse_allowlist(" 127.0.0.1:8190 , a.example:80,") == {"127.0.0.1:8190", "a.example:80"}
+    assert parse_allowlist(" 127.0.0.1:5000 , a.example:80,") == {"127.0.0.1:5000", "a.example:80"}
     assert parse_allowlist('["127.0.0.1:8191"]') == {"127.0.0.1:8191"}
     assert parse_allowlist(allowlist_value()) == {f"127.0.0.1:{FIRST_PORT + n}" for n in range(10)}
 

@@ -20,14 +20,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
+from taskhub_common.loopback import LoopbackServer, StubRequest, StubResponse, json_response
 from taskhub_stack.render import render_file
 
 GATEWAY_DIR = Path(__file__).resolve().parents[1]
@@ -47,68 +47,52 @@ PRIVATE_NETWORKS = "127.0.0.0/8 1; ::1 1; 10.0.0.0/8 1; 172.16.0.0/12 1; 192.168
 # --- stub upstreams -------------------------------------------------------------------
 
 
-class StubServer(ThreadingHTTPServer):
-    """An echoing stand-in for one service; `arrived` is set when a slow request is in."""
+class StubServer:
+    """An echoing stand-in for one service; `arrived` is set when a slow request is in.
 
-    daemon_threads = True
-
-    def __init__(self, name: str) -> None:
-        super().__init__(("127.0.0.1", 0), StubHandler)
-        self.name = name
-        self.arrived = threading.Event()
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.server_address[1]}"
-
-
-class StubHandler(BaseHTTPRequestHandler):
-    """Echo the request as JSON. Query: reply_status=<code>, reply_size=<padding bytes>,
+    It echoes the request as JSON. Query: reply_status=<code>, reply_size=<padding bytes>,
     reply_sleep=<seconds>, reply_cache=<Cache-Control>, reply_retry_after=<seconds>,
     reply_allow=<Allow>, reply_location=<Location>."""
 
-    protocol_version = "HTTP/1.1"  # keep-alive, as the services speak to nginx
-    server: StubServer
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.arrived = threading.Event()
+        # HTTP/1.1 keep-alive, as the services speak to nginx; nothing recorded (the echo
+        # tells the test what arrived).
+        self.server = LoopbackServer(self._echo, keep_alive=True, record=False, name=name)
 
-    def _answer(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        query = {key: values[0] for key, values in parse_qs(urlsplit(self.path).query).items()}
+    @property
+    def address(self) -> str:
+        return self.server.host_port
+
+    def _echo(self, request: StubRequest) -> StubResponse:
+        query = request.query()
         if "reply_sleep" in query:
-            self.server.arrived.set()
+            self.arrived.set()
             time.sleep(float(query["reply_sleep"]))
         echo = {
-            "service": self.server.name,
-            "method": self.command,
-            "version": self.request_version,
-            "path": self.path,
-            "headers": {name.lower(): value for name, value in self.headers.items()},
-            "body_length": len(body),
+            "service": self.name,
+            "method": request.method,
+            "version": request.version,
+            "path": request.path,
+            "headers": {name.lower(): value for name, value in request.headers.items()},
+            "body_length": len(request.body),
             "padding": "x" * int(query.get("reply_size", "0")),
         }
-        payload = json.dumps(echo).encode()
-        self.send_response(int(query.get("reply_status", "200")))
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
         # The services echo the request id too; the gateway must not send it twice.
-        self.send_header("X-Request-ID", self.headers.get("X-Request-ID", "none"))
-        if "reply_cache" in query:
-            self.send_header("Cache-Control", query["reply_cache"])
-        if "reply_retry_after" in query:
-            self.send_header("Retry-After", query["reply_retry_after"])
-        if "reply_allow" in query:
-            self.send_header("Allow", query["reply_allow"])
-        if "reply_location" in query:
-            self.send_header("Location", query["reply_location"])
-        self.end_headers()
-        # nginx may have given up on a slow answer, which is what the timeout test wants.
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            self.wfile.write(payload)
+        headers = {"X-Request-ID": request.headers.get("X-Request-ID", "none")}
+        for parameter, header in REPLY_HEADERS.items():
+            if parameter in query:
+                headers[header] = query[parameter]
+        return json_response(echo, int(query.get("reply_status", "200")), headers)
 
-    # The stdlib dispatches on these names.
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _answer  # noqa: N815
 
-    def log_message(self, format: str, *args: Any) -> None:
-        """Keep the test output quiet."""
+REPLY_HEADERS = {
+    "reply_cache": "Cache-Control",
+    "reply_retry_after": "Retry-After",
+    "reply_allow": "Allow",
+    "reply_location": "Location",
+}
 
 
 @dataclass
@@ -124,13 +108,10 @@ class Stubs:
 @pytest.fixture(scope="session")
 def stubs() -> Iterator[Stubs]:
     servers = Stubs(StubServer("auth"), StubServer("tasks"), StubServer("notify"))
-    threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in servers.all()]
-    for thread in threads:
-        thread.start()
-    yield servers
-    for server in servers.all():
-        server.shutdown()
-        server.server_close()
+    with contextlib.ExitStack() as running:
+        for stub in servers.all():
+            running.enter_context(stub.server)
+        yield servers
 
 
 # --- rendering and running nginx ------------------------------------------------------

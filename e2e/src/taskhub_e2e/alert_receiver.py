@@ -6,16 +6,15 @@ Natively Alertmanager posts to `http://127.0.0.1:<TASKHUB_ALERT_RECEIVER_PORT>/a
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-RECEIVER_HOST = "127.0.0.1"
+from taskhub_common.loopback import LoopbackServer, StubRequest, StubResponse
+
 MAX_BODY_BYTES = 1024 * 1024
 
 
@@ -36,11 +35,19 @@ class AlertReceiver:
         self.path = path
         self._notices: list[AlertNotice] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer((RECEIVER_HOST, port), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="alert-receiver", daemon=True
+        # The notices are what the scenario reads; the requests themselves are not kept.
+        self._server = LoopbackServer(
+            {f"POST {path}": self._receive},
+            port=port,
+            max_body_bytes=MAX_BODY_BYTES,
+            record=False,
+            name="alert-receiver",
         )
+
+    @property
+    def url(self) -> str:
+        """Where Alertmanager posts."""
+        return f"{self._server.url}{self.path}"
 
     def notices(self) -> list[AlertNotice]:
         with self._lock:
@@ -71,39 +78,22 @@ class AlertReceiver:
         with self._lock:
             self._notices.extend(notices)
 
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                if self.path != receiver.path or length > MAX_BODY_BYTES:
-                    self.send_response(404)
-                    self.end_headers()
-                    return
-                try:
-                    payload = json.loads(self.rfile.read(length))
-                except ValueError:
-                    self.send_response(400)
-                    self.end_headers()
-                    return
-                receiver._record(payload)
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                """Quiet: the scenario reports what it received."""
-
-        return Handler
+    def _receive(self, request: StubRequest) -> StubResponse:
+        if int(request.headers.get("Content-Length") or 0) > MAX_BODY_BYTES:
+            return StubResponse(404)
+        try:
+            payload = request.json()
+        except ValueError:
+            return StubResponse(400)
+        self._record(payload)
+        return StubResponse(200)
 
     def start(self) -> AlertReceiver:
-        self._thread.start()
+        self._server.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        self._server.stop()
 
 
 @contextmanager

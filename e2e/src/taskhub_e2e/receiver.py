@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import secrets
 import select
 import socket
@@ -27,14 +26,16 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-RECEIVER_HOST = "127.0.0.1"
+from taskhub_common.loopback import LOOPBACK_HOST, LoopbackServer, StubRequest, StubResponse
+from taskhub_stack.ports import StackPorts
+
+RECEIVER_HOST = LOOPBACK_HOST
 # Worker `gwN` listens on FIRST_PORT + N (the serial run on FIRST_PORT); the deployment
-# allowlists `127.0.0.1:8190` ... `127.0.0.1:8199` (or from `TASKHUB_RECEIVERS_PORT`, so
-# that two checkouts can run their suites side by side).
-FIRST_PORT = int(os.environ.get("TASKHUB_RECEIVERS_PORT") or 8190)
+# allowlists those ten addresses. The stack's `receivers` port (docs/conventions.md), moved
+# by `TASKHUB_RECEIVERS_PORT` so that two checkouts can run their suites side by side.
+FIRST_PORT = StackPorts.from_env().receivers
 PORT_COUNT = 10
 ALLOWLIST_VARIABLE = "NOTIFY_WEBHOOK_ALLOWLIST"
 SECRET_VARIABLE = "NOTIFY_WEBHOOK_SIGNING_SECRET"
@@ -47,7 +48,8 @@ HOLD_POLL_SECONDS = 0.05
 
 
 def receiver_port(worker: str) -> int | None:
-    """The port of this test process's receiver: `gw3` -> 8193, a serial run -> 8190."""
+    """The port of this test process's receiver: `gw3` -> FIRST_PORT + 3, a serial run ->
+    FIRST_PORT."""
     if not worker or worker == "main":
         return FIRST_PORT
     index = worker.removeprefix("gw")
@@ -208,20 +210,22 @@ class WebhookReceiver:
         self.secret = secret.encode()
         self.inboxes: dict[str, Inbox] = {}
         self._lock = threading.Lock()
-        self._server = _Server((RECEIVER_HOST, port), _Handler, self)
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="webhook-receiver", daemon=True
+        # The inboxes record the deliveries, with what the receiver made of them.
+        self._server = LoopbackServer(
+            {"POST /*": self._deliver},
+            port=port,
+            max_body_bytes=MAX_BODY_BYTES,
+            record=False,
+            name="webhook-receiver",
         )
+        self.port = self._server.port
 
     def start(self) -> WebhookReceiver:
-        self._thread.start()
+        self._server.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        self._server.stop()
 
     def open_inbox(self, behaviour: Behaviour | None = None) -> Inbox:
         key = secrets.token_hex(8)
@@ -256,53 +260,20 @@ class WebhookReceiver:
             tolerance_seconds=tolerance_seconds,
         )
 
-
-@contextmanager
-def running_receiver(port: int, secret: str) -> Iterator[WebhookReceiver]:
-    receiver = WebhookReceiver(port, secret).start()
-    try:
-        yield receiver
-    finally:
-        receiver.stop()
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(
-        self,
-        address: tuple[str, int],
-        handler: type[BaseHTTPRequestHandler],
-        receiver: WebhookReceiver,
-    ) -> None:
-        self.receiver = receiver
-        super().__init__(address, handler)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: the scenarios report what matters."""
-
-    def do_POST(self) -> None:
-        receiver = self.server.receiver
-        inbox = receiver.inbox_for(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(min(length, MAX_BODY_BYTES))
+    def _deliver(self, request: StubRequest) -> StubResponse | None:
+        inbox = self.inbox_for(request.path)
         if inbox is None:
-            self._answer(404)
-            return
-        headers = {name.lower(): value for name, value in self.headers.items()}
+            return _answer(404)
+        headers = {name.lower(): value for name, value in request.headers.items()}
+        body = request.body
         with inbox.changed:
             inbox.arrivals += 1
             position = inbox.arrivals
             inbox.changed.notify_all()
         behaviour = inbox.behaviour
-        valid = receiver.signature_ok(headers, body, behaviour.tolerance_seconds)
+        valid = self.signature_ok(headers, body, behaviour.tolerance_seconds)
         answered: int | None = behaviour.status if valid else 401
-        if valid and position <= behaviour.hold_first and not self._held(inbox):
+        if valid and position <= behaviour.hold_first and not _held(inbox, request.connection):
             answered = None
         delivery_id = headers.get(DELIVERY_HEADER.lower(), "")
         # Recorded before the answer goes out: a sender that reads the inbox as soon as it
@@ -322,38 +293,45 @@ class _Handler(BaseHTTPRequestHandler):
                 )
             )
             inbox.changed.notify_all()
-        if answered is not None:
-            self._answer(answered)
+        # None: the sender hung up while held, so nothing is answered.
+        return None if answered is None else _answer(answered)
 
-    def _held(self, inbox: Inbox) -> bool:
-        """Hold the delivery as the inbox says, counting it among those held meanwhile."""
+
+def _held(inbox: Inbox, connection: socket.socket) -> bool:
+    """Hold the delivery as the inbox says, counting it among those held meanwhile."""
+    with inbox.changed:
+        inbox.holding += 1
+        inbox.peak_holding = max(inbox.peak_holding, inbox.holding)
+    try:
+        return _hold(connection, inbox.behaviour.hold_seconds)
+    finally:
         with inbox.changed:
-            inbox.holding += 1
-            inbox.peak_holding = max(inbox.peak_holding, inbox.holding)
-        try:
-            return self._hold(inbox.behaviour.hold_seconds)
-        finally:
-            with inbox.changed:
-                inbox.holding -= 1
+            inbox.holding -= 1
 
-    def _hold(self, seconds: float) -> bool:
-        """Wait `seconds` before answering; False as soon as the sender hangs up."""
-        deadline = time.monotonic() + seconds
-        connection: socket.socket = self.connection
-        while time.monotonic() < deadline:
-            readable, _, _ = select.select([connection], [], [], HOLD_POLL_SECONDS)
-            if readable:
-                try:
-                    if not connection.recv(1, socket.MSG_PEEK):
-                        return False
-                except OSError:
+
+def _hold(connection: socket.socket, seconds: float) -> bool:
+    """Wait `seconds` before answering; False as soon as the sender hangs up."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        readable, _, _ = select.select([connection], [], [], HOLD_POLL_SECONDS)
+        if readable:
+            try:
+                if not connection.recv(1, socket.MSG_PEEK):
                     return False
-        return True
+            except OSError:
+                return False
+    return True
 
-    def _answer(self, status: int) -> None:
-        body = b'{"received": true}' if 200 <= status < 300 else b'{"error": "refused"}'
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+
+def _answer(status: int) -> StubResponse:
+    body = b'{"received": true}' if 200 <= status < 300 else b'{"error": "refused"}'
+    return StubResponse(status, body, {"Content-Type": "application/json"})
+
+
+@contextmanager
+def running_receiver(port: int, secret: str) -> Iterator[WebhookReceiver]:
+    receiver = WebhookReceiver(port, secret).start()
+    try:
+        yield receiver
+    finally:
+        receiver.stop()

@@ -19,8 +19,10 @@ import httpx
 from taskhub_e2e.receiver import receiver_usable
 from taskhub_stack.credentials import read_env_file
 from taskhub_stack.native import NativeStack
+from taskhub_stack.ports import StackPorts
 
-DEFAULT_BASE_URL = "http://127.0.0.1:8080"
+# The native gateway of this checkout, on its moved port when TASKHUB_GATEWAY_PORT says so.
+DEFAULT_BASE_URL = StackPorts.from_env().url("gateway")
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 PROBE_TIMEOUT_SECONDS = 2.0

@@ -32,6 +32,8 @@ from taskhub_stack.render import render_file, write_private
 from taskhub_stack.supervisor import supervisor_environment
 
 ROOT = Path(__file__).resolve().parents[3]
+# The ports of docs/conventions.md, as nothing overrides them.
+DEFAULTS = StackPorts()
 CREDENTIALS = {key: f"{key.lower()}-value" for key in credential_keys()}
 
 
@@ -93,7 +95,7 @@ def test_supervisord_runs_every_program_with_the_conventions_commands(
         " --custom-log-dict notify_svc.worker.arq_worker.LOG_CONFIG"
     )
     assert programs["postgres"].command == (
-        f"/opt/pg/bin/postgres -D {tmp_path}/pgdata -p 54320 -k {tmp_path}/pgsock "
+        f"/opt/pg/bin/postgres -D {tmp_path}/pgdata -p {DEFAULTS.pg} -k {tmp_path}/pgsock "
         + server_options()
     )
     assert programs["postgres"].uid is not None  # runs as `postgres`, not as root
@@ -200,7 +202,7 @@ def test_gateway_template_renders_into_a_config_nginx_accepts(tmp_path: Path) ->
     )
     text = target.read_text()
     assert "listen 127.0.0.1:18080 default_server;" in text
-    assert "server 127.0.0.1:8101 max_fails=3 fail_timeout=3s;" in text
+    assert f"server 127.0.0.1:{DEFAULTS.auth} max_fails=3 fail_timeout=3s;" in text
     assert not re.search(r"\$\{[A-Z]", text)
     check = subprocess.run(
         [
@@ -262,7 +264,9 @@ def test_two_replicas_run_two_of_each_service_and_worker_and_one_beat(
     webhooks_2 = programs["celery-webhooks-2"].environment
     assert webhooks_2["PROMETHEUS_MULTIPROC_DIR"] == worker_2["PROMETHEUS_MULTIPROC_DIR"]
     assert programs["arq-worker-2"].environment["NOTIFY_ARQ_METRICS_PORT"] == "9112"
-    assert programs["arq-worker"].environment["NOTIFY_ARQ_METRICS_PORT"] == "9102"
+    assert programs["arq-worker"].environment["NOTIFY_ARQ_METRICS_PORT"] == str(
+        DEFAULTS.arq_metrics
+    )
     # Instance 2 calls instance 2 of its peers; instance 1 keeps the stack's environment.
     assert programs["task-svc-2"].environment["TASKS_NOTIFY_URL"] == "http://127.0.0.1:8113"
     assert programs["task-svc-2"].environment["TASKS_AUTH_URL"] == "http://127.0.0.1:8111"
@@ -270,7 +274,10 @@ def test_two_replicas_run_two_of_each_service_and_worker_and_one_beat(
         environment = programs[name].environment
         assert environment["NOTIFY_AUTH_URL"] == "http://127.0.0.1:8111", name
         assert environment["NOTIFY_JWKS_URL"].startswith("http://127.0.0.1:8111/auth/"), name
-    assert programs["task-svc"].environment["TASKS_NOTIFY_URL"] == "http://127.0.0.1:8103"
+    assert (
+        programs["task-svc"].environment["TASKS_NOTIFY_URL"]
+        == f"http://127.0.0.1:{DEFAULTS.notify}"
+    )
 
 
 def test_the_gateway_balances_over_every_instance(tmp_path: Path) -> None:
@@ -284,7 +291,7 @@ def test_the_gateway_balances_over_every_instance(tmp_path: Path) -> None:
     tasks = re.search(r"upstream tasks \{(.*?)\}", text, re.S)
     assert tasks is not None
     servers = re.findall(r"server (\S+) max_fails=3 fail_timeout=3s;", tasks.group(1))
-    assert servers == ["127.0.0.1:8102", "127.0.0.1:8112", "127.0.0.1:8122"]
+    assert servers == [f"127.0.0.1:{DEFAULTS.tasks}", "127.0.0.1:8112", "127.0.0.1:8122"]
     assert "keepalive 16;" in tasks.group(1)
     check = subprocess.run(
         ["nginx", "-t", "-p", str(tmp_path), "-e", str(tmp_path / "t.log"), "-c", str(target)],

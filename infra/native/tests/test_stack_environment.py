@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from notify_svc.core.config import Settings as NotifySettings
+from taskhub_stack import cli
 from taskhub_stack.credentials import credential_keys, load_or_create_credentials
 from taskhub_stack.environment import build_service_env
 from taskhub_stack.layout import StackLayout
@@ -25,25 +26,29 @@ CREDENTIALS = {
     "API_KEY_HASH_SECRET": "hash-me",
 }
 LAYOUT = StackLayout(Path("/repo"))
+# The ports of docs/conventions.md, as nothing overrides them.
+DEFAULTS = StackPorts()
 
 
 def test_service_env_follows_the_conventions() -> None:
     env = build_service_env(StackPorts(), CREDENTIALS, LAYOUT)
 
     assert env["AUTH_DATABASE_URL"] == (
-        "postgresql+asyncpg://taskhub_auth:a-pw@127.0.0.1:54320/taskhub_auth"
+        f"postgresql+asyncpg://taskhub_auth:a-pw@127.0.0.1:{DEFAULTS.pg}/taskhub_auth"
     )
-    assert env["TASKS_DATABASE_URL"].endswith("taskhub_tasks:t-pw@127.0.0.1:54320/taskhub_tasks")
-    assert env["NOTIFY_DATABASE_URL"].endswith("@127.0.0.1:54320/taskhub_notify")
-    assert env["AUTH_REDIS_URL"] == "redis://:r-pw@127.0.0.1:63790/0"
-    assert env["TASKS_REDIS_URL"] == "redis://:r-pw@127.0.0.1:63790/1"
-    assert env["NOTIFY_CELERY_BROKER_URL"] == "redis://:r-pw@127.0.0.1:63790/2"
-    assert env["NOTIFY_ARQ_REDIS_URL"] == "redis://:r-pw@127.0.0.1:63790/3"
+    assert env["TASKS_DATABASE_URL"].endswith(
+        f"taskhub_tasks:t-pw@127.0.0.1:{DEFAULTS.pg}/taskhub_tasks"
+    )
+    assert env["NOTIFY_DATABASE_URL"].endswith(f"@127.0.0.1:{DEFAULTS.pg}/taskhub_notify")
+    assert env["AUTH_REDIS_URL"] == f"redis://:r-pw@127.0.0.1:{DEFAULTS.redis}/0"
+    assert env["TASKS_REDIS_URL"] == f"redis://:r-pw@127.0.0.1:{DEFAULTS.redis}/1"
+    assert env["NOTIFY_CELERY_BROKER_URL"] == f"redis://:r-pw@127.0.0.1:{DEFAULTS.redis}/2"
+    assert env["NOTIFY_ARQ_REDIS_URL"] == f"redis://:r-pw@127.0.0.1:{DEFAULTS.redis}/3"
     assert {env[f"{p}_INTERNAL_TOKEN"] for p in ("AUTH", "TASKS", "NOTIFY")} == {"tok"}
     assert env["AUTH_KEYS_DIR"] == "/repo/.stack/keys"
-    assert env["TASKS_AUTH_URL"] == "http://127.0.0.1:8101"
-    assert env["TASKS_NOTIFY_URL"] == "http://127.0.0.1:8103"
-    jwks = "http://127.0.0.1:8101/auth/.well-known/jwks.json"
+    assert env["TASKS_AUTH_URL"] == f"http://127.0.0.1:{DEFAULTS.auth}"
+    assert env["TASKS_NOTIFY_URL"] == f"http://127.0.0.1:{DEFAULTS.notify}"
+    jwks = f"http://127.0.0.1:{DEFAULTS.auth}/auth/.well-known/jwks.json"
     assert env["TASKS_JWKS_URL"] == env["NOTIFY_JWKS_URL"] == jwks
     assert env["NOTIFY_REMINDER_SCAN_SECONDS"] == "2"
     assert env["AUTH_ENVIRONMENT"] == "development"
@@ -53,9 +58,9 @@ def test_service_env_follows_the_conventions() -> None:
     )
     assert env["NOTIFY_WEBHOOK_SIGNING_SECRET"] == "sign-me"
     assert env["AUTH_API_KEY_HASH_SECRET"] == "hash-me"
-    assert env["NOTIFY_AUTH_URL"] == "http://127.0.0.1:8101"
+    assert env["NOTIFY_AUTH_URL"] == f"http://127.0.0.1:{DEFAULTS.auth}"
     # The e2e suite's loopback receivers, one port per xdist worker.
-    assert env["NOTIFY_WEBHOOK_ALLOWLIST"].split(",")[0] == "127.0.0.1:8190"
+    assert env["NOTIFY_WEBHOOK_ALLOWLIST"].split(",")[0] == f"127.0.0.1:{DEFAULTS.receivers}"
     assert len(env["NOTIFY_WEBHOOK_ALLOWLIST"].split(",")) == 10
     # PROMETHEUS_MULTIPROC_DIR is the Celery worker's alone.
     assert "PROMETHEUS_MULTIPROC_DIR" not in env
@@ -81,9 +86,44 @@ def test_ports_come_from_the_environment() -> None:
     env = build_service_env(ports, CREDENTIALS, LAYOUT)
 
     assert ports.pg == 6543
-    assert ports.gateway == 8080
+    assert ports.gateway == StackPorts().gateway
     assert "@127.0.0.1:6543/" in env["AUTH_DATABASE_URL"]
     assert env["TASKHUB_CELERY_METRICS_PORT"] == "9"
+
+
+def test_addresses_and_urls_follow_the_moved_ports() -> None:
+    ports = StackPorts.from_env({"TASKHUB_GATEWAY_PORT": "18080"})
+
+    assert ports.address("gateway") == "127.0.0.1:18080"
+    assert ports.url("prometheus") == f"http://127.0.0.1:{StackPorts().prometheus}"
+    with pytest.raises(KeyError, match="no native port named 'gatway'"):
+        ports.url("gatway")
+
+
+@pytest.mark.parametrize(
+    ("url", "is_gateway"),
+    [
+        ("http://127.0.0.1:18080", True),
+        ("http://localhost:18080/healthz", True),
+        ("http://[::1]:18080", True),
+        (f"http://127.0.0.1:{StackPorts().gateway}", False),
+        ("http://gateway.example:18080", False),
+        ("http://localhost", False),
+    ],
+)
+def test_the_gateway_is_a_loopback_url_on_its_port(url: str, is_gateway: bool) -> None:
+    assert StackPorts.from_env({"TASKHUB_GATEWAY_PORT": "18080"}).is_gateway(url) is is_gateway
+
+
+def test_taskhub_stack_url_and_port_print_where_a_port_is(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("TASKHUB_ALERTMANAGER_PORT", "19093")
+
+    assert cli.main(["url", "alertmanager"]) == 0
+    assert capsys.readouterr().out == "http://127.0.0.1:19093\n"
+    assert cli.main(["port", "alertmanager"]) == 0
+    assert capsys.readouterr().out == "19093\n"
 
 
 def test_credentials_are_generated_once_and_kept_private(tmp_path: Path) -> None:

@@ -38,8 +38,8 @@ def test_instance_names_and_ports() -> None:
     assert split_instance("task-svc") == ("task-svc", 1)
     # Only replicated programs have instances.
     assert split_instance("celery-beat-2") == ("celery-beat-2", 1)
-    assert instance_port(8102, 1) == 8102
-    assert instance_port(8102, 3) == 8122
+    assert instance_port(5000, 1) == 5000
+    assert instance_port(5000, 3) == 5020
     assert program("arq-worker-2").name == "arq-worker"
     with pytest.raises(KeyError):
         program("celery-beat-2")

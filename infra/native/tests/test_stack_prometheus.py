@@ -12,6 +12,8 @@ from taskhub_stack import alerting, prometheus
 from taskhub_stack.ports import StackPorts
 
 ROOT = Path(__file__).resolve().parents[3]
+# The ports of docs/conventions.md, as nothing overrides them.
+DEFAULTS = StackPorts()
 RULES = ROOT / "infra/prometheus/rules/taskhub.rules.yml"
 RULES_TEST = ROOT / "infra/prometheus/tests/taskhub.rules.test.yml"
 RULES_DIR = ROOT / "infra/prometheus/rules"
@@ -75,11 +77,11 @@ def test_native_config_is_valid_loads_the_rules_and_scrapes_every_5s(tmp_path: P
     assert config["global"]["scrape_interval"] == "5s"
     assert targets["auth-svc"] == ("127.0.0.1:18101", "/auth/metrics")
     assert targets["celery-worker"] == ("127.0.0.1:19101", "/metrics")
-    assert targets["prometheus"][0] == "127.0.0.1:9090"
-    assert targets["postgres-exporter"][0] == "127.0.0.1:9187"
-    assert targets["nginx-exporter"][0] == "127.0.0.1:9113"
+    assert targets["prometheus"][0] == f"127.0.0.1:{DEFAULTS.prometheus}"
+    assert targets["postgres-exporter"][0] == f"127.0.0.1:{DEFAULTS.postgres_exporter}"
+    assert targets["nginx-exporter"][0] == f"127.0.0.1:{DEFAULTS.nginx_exporter}"
     assert config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == [
-        "127.0.0.1:9093"
+        f"127.0.0.1:{DEFAULTS.alertmanager}"
     ]
     for name in ("taskhub.slo.rules.yml", "taskhub.alerts.yml"):
         assert name in result.stdout
@@ -94,11 +96,11 @@ def test_native_config_scrapes_every_instance(tmp_path: Path) -> None:
     }
 
     assert promtool("check", "config", str(target)).returncode == 0
-    assert jobs["auth-svc"] == ["127.0.0.1:8101", "127.0.0.1:8111"]
-    assert jobs["task-svc"] == ["127.0.0.1:8102", "127.0.0.1:8112"]
-    assert jobs["notify-svc"] == ["127.0.0.1:8103", "127.0.0.1:8113"]
-    assert jobs["celery-worker"] == ["127.0.0.1:9101", "127.0.0.1:9111"]
-    assert jobs["arq-worker"] == ["127.0.0.1:9102", "127.0.0.1:9112"]
+    assert jobs["auth-svc"] == [f"127.0.0.1:{DEFAULTS.auth}", "127.0.0.1:8111"]
+    assert jobs["task-svc"] == [f"127.0.0.1:{DEFAULTS.tasks}", "127.0.0.1:8112"]
+    assert jobs["notify-svc"] == [f"127.0.0.1:{DEFAULTS.notify}", "127.0.0.1:8113"]
+    assert jobs["celery-worker"] == [f"127.0.0.1:{DEFAULTS.celery_metrics}", "127.0.0.1:9111"]
+    assert jobs["arq-worker"] == [f"127.0.0.1:{DEFAULTS.arq_metrics}", "127.0.0.1:9112"]
 
 
 def test_recording_rules_are_valid() -> None:
@@ -182,7 +184,7 @@ def test_alertmanager_config_is_valid_real_and_scaled(tmp_path: Path) -> None:
         assert result.returncode == 0, result.stdout + result.stderr
         receiver = config["receivers"][0]["webhook_configs"][0]
         assert receiver == {
-            "url": "http://127.0.0.1:9095/alerts",
+            "url": f"http://127.0.0.1:{DEFAULTS.alert_receiver}/alerts",
             "send_resolved": True,
             "max_alerts": 50,
         }

@@ -7,11 +7,9 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
 import time
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -37,6 +35,7 @@ from taskhub_common.auth import (
     sign_token,
 )
 from taskhub_common.errors import Forbidden, ServiceUnavailable, Unauthorized
+from taskhub_common.loopback import LoopbackServer, json_response
 from taskhub_common.testing import TokenMinter
 
 ISSUER, AUDIENCE = "taskhub-auth", "taskhub"
@@ -173,25 +172,13 @@ class _JwksServer:
 
     def __init__(self) -> None:
         self.key_set: dict[str, Any] = {"keys": []}
-        self.requests = 0
         self.status = 200
-        outer = self
+        self.server = LoopbackServer(lambda _: json_response(self.key_set, self.status))
+        self.url = f"{self.server.url}/jwks.json"
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                outer.requests += 1
-                body = json.dumps(outer.key_set).encode()
-                self.send_response(outer.status)
-                self.send_header("Content-Type", "application/json")
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/jwks.json"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    @property
+    def requests(self) -> int:
+        return len(self.server.requests)
 
     def publish(self, *keys: RSAKey) -> None:
         self.key_set = KeySet(list(keys)).as_dict(private=False)  # type: ignore[assignment]
@@ -200,8 +187,8 @@ class _JwksServer:
 @pytest.fixture
 def jwks_server() -> Iterator[_JwksServer]:
     server = _JwksServer()
-    yield server
-    server.server.shutdown()
+    with server.server:
+        yield server
 
 
 def _verifier(source: JwksKeySource) -> TokenVerifier:

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import socket
-import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -17,6 +14,7 @@ from fastapi import Depends, FastAPI
 
 from taskhub_common.auth import Principal, Role, TokenVerifier, principal_dependency
 from taskhub_common.errors import Unauthorized, install_error_handlers
+from taskhub_common.loopback import LoopbackServer, StubRequest, StubResponse, json_response
 from taskhub_common.roles import CurrentRoles, RolesUnavailable
 from taskhub_common.testing import TokenMinter
 
@@ -32,36 +30,25 @@ class _UserDirectory:
         self.lookups: list[str] = []
         self.status: int | None = None  # forces an answer (a broken auth-svc)
         self.body: bytes | None = None
-        outer = self
+        self.server = LoopbackServer({"GET /internal/users/*": self._lookup})
+        self.url = self.server.url
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                user_id = self.path.rsplit("/", 1)[-1]
-                outer.lookups.append(user_id)
-                if self.headers.get("X-Internal-Token") != INTERNAL_TOKEN:
-                    self._reply(401, {"error": {"code": "UNAUTHORIZED", "message": "no"}})
-                elif outer.status is not None:
-                    self._reply(outer.status, {"error": {"code": "X", "message": "x"}})
-                elif user_id not in outer.roles:
-                    self._reply(404, {"error": {"code": "NOT_FOUND", "message": "no"}})
-                else:
-                    body = {"id": user_id, "email": "u@example.test", "name": "U"}
-                    self._reply(200, body | {"role": outer.roles[user_id]})
+    def _lookup(self, request: StubRequest) -> StubResponse:
+        user_id = request.route.rsplit("/", 1)[-1]
+        self.lookups.append(user_id)
+        if request.headers.get("X-Internal-Token") != INTERNAL_TOKEN:
+            return self._reply(401, {"error": {"code": "UNAUTHORIZED", "message": "no"}})
+        if self.status is not None:
+            return self._reply(self.status, {"error": {"code": "X", "message": "x"}})
+        if user_id not in self.roles:
+            return self._reply(404, {"error": {"code": "NOT_FOUND", "message": "no"}})
+        body = {"id": user_id, "email": "u@example.test", "name": "U"}
+        return self._reply(200, body | {"role": self.roles[user_id]})
 
-            def _reply(self, status: int, body: dict[str, Any]) -> None:
-                data = outer.body if outer.body is not None else json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def _reply(self, status: int, body: dict[str, Any]) -> StubResponse:
+        if self.body is None:
+            return json_response(body, status)
+        return StubResponse(status, self.body, {"Content-Type": "application/json"})
 
     def add(self, role: Role) -> uuid.UUID:
         user_id = uuid.uuid4()
@@ -72,9 +59,8 @@ class _UserDirectory:
 @pytest.fixture
 def directory() -> Iterator[_UserDirectory]:
     server = _UserDirectory()
-    yield server
-    server.server.shutdown()
-    server.server.server_close()
+    with server.server:
+        yield server
 
 
 @pytest.fixture
@@ -244,8 +230,7 @@ async def test_through_the_verifier_an_old_admin_token_follows_the_directory(
         del directory.roles[str(user_id)]
         await asyncio.sleep(TTL)
         gone = await client.get("/whoami", headers=headers)
-        directory.server.shutdown()
-        directory.server.server_close()
+        directory.server.stop()
         await asyncio.sleep(TTL)
         down = await client.get("/whoami", headers=headers)
         still_plain = await client.get("/whoami", headers=plain)

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import httpx
 import pytest
@@ -18,6 +15,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from taskhub_common.db import Database
+from taskhub_common.loopback import LoopbackServer, StubResponse
 from taskhub_common.tracing import (
     build_tracer_provider,
     configure_tracing,
@@ -95,28 +93,14 @@ async def test_sql_on_an_instrumented_engine_is_a_child_span(
     assert sql[0].parent.span_id == parent.get_span_context().span_id
 
 
-class _Ok(BaseHTTPRequestHandler):
-    def log_message(self, *_: Any) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        self.send_response(204)
-        self.end_headers()
-
-
 def test_an_outgoing_request_is_one_client_span_however_often_clients_are_instrumented(
     spans: InMemorySpanExporter,
 ) -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Ok)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with LoopbackServer(lambda _: StubResponse(204)) as server:
         instrument_clients()
         instrument_clients()  # every lifespan and worker start-up calls it again
         with httpx.Client() as client:
-            assert client.get(f"http://127.0.0.1:{server.server_address[1]}/").status_code == 204
-    finally:
-        server.shutdown()
-        server.server_close()
+            assert client.get(f"{server.url}/").status_code == 204
     client_spans = [s for s in spans.get_finished_spans() if s.kind is trace.SpanKind.CLIENT]
     assert [span.name for span in client_spans] == ["GET"]
 
@@ -140,39 +124,12 @@ def test_a_celery_task_is_one_span_however_often_celery_is_instrumented(
 # --- export ------------------------------------------------------------------------------
 
 
-class _Collector(ThreadingHTTPServer):
-    """A loopback stand-in for the OTel collector's OTLP/HTTP receiver."""
-
-    def __init__(self) -> None:
-        self.paths: list[str] = []
-        self.bodies: list[bytes] = []
-        super().__init__(("127.0.0.1", 0), _CollectorHandler)
-
-
-class _CollectorHandler(BaseHTTPRequestHandler):
-    server: _Collector
-
-    def log_message(self, *_: Any) -> None:
-        pass
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        self.server.paths.append(self.path)
-        self.server.bodies.append(body)
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-protobuf")
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-
 @pytest.fixture
-def collector() -> Iterator[_Collector]:
-    server = _Collector()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+def collector() -> Iterator[LoopbackServer]:
+    """A loopback stand-in for the OTel collector's OTLP/HTTP receiver."""
+    answer = StubResponse(200, headers={"Content-Type": "application/x-protobuf"})
+    with LoopbackServer({"POST /*": lambda _: answer}) as server:
+        yield server
 
 
 def _closed_port() -> int:
@@ -190,8 +147,8 @@ def _time_spans(provider: TracerProvider, count: int) -> float:
     return (time.perf_counter() - started) / count
 
 
-def test_spans_reach_the_collector_over_otlp_http(collector: _Collector) -> None:
-    endpoint = f"http://127.0.0.1:{collector.server_address[1]}"
+def test_spans_reach_the_collector_over_otlp_http(collector: LoopbackServer) -> None:
+    endpoint = collector.url
     provider = build_tracer_provider("demo-svc", otlp_endpoint=endpoint)
     try:
         with provider.get_tracer("test").start_as_current_span("exported-span"):
@@ -199,9 +156,10 @@ def test_spans_reach_the_collector_over_otlp_http(collector: _Collector) -> None
         assert provider.force_flush(5000)
     finally:
         provider.shutdown()
-    assert collector.paths
-    assert set(collector.paths) == {"/v1/traces"}
-    assert any(b"exported-span" in body and b"demo-svc" in body for body in collector.bodies)
+    assert collector.requests
+    assert {request.path for request in collector.requests} == {"/v1/traces"}
+    bodies = [request.body for request in collector.requests]
+    assert any(b"exported-span" in body and b"demo-svc" in body for body in bodies)
 
 
 def test_an_absent_collector_never_slows_a_span() -> None:

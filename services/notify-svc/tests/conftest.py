@@ -10,14 +10,12 @@ Unit tests (ssrf, config, backoff) need none of them.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +25,7 @@ from redis import Redis
 from sqlalchemy import text
 
 from taskhub_common.auth import Role
+from taskhub_common.loopback import LoopbackServer, StubRequest, StubResponse, json_response
 from taskhub_common.testing import TokenMinter, migrate
 
 REQUIRED_ENV = (
@@ -55,16 +54,12 @@ class Receiver:
     """A webhook receiver; the path picks the behaviour (`/ok`, `/fail`, `/redirect`, `/huge`,
     `/slow/<seconds>/...`: answers 200 after that long)."""
 
-    server: ThreadingHTTPServer
+    host_port: str = ""
     requests: list[Received] = field(default_factory=list)
     # Requests to `/slow` paths being answered right now, and the most seen at once.
     slow_in_flight: int = 0
     slow_peak: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
-
-    @property
-    def host_port(self) -> str:
-        return f"127.0.0.1:{self.server.server_address[1]}"
 
     def url(self, path: str) -> str:
         return f"http://{self.host_port}{path}"
@@ -72,75 +67,44 @@ class Receiver:
     def hits(self, path: str) -> list[Received]:
         return [request for request in self.requests if request.path == path]
 
+    def respond(self, request: StubRequest) -> StubResponse:
+        self.requests.append(Received(request.path, dict(request.headers.items()), request.body))
+        if request.path.startswith("/fail"):
+            return StubResponse(500, b'{"secret": "receiver internals"}', JSON)
+        if request.path.startswith("/redirect"):
+            return StubResponse(302, headers={"Location": self.url("/ok")})
+        if request.path.startswith("/huge"):
+            # 200 with a body that never ends: only a capped reader gets past it
+            # (1 GiB at most, should the cap not work).
+            endless = (b"x" * 65536 for _ in range(16384))
+            return StubResponse(200, endless, {"Content-Type": "application/octet-stream"})
+        if request.path.startswith("/slow/"):
+            return self._slow(float(request.path.split("/")[2]))
+        return StubResponse(200, b'{"ok": true}', JSON)
 
-def _receiver_handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *_: Any) -> None:
-            pass
+    def _slow(self, seconds: float) -> StubResponse:
+        with self.lock:
+            self.slow_in_flight += 1
+            self.slow_peak = max(self.slow_peak, self.slow_in_flight)
+        try:
+            time.sleep(seconds)
+            return StubResponse(200, b'{"ok": true}', JSON)
+        finally:
+            with self.lock:
+                self.slow_in_flight -= 1
 
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length", "0"))
-            body = self.rfile.read(length)
-            receiver.requests.append(Received(self.path, dict(self.headers.items()), body))
-            if self.path.startswith("/fail"):
-                self._answer(500, b'{"secret": "receiver internals"}')
-            elif self.path.startswith("/redirect"):
-                self.send_response(302)
-                self.send_header("Location", receiver.url("/ok"))
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-            elif self.path.startswith("/huge"):
-                self._endless()
-            elif self.path.startswith("/slow/"):
-                self._slow(float(self.path.split("/")[2]))
-            else:
-                self._answer(200, b'{"ok": true}')
 
-        def _answer(self, status: int, body: bytes) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def _slow(self, seconds: float) -> None:
-            with receiver.lock:
-                receiver.slow_in_flight += 1
-                receiver.slow_peak = max(receiver.slow_peak, receiver.slow_in_flight)
-            try:
-                time.sleep(seconds)
-                self._answer(200, b'{"ok": true}')
-            finally:
-                with receiver.lock:
-                    receiver.slow_in_flight -= 1
-
-        def _endless(self) -> None:
-            # 200 with a body that never ends: only a capped reader gets past it.
-            self.send_response(200)
-            self.send_header("Content-Type", "application/octet-stream")
-            self.end_headers()
-            chunk = b"x" * 65536
-            try:
-                for _ in range(16384):  # 1 GiB at most, should the cap not work
-                    self.wfile.write(chunk)
-            except OSError:
-                return
-
-    return Handler
+JSON = {"Content-Type": "application/json"}
 
 
 @dataclass
 class AuthStub:
     """auth-svc's internal user lookup, as documented: `{id, email, name, role}` or 404."""
 
-    server: ThreadingHTTPServer
     token: str
+    url: str = ""
     users: dict[str, dict[str, str]] = field(default_factory=dict)
     calls: int = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def add_user(self, user_id: uuid.UUID | None = None) -> uuid.UUID:
         user_id = user_id or uuid.uuid4()
@@ -152,38 +116,14 @@ class AuthStub:
         }
         return user_id
 
-
-def _auth_handler(stub: AuthStub) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *_: Any) -> None:
-            pass
-
-        def do_GET(self) -> None:
-            stub.calls += 1
-            user_id = self.path.removeprefix("/internal/users/")
-            if self.headers.get("X-Internal-Token") != stub.token:
-                self._json(401, {"error": {"code": "UNAUTHORIZED", "message": "no"}})
-            elif user_id in stub.users:
-                self._json(200, stub.users[user_id])
-            else:
-                self._json(404, {"error": {"code": "NOT_FOUND", "message": "no such user"}})
-
-        def _json(self, status: int, body: dict[str, Any]) -> None:
-            raw = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(raw)))
-            self.end_headers()
-            self.wfile.write(raw)
-
-    return Handler
-
-
-def _serve(handler_for: Callable[[Any], type[BaseHTTPRequestHandler]], holder: Any) -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(holder))
-    server.daemon_threads = True
-    holder.server = server
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    def respond(self, request: StubRequest) -> StubResponse:
+        self.calls += 1
+        user_id = request.path.removeprefix("/internal/users/")
+        if request.headers.get("X-Internal-Token") != self.token:
+            return json_response({"error": {"code": "UNAUTHORIZED", "message": "no"}}, 401)
+        if user_id in self.users:
+            return json_response(self.users[user_id])
+        return json_response({"error": {"code": "NOT_FOUND", "message": "no such user"}}, 404)
 
 
 # --- environment ---------------------------------------------------------------------------
@@ -205,20 +145,21 @@ def integration_env() -> None:
 
 @pytest.fixture(scope="session")
 def receiver(integration_env: None) -> Iterator[Receiver]:
-    holder = Receiver(server=None)  # type: ignore[arg-type]
-    _serve(_receiver_handler, holder)
-    yield holder
-    holder.server.shutdown()
+    holder = Receiver()
+    # POST only, as notify-svc delivers; the holder records the requests its own way.
+    with LoopbackServer({"POST /*": holder.respond}, record=False) as server:
+        holder.host_port = server.host_port
+        yield holder
 
 
 @pytest.fixture(scope="session")
 def auth_stub(integration_env: None) -> Iterator[AuthStub]:
     from notify_svc.core.config import get_settings
 
-    holder = AuthStub(server=None, token=get_settings().internal_token.get_secret_value())  # type: ignore[arg-type]
-    _serve(_auth_handler, holder)
-    yield holder
-    holder.server.shutdown()
+    holder = AuthStub(token=get_settings().internal_token.get_secret_value())
+    with LoopbackServer({"GET /*": holder.respond}, record=False) as server:
+        holder.url = server.url
+        yield holder
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,7 @@
 Usage (from the repository root, inside the workspace venv):
 
     python services/task-svc/benchmarks/bench_list.py \\
-        [--base-url http://127.0.0.1:8080] [--auth-url URL] \\
+        [--base-url URL] [--auth-url URL] \\
         (--token ACCESS_TOKEN | --email E --password P [--register]) \\
         [--tasks 1000] [--connections 32] [--duration 15]
 
@@ -44,6 +44,8 @@ from dataclasses import asdict, dataclass
 
 import httpx
 
+from taskhub_stack.ports import StackPorts
+
 LIST_PATH = "/tasks?limit=50"
 HEALTH_PATH = "/tasks/healthz"
 TARGET_RPS_RATIO = 0.25
@@ -65,7 +67,11 @@ class WrkResult:
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--base-url", default="http://127.0.0.1:8080")
+    parser.add_argument(
+        "--base-url",
+        default=StackPorts.from_env().url("gateway"),
+        help="the gateway (default: the native stack's, `taskhub-stack url gateway`)",
+    )
     parser.add_argument("--auth-url", help="where /auth lives (default: --base-url)")
     parser.add_argument("--token", help="an access token of the benchmark user")
     parser.add_argument("--email", help="log in as this user (with --password)")

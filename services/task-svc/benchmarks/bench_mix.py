@@ -2,7 +2,7 @@
 
 Usage (from the repository root, inside the workspace venv):
 
-    python services/task-svc/benchmarks/bench_mix.py [--base-url http://127.0.0.1:8080] \\
+    python services/task-svc/benchmarks/bench_mix.py [--base-url URL] \\
         [--users 40] [--tasks-per-user 50] [--write-share 0.10] [--connections 32] \\
         [--seconds 15] [--prefix bench-mix]
 
@@ -53,6 +53,8 @@ import httpx
 # The sibling script (its folder is on sys.path when this one runs) reads wrk's output.
 from bench_list import WrkResult, parse_wrk
 
+from taskhub_stack.ports import StackPorts
+
 HEALTH_PATH = "/tasks/healthz"
 # The benchmark users are throwaway accounts of a local stack.
 PASSWORD = "bench-password-123"  # noqa: S105
@@ -71,7 +73,11 @@ class User:
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--base-url", default="http://127.0.0.1:8080")
+    parser.add_argument(
+        "--base-url",
+        default=StackPorts.from_env().url("gateway"),
+        help="the gateway (default: the native stack's, `taskhub-stack url gateway`)",
+    )
     parser.add_argument("--users", type=int, default=40)
     parser.add_argument("--tasks-per-user", type=int, default=50)
     parser.add_argument("--write-share", type=float, default=0.10)

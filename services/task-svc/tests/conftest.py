@@ -3,15 +3,12 @@ small loopback HTTP servers standing in for the other services' internal endpoin
 
 from __future__ import annotations
 
-import json
 import os
-import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +34,14 @@ from task_svc.db.session import database, read_connections, redis  # noqa: E402
 from task_svc.main import app  # noqa: E402
 from task_svc.services.assignees import UserDirectory  # noqa: E402
 from taskhub_common.auth import Role, principal_dependency  # noqa: E402
+from taskhub_common.loopback import (  # noqa: E402
+    LoopbackServer,
+    Responder,
+    StubRequest,
+    StubResponse,
+    json_response,
+    route_to,
+)
 from taskhub_common.testing import TokenMinter, api_client, migrate, rollback_session  # noqa: E402
 
 ALEMBIC_INI = Path(__file__).resolve().parents[1] / "alembic.ini"
@@ -62,97 +67,71 @@ class Loopback:
         return self.statuses.pop(0) if self.statuses else self.default_status
 
 
-def _handler(state: Loopback) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:  # keep test output quiet
-            return
+def _responder(state: Loopback) -> Responder:
+    def user_lookup(request: StubRequest) -> StubResponse:
+        # auth-svc's internal contract: GET /internal/users/{id} -> 200 user / 404.
+        state.requests.append({"method": "GET", "path": request.path, "headers": request.headers})
+        time.sleep(state.delay_seconds)
+        if request.headers.get("X-Internal-Token") != INTERNAL_TOKEN:
+            return json_response({"error": {"code": "UNAUTHORIZED", "message": "no"}}, 401)
+        status = state.next_status()
+        user_id = request.path.rsplit("/", 1)[-1]
+        if status == 200 and user_id not in state.known_users:
+            status = 404
+        body = {"id": user_id, "email": "u@example.test", "name": "U", "role": "user"}
+        return json_response(body if status == 200 else {"error": {"code": "X"}}, status)
 
-        def _reply(self, status: int, body: dict[str, Any]) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+    def event(request: StubRequest) -> StubResponse:
+        body = request.json()
+        if request.path.endswith("/internal/events/batch"):
+            return batch(request, body)
+        state.requests.append(
+            {"method": "POST", "path": request.path, "headers": request.headers, "json": body}
+        )
+        time.sleep(state.delay_seconds)
+        return json_response({}, state.next_status())
 
-        def do_GET(self) -> None:
-            # auth-svc's internal contract: GET /internal/users/{id} -> 200 user / 404.
-            state.requests.append({"method": "GET", "path": self.path, "headers": self.headers})
-            time.sleep(state.delay_seconds)
-            if self.headers.get("X-Internal-Token") != INTERNAL_TOKEN:
-                self._reply(401, {"error": {"code": "UNAUTHORIZED", "message": "no"}})
-                return
-            status = state.next_status()
-            user_id = self.path.rsplit("/", 1)[-1]
-            if status == 200 and user_id not in state.known_users:
-                status = 404
-            body = {"id": user_id, "email": "u@example.test", "name": "U", "role": "user"}
-            self._reply(status, body if status == 200 else {"error": {"code": "X"}})
-
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length", "0"))
-            body = json.loads(self.rfile.read(length) or b"null")
-            if self.path.endswith("/internal/events/batch"):
-                self._batch(body)
-                return
+    def batch(request: StubRequest, body: dict[str, Any]) -> StubResponse:
+        # notify-svc's batch contract: one result per event, in order, each with the
+        # status the single-event endpoint would give. Each event is recorded like a
+        # single-event request (its id as Idempotency-Key) so tests read both alike.
+        events = body["events"]
+        for event in events:
+            headers = httpx.Headers(list(request.headers.items()))
+            headers["Idempotency-Key"] = event["event_id"]
             state.requests.append(
-                {"method": "POST", "path": self.path, "headers": self.headers, "json": body}
+                {"method": "POST", "path": request.path, "headers": headers, "json": event}
             )
-            time.sleep(state.delay_seconds)
-            self._reply(state.next_status(), {})
+        time.sleep(state.delay_seconds)
+        if not state.batch_endpoint:
+            return json_response({"error": {"code": "NOT_FOUND", "message": "no"}}, 404)
+        if state.statuses and state.statuses[0] in WHOLE_REQUEST_STATUSES:
+            # An overloaded or restarting notify-svc answers the request, not each event.
+            return json_response({}, state.statuses.pop(0))
+        results = [
+            {"event_id": event["event_id"], "status": state.next_status(), "job_ids": []}
+            for event in events
+        ]
+        for result in results:
+            if result["event_id"] in state.batch_errors:
+                message = state.batch_errors[result["event_id"]]
+                result["error"] = {"code": "VALIDATION_ERROR", "message": message}
+        return json_response({"results": results}, 200)
 
-        def _batch(self, body: dict[str, Any]) -> None:
-            # notify-svc's batch contract: one result per event, in order, each with the
-            # status the single-event endpoint would give. Each event is recorded like a
-            # single-event request (its id as Idempotency-Key) so tests read both alike.
-            events = body["events"]
-            for event in events:
-                headers = httpx.Headers(list(self.headers.items()))
-                headers["Idempotency-Key"] = event["event_id"]
-                state.requests.append(
-                    {"method": "POST", "path": self.path, "headers": headers, "json": event}
-                )
-            time.sleep(state.delay_seconds)
-            if not state.batch_endpoint:
-                self._reply(404, {"error": {"code": "NOT_FOUND", "message": "no"}})
-                return
-            if state.statuses and state.statuses[0] in WHOLE_REQUEST_STATUSES:
-                # An overloaded or restarting notify-svc answers the request, not each event.
-                self._reply(state.statuses.pop(0), {})
-                return
-            results = [
-                {"event_id": event["event_id"], "status": state.next_status(), "job_ids": []}
-                for event in events
-            ]
-            for result in results:
-                if result["event_id"] in state.batch_errors:
-                    message = state.batch_errors[result["event_id"]]
-                    result["error"] = {"code": "VALIDATION_ERROR", "message": message}
-            self._reply(200, {"results": results})
-
-    return Handler
+    return route_to({"GET /*": user_lookup, "POST /*": event})
 
 
 # Statuses a batch gets as a whole (the gateway's or the server's), not per event.
 WHOLE_REQUEST_STATUSES = frozenset({429, 502, 504})
 
 
-class _QuietServer(ThreadingHTTPServer):
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that gave up (a timeout test) is expected; no traceback on stderr.
-        return
-
-
 @pytest.fixture
 def loopback() -> Iterator[Loopback]:
     state = Loopback()
-    server = _QuietServer(("127.0.0.1", 0), _handler(state))
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield state
-    server.shutdown()
-    server.server_close()
+    # The state records the requests its own way (a batch as one entry per event).
+    with LoopbackServer(_responder(state), record=False) as server:
+        state.url = server.url
+        yield state
 
 
 @pytest.fixture

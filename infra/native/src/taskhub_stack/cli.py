@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from taskhub_stack import prometheus
 from taskhub_stack.layout import find_repo_root
 from taskhub_stack.native import NativeStack, StackError, UpReport, tail
+from taskhub_stack.ports import StackPorts
 from taskhub_stack.postgres import PostgresError
 from taskhub_stack.prereqs import MissingSystemPrograms
 from taskhub_stack.programs import PROGRAM_NAMES, program, start_order
@@ -68,6 +69,15 @@ def parser() -> argparse.ArgumentParser:
     env.add_argument(
         "--test", action="store_true", help="for the test session: _test databases, Redis 10-13"
     )
+    url = commands.add_parser(
+        "url",
+        help="the URL of a native port (`taskhub-stack url gateway`), moved ports included",
+    )
+    url.add_argument("name", choices=StackPorts().names(), help="a port of docs/conventions.md")
+    port = commands.add_parser(
+        "port", help="the number of a native port (`psql -p $(taskhub-stack port pg)`)"
+    )
+    port.add_argument("name", choices=StackPorts().names(), help="a port of docs/conventions.md")
     compose = commands.add_parser(
         "prometheus-compose", help=f"regenerate {prometheus.COMPOSE_FILE} from its template"
     )
@@ -124,6 +134,10 @@ def show_logs(stack: NativeStack, name: str | None, lines: int, follow: bool) ->
 def run(args: argparse.Namespace) -> int:
     if args.command == "prometheus-compose":
         return regenerate_prometheus_compose(check=args.check)
+    if args.command in ("url", "port"):
+        ports = StackPorts.from_env()
+        print(ports.url(args.name) if args.command == "url" else getattr(ports, args.name))
+        return 0
     stack = NativeStack(say=print)
     match args.command:
         case "up":

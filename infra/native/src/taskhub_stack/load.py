@@ -32,8 +32,10 @@ import httpx
 
 from taskhub_e2e.people import DEFAULT_EMAIL_DOMAIN, new_run_id, strong_password
 from taskhub_stack.layout import find_repo_root
+from taskhub_stack.ports import StackPorts
 
-DEFAULT_BASE_URL = "http://127.0.0.1:8080"
+# The native gateway, on its moved port when TASKHUB_GATEWAY_PORT says so.
+DEFAULT_BASE_URL = StackPorts.from_env().url("gateway")
 SCRIPT = Path("infra/load/taskhub.js")
 # Share of the mix that may create a task (creations plus the fallbacks that create one).
 CREATING_SHARE = 0.3

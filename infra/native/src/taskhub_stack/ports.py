@@ -5,6 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from urllib.parse import urlsplit
+
+# Where every program of the native stack listens.
+LOOPBACK_HOST = "127.0.0.1"
+# Names a client may use for that host (`http://localhost:<gateway>` is the gateway too).
+LOOPBACK_NAMES = frozenset({LOOPBACK_HOST, "localhost", "::1", "[::1]"})
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,24 @@ class StackPorts:
 
     def items(self) -> list[tuple[str, int]]:
         return [(field.name, getattr(self, field.name)) for field in fields(self)]
+
+    def names(self) -> list[str]:
+        return [field.name for field in fields(self)]
+
+    def address(self, name: str) -> str:
+        """`127.0.0.1:<port>` of port `name` (`gateway`, `prometheus`, ...)."""
+        if name not in self.names():
+            raise KeyError(f"no native port named {name!r} (one of {', '.join(self.names())})")
+        return f"{LOOPBACK_HOST}:{getattr(self, name)}"
+
+    def url(self, name: str) -> str:
+        """`http://127.0.0.1:<port>` of port `name`, without a trailing slash."""
+        return f"http://{self.address(name)}"
+
+    def is_gateway(self, url: str) -> bool:
+        """`url` is this stack's gateway: a loopback host on the gateway port (moved or not)."""
+        parts = urlsplit(url)
+        return parts.hostname in LOOPBACK_NAMES and parts.port == self.gateway
 
 
 def env_name(port_name: str) -> str:

@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import ast
 import asyncio
-import json
-import threading
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Self
 
@@ -33,6 +30,7 @@ from taskhub_common.auth import (
     access_token_claims,
     sign_token,
 )
+from taskhub_common.loopback import LoopbackServer, StubRequest, StubResponse, json_response
 from taskhub_common.migrations import alembic_config, upgrade_to_head
 
 
@@ -190,18 +188,15 @@ class ApiKeyDirectory:
         self.grants: dict[str, dict[str, Any]] = {}
         self.requests = 0
         self.forced: tuple[int, bytes] | None = None  # (status, body): a broken auth-svc
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,))
-        self._thread.daemon = True
+        self._server = LoopbackServer(self._verify, record=False)
+        self.url = self._server.url
 
     def __enter__(self) -> Self:
-        self._thread.start()
+        self._server.start()
         return self
 
     def __exit__(self, *_: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.stop()
 
     def issue(self, user_id: uuid.UUID, *scopes: Scope, expires_at: str | None = None) -> str:
         key = generate_key()
@@ -224,37 +219,17 @@ class ApiKeyDirectory:
             ttl_seconds=ttl_seconds,
         )
 
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        directory = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                directory.requests += 1
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
-                grant = directory.grants.get(body.get("key"))
-                if directory.forced is not None:
-                    self._send(*directory.forced)
-                elif self.headers.get("X-Internal-Token") != directory.internal_token:
-                    self._reply(401, {"error": {"code": "UNAUTHORIZED", "message": "no"}})
-                elif self.path != "/internal/api-keys/verify" or grant is None:
-                    self._reply(404, {"error": {"code": "NOT_FOUND", "message": "no"}})
-                else:
-                    self._reply(200, grant)
-
-            def _reply(self, status: int, body: dict[str, Any]) -> None:
-                self._send(status, json.dumps(body).encode())
-
-            def _send(self, status: int, data: bytes) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        return Handler
+    def _verify(self, request: StubRequest) -> StubResponse:
+        self.requests += 1
+        grant = self.grants.get(request.json().get("key"))
+        if self.forced is not None:
+            status, body = self.forced
+            return StubResponse(status, body, {"Content-Type": "application/json"})
+        if request.headers.get("X-Internal-Token") != self.internal_token:
+            return json_response({"error": {"code": "UNAUTHORIZED", "message": "no"}}, 401)
+        if request.method != "POST" or request.path != "/internal/api-keys/verify" or grant is None:
+            return json_response({"error": {"code": "NOT_FOUND", "message": "no"}}, 404)
+        return json_response(grant)
 
 
 # --- The shape every service shares: its tests' folders and its one errors module ---------

@@ -18,13 +18,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
 from taskhub_e2e.people import strong_password
 from taskhub_stack.fuzz.edges import EdgeOptions, EdgeReport, run_edge_fuzz
+from taskhub_stack.ports import StackPorts
 
 SERVICES = ("auth", "tasks", "notify")
 CONFIG_FILE = Path(__file__).with_name("schemathesis.toml")
@@ -40,7 +41,8 @@ class FuzzError(RuntimeError):
 
 @dataclass(frozen=True)
 class FuzzOptions:
-    base_url: str = "http://127.0.0.1:8080"
+    # The native gateway, on its moved port when TASKHUB_GATEWAY_PORT says so.
+    base_url: str = field(default_factory=lambda: StackPorts.from_env().url("gateway"))
     services: tuple[str, ...] = SERVICES
     # Wall-clock budget of each service's run; Schemathesis stops generating when it is spent.
     seconds_per_service: int = 60
