@@ -33,6 +33,7 @@ from taskhub_common.auth import (
     access_token_claims,
     sign_token,
 )
+from taskhub_common.internal import AuthServiceEndpoint, internal_http_client
 from taskhub_common.migrations import alembic_config, upgrade_to_head
 
 
@@ -217,12 +218,8 @@ class ApiKeyDirectory:
         del self.grants[key]
 
     def lookup(self, ttl_seconds: float = 10.0) -> ApiKeyLookup:
-        return ApiKeyLookup(
-            auth_url=self.url,
-            internal_token=self.internal_token,
-            client=httpx.AsyncClient(timeout=2.0, trust_env=False),
-            ttl_seconds=ttl_seconds,
-        )
+        endpoint = AuthServiceEndpoint(self.url, self.internal_token, internal_http_client(2.0))
+        return ApiKeyLookup(endpoint, ttl_seconds=ttl_seconds)
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         directory = self
