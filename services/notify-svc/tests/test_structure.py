@@ -1,10 +1,11 @@
-"""The package's shape: no module imports itself back through others."""
+"""The package's shape: no module imports itself back through others; settings are read
+as docs/conventions.md says."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from taskhub_common.testing import import_cycles, package_imports
+from taskhub_common.testing import import_cycles, package_imports, settings_rule_violations
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "notify_svc"
 
@@ -23,3 +24,9 @@ def test_services_and_repositories_never_import_the_workers() -> None:
         if module.startswith(("notify_svc.services", "notify_svc.repositories"))
     }
     assert {module: found for module, found in reaching_in.items() if found} == {}
+
+
+def test_settings_are_read_by_the_one_rule() -> None:
+    # The workers' entry modules build their Celery app and ARQ settings at import.
+    worker_entries = ("worker/celery_app.py", "worker/arq_worker.py")
+    assert settings_rule_violations(PACKAGE, also_wiring=worker_entries) == []

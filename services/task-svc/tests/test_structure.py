@@ -1,13 +1,18 @@
-"""The package's shape: no module imports itself back through others."""
+"""The package's shape: no module imports itself back through others; settings are read
+as docs/conventions.md says."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from taskhub_common.testing import import_cycles
+from taskhub_common.testing import import_cycles, settings_rule_violations
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "task_svc"
 
 
 def test_no_import_cycle() -> None:
     assert import_cycles(PACKAGE) == []
+
+
+def test_settings_are_read_by_the_one_rule() -> None:
+    assert settings_rule_violations(PACKAGE) == []

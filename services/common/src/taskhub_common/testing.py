@@ -252,3 +252,66 @@ class ApiKeyDirectory:
                 pass
 
         return Handler
+
+
+# The modules of a service package that may read `get_settings()` at import, to build the
+# process-wide objects (the app, the service kit, the dependencies, the migration run).
+SETTINGS_WIRING_MODULES = ("main.py", "api/deps.py", "db/session.py", "db/migrations/env.py")
+
+
+def settings_rule_violations(package_dir: Path, *, also_wiring: tuple[str, ...] = ()) -> list[str]:
+    """Where the package breaks the settings rule (docs/conventions.md), as `file:line: why`.
+
+    `get_settings()` is the one way to settings: no `...Settings(...)` is constructed
+    outside `get_settings`; it is called at import only in `SETTINGS_WIRING_MODULES` (and
+    `also_wiring`, paths relative to the package); everywhere else it is called where the
+    setting is used, so a changed environment reaches behaviour code.
+    """
+    wiring = {*SETTINGS_WIRING_MODULES, *also_wiring}
+    found: list[str] = []
+    for path in sorted(package_dir.rglob("*.py")):
+        relative = path.relative_to(package_dir).as_posix()
+        reads = _SettingsReads()
+        reads.visit(ast.parse(path.read_text()))
+        found += [f"{relative}:{line}: {why}" for line, why in reads.constructed]
+        if relative not in wiring:
+            found += [f"{relative}:{line}: get_settings() at import" for line in reads.at_import]
+    return found
+
+
+class _SettingsReads(ast.NodeVisitor):
+    """`...Settings(...)` calls outside `get_settings`, and `get_settings()` calls that run
+    at import (module and class bodies, decorators, default values)."""
+
+    def __init__(self) -> None:
+        self.functions: list[str] = []
+        self.constructed: list[tuple[int, str]] = []
+        self.at_import: list[int] = []
+
+    def visit_Call(self, node: ast.Call) -> None:
+        name = node.func.id if isinstance(node.func, ast.Name) else None
+        if name == "get_settings" and not self.functions:
+            self.at_import.append(node.lineno)
+        if name and name.endswith("Settings") and "get_settings" not in self.functions:
+            self.constructed.append((node.lineno, f"{name}() outside get_settings"))
+        self.generic_visit(node)
+
+    def _visit_function(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> None:
+        # Decorators and default values run at import; only the body waits for a call.
+        if not isinstance(node, ast.Lambda):
+            for decorator in node.decorator_list:
+                self.visit(decorator)
+        for default in [*node.args.defaults, *node.args.kw_defaults]:
+            if default is not None:
+                self.visit(default)
+        self.functions.append(getattr(node, "name", "<lambda>"))
+        body = node.body if isinstance(node.body, list) else [node.body]
+        for statement in body:
+            self.visit(statement)
+        self.functions.pop()
+
+    def visit(self, node: ast.AST) -> None:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            self._visit_function(node)
+        else:
+            super().visit(node)

@@ -13,6 +13,7 @@ from notify_svc.models import Job
 from notify_svc.services import jobs as jobs_service
 from taskhub_common.api_keys import Scope
 from taskhub_common.auth import Principal, principal_dependency
+from taskhub_common.internal import internal_token_guard
 from taskhub_common.service import AuthServiceClients, admin_dependency
 
 auth_service = AuthServiceClients(kit, get_settings())
@@ -25,6 +26,8 @@ AdminUser = Annotated[Principal, Depends(admin_dependency(current_principal))]
 # `Security` so the OpenAPI document lists it.
 NotifyReader = Annotated[Principal, Security(current_principal, scopes=[Scope.NOTIFY_READ])]
 NotifyWriter = Annotated[Principal, Security(current_principal, scopes=[Scope.NOTIFY_WRITE])]
+
+internal_caller = Depends(internal_token_guard(get_settings().internal_token))
 
 # Printable ASCII without spaces: the key is stored and compared byte for byte.
 IdempotencyKey = Annotated[
@@ -54,4 +57,5 @@ __all__ = [
     "NotifyReader",
     "NotifyWriter",
     "VisibleJob",
+    "internal_caller",
 ]
