@@ -38,20 +38,24 @@ LifespanExtra = Callable[[], AbstractAsyncContextManager[object]]
 class ServiceKit:
     """A service's settings, database, Redis and outbound HTTP client, and one lifespan.
 
-    Built once per process, in the service's `db/session.py`, from `get_settings()`.
+    Built once per process, in the service's `db/session.py`, from `get_settings()` (a
+    worker process builds its own, with a smaller `database_pool_size`).
     """
 
     def __init__(
         self,
         settings: ServiceSettings,
         *,
+        database_pool_size: int | None = None,
         database_ping: Literal["server", "local"] = "server",
         redis_timeout_seconds: float | None = None,
         http_timeout_seconds: float = DEFAULT_HTTP_TIMEOUT_SECONDS,
     ) -> None:
         self.settings = settings
         self.database = Database(
-            settings.database_url, pool_size=settings.database_pool_size, ping=database_ping
+            settings.database_url,
+            pool_size=database_pool_size or settings.database_pool_size,
+            ping=database_ping,
         )
         self.redis: Redis = Redis.from_url(
             settings.redis_url,
