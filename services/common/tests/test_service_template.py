@@ -26,7 +26,12 @@ import pytest
 from joserfc.jwk import KeySet
 from sqlalchemy.engine import make_url
 
-from taskhub_common.testing import TokenMinter, check_env_example, settings_rule_violations
+from taskhub_common.testing import (
+    TokenMinter,
+    check_env_example,
+    service_wiring_gaps,
+    settings_rule_violations,
+)
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template-svc"
 # What docs/new-service.md renames, longest names first ("/template" last: it is also
@@ -165,6 +170,7 @@ def test_the_copy_keeps_the_rules_of_every_service(generated: Path) -> None:
     assert not list(generated.rglob("*template*"))
     assert "taskhub_widgets" in (generated / ".env.example").read_text()
     assert settings_rule_violations(package) == []
+    assert service_wiring_gaps(package) == []
     sys.path.insert(0, str(generated / "src"))
     try:
         from widgets_svc.core.config import Settings  # type: ignore[import-not-found]

@@ -1,11 +1,16 @@
 """The package's shape: no module imports itself back through others; settings are read
-as docs/conventions.md says."""
+as docs/conventions.md says; the wiring modules have the shape of every service's."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from taskhub_common.testing import import_cycles, package_imports, settings_rule_violations
+from taskhub_common.testing import (
+    import_cycles,
+    package_imports,
+    service_wiring_gaps,
+    settings_rule_violations,
+)
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "notify_svc"
 
@@ -30,3 +35,7 @@ def test_settings_are_read_by_the_one_rule() -> None:
     # The workers' entry modules build their Celery app and ARQ settings at import.
     worker_entries = ("worker/celery_app.py", "worker/arq_worker.py")
     assert settings_rule_violations(PACKAGE, also_wiring=worker_entries) == []
+
+
+def test_the_wiring_has_the_shape_of_every_service() -> None:
+    assert service_wiring_gaps(PACKAGE) == []

@@ -315,3 +315,31 @@ class _SettingsReads(ast.NodeVisitor):
             self._visit_function(node)
         else:
             super().visit(node)
+
+
+# The names every service's wiring modules define, so that one service reads like another
+# (docs/conventions.md, "One service kit").
+SERVICE_WIRING_NAMES = {
+    "db/session.py": ("settings", "kit", "database", "redis", "DbSession"),
+    "api/deps.py": ("current_principal", "CurrentUser", "AdminUser"),
+    "main.py": ("lifespan", "app"),
+}
+
+
+def service_wiring_gaps(package_dir: Path) -> list[str]:
+    """What the package's wiring modules lack of `SERVICE_WIRING_NAMES`, as `file: name`,
+    and where `main.py` does not use the kit's readiness checks and lifespan."""
+    gaps: list[str] = []
+    for relative, names in SERVICE_WIRING_NAMES.items():
+        tree = ast.parse((package_dir / relative).read_text())
+        defined = {
+            target.id
+            for node in tree.body
+            if isinstance(node, ast.Assign | ast.AnnAssign)
+            for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+            if isinstance(target, ast.Name)
+        }
+        gaps += [f"{relative}: {name}" for name in names if name not in defined]
+    main = (package_dir / "main.py").read_text()
+    gaps += [f"main.py: {use}" for use in ("kit.lifespan(", "kit.readiness") if use not in main]
+    return gaps
