@@ -44,6 +44,7 @@ TYPED_PATHS = [
     "services/auth-svc/src",
     "services/task-svc/src",
     "services/notify-svc/src",
+    "services/template-svc/src",
     "e2e/src",
     "infra/native/src",
     "noxfile.py",

@@ -25,6 +25,7 @@ from taskhub_common.api_keys import (
 )
 from taskhub_common.auth import Principal, Role, principal_dependency
 from taskhub_common.errors import Unauthorized, install_error_handlers
+from taskhub_common.internal import AuthServiceEndpoint
 from taskhub_common.testing import ApiKeyDirectory, TokenMinter
 
 INTERNAL_TOKEN = "internal-test-token"
@@ -133,9 +134,7 @@ async def test_requests_that_miss_together_share_one_lookup(
 
 async def test_a_failed_shared_lookup_fails_every_waiter_and_is_tried_again() -> None:
     failing = ApiKeyLookup(
-        auth_url="http://127.0.0.1:9",
-        internal_token=INTERNAL_TOKEN,
-        client=httpx.AsyncClient(timeout=1.0),
+        AuthServiceEndpoint("http://127.0.0.1:9", INTERNAL_TOKEN, httpx.AsyncClient(timeout=1.0)),
         ttl_seconds=TTL,
     )
     key = generate_key()
@@ -227,7 +226,7 @@ def _closed_port_url() -> str:
 
 async def test_an_unreachable_auth_svc_is_a_503_and_is_not_cached() -> None:
     async with httpx.AsyncClient(timeout=1.0) as client:
-        lookup = ApiKeyLookup(auth_url=_closed_port_url(), internal_token="x", client=client)
+        lookup = ApiKeyLookup(AuthServiceEndpoint(_closed_port_url(), "x", client))
         with pytest.raises(KeysUnavailable):
             await lookup.grant(generate_key())
         assert len(lookup) == 0

@@ -14,6 +14,7 @@ from fastapi import Depends, FastAPI
 
 from taskhub_common.auth import Principal, Role, TokenVerifier, principal_dependency
 from taskhub_common.errors import Unauthorized, install_error_handlers
+from taskhub_common.internal import AuthServiceEndpoint
 from taskhub_common.loopback import LoopbackServer, StubRequest, StubResponse, json_response
 from taskhub_common.roles import CurrentRoles, RolesUnavailable
 from taskhub_common.testing import TokenMinter
@@ -70,7 +71,7 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
 
 
 def _roles(url: str, http: httpx.AsyncClient, *, token: str = INTERNAL_TOKEN) -> CurrentRoles:
-    return CurrentRoles(auth_url=url, internal_token=token, client=http, ttl_seconds=TTL)
+    return CurrentRoles(AuthServiceEndpoint(url, token, http), ttl_seconds=TTL)
 
 
 @pytest.fixture
@@ -171,9 +172,7 @@ async def test_a_refused_internal_token_fails_closed(
 async def test_the_cache_keeps_the_most_recent_users_within_its_size(
     directory: _UserDirectory, http: httpx.AsyncClient
 ) -> None:
-    roles = CurrentRoles(
-        auth_url=directory.url, internal_token=INTERNAL_TOKEN, client=http, max_size=2
-    )
+    roles = CurrentRoles(AuthServiceEndpoint(directory.url, INTERNAL_TOKEN, http), max_size=2)
     admins = [Principal(directory.add(Role.ADMIN), Role.ADMIN) for _ in range(3)]
     for admin in admins:
         await roles.confirm(admin)
@@ -185,9 +184,7 @@ async def test_the_cache_keeps_the_most_recent_users_within_its_size(
 async def test_a_zero_ttl_caches_nothing(
     directory: _UserDirectory, http: httpx.AsyncClient
 ) -> None:
-    roles = CurrentRoles(
-        auth_url=directory.url, internal_token=INTERNAL_TOKEN, client=http, ttl_seconds=0
-    )
+    roles = CurrentRoles(AuthServiceEndpoint(directory.url, INTERNAL_TOKEN, http), ttl_seconds=0)
     admin = Principal(directory.add(Role.ADMIN), Role.ADMIN)
     await roles.confirm(admin)
     await roles.confirm(admin)

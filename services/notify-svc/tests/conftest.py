@@ -24,7 +24,7 @@ import pytest
 from redis import Redis
 from sqlalchemy import text
 
-from taskhub_common.auth import Role
+from taskhub_common.auth import Role, principal_dependency
 from taskhub_common.loopback import LoopbackServer, StubRequest, StubResponse, json_response
 from taskhub_common.testing import TokenMinter, migrate
 
@@ -268,26 +268,27 @@ async def clean(behaviour_env: None, migrated: None) -> None:
 
 
 @pytest.fixture(scope="session")
-def minter(integration_env: None) -> Iterator[TokenMinter]:
-    from notify_svc.api.deps import token_verifier
+def minter(integration_env: None) -> TokenMinter:
     from notify_svc.core.config import get_settings
 
     settings = get_settings()
-    token_minter = TokenMinter(issuer=settings.jwt_issuer, audience=settings.jwt_audience)
-    token_verifier.override = token_minter.verifier
-    yield token_minter
-    token_verifier.override = None
+    return TokenMinter(issuer=settings.jwt_issuer, audience=settings.jwt_audience)
 
 
 @pytest.fixture
 async def client(clean: None, minter: TokenMinter) -> AsyncIterator[httpx.AsyncClient]:
-    """The app in-process with its real, committing DB dependency."""
+    """The app in-process with its real, committing DB dependency; tokens from `minter`."""
+    from notify_svc.api import deps
     from notify_svc.main import app
     from notify_svc.worker.dispatch import arq_pool
 
+    app.dependency_overrides[deps.current_principal] = principal_dependency(lambda: minter.verifier)
     transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 40000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-        yield http
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            yield http
+    finally:
+        app.dependency_overrides.pop(deps.current_principal, None)
     await arq_pool.close()
 
 

@@ -1,5 +1,6 @@
-"""The package's shape: no module imports itself back through others, its errors live in
-`services/errors.py`, and its tests follow the layout every service shares."""
+"""The package's shape: no module imports itself back through others; its errors live in
+`services/errors.py`; its tests follow the layout every service shares; settings are
+read as docs/conventions.md says; the wiring modules have the shape of every service's."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from taskhub_common.testing import (
     check_test_layout,
     import_cycles,
     package_imports,
+    service_wiring_gaps,
+    settings_rule_violations,
 )
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "notify_svc"
@@ -37,3 +40,13 @@ def test_services_and_repositories_never_import_the_workers() -> None:
         if module.startswith(("notify_svc.services", "notify_svc.repositories"))
     }
     assert {module: found for module, found in reaching_in.items() if found} == {}
+
+
+def test_settings_are_read_by_the_one_rule() -> None:
+    # The workers' entry modules build their Celery app and ARQ settings at import.
+    worker_entries = ("worker/celery_app.py", "worker/arq_worker.py")
+    assert settings_rule_violations(PACKAGE, also_wiring=worker_entries) == []
+
+
+def test_the_wiring_has_the_shape_of_every_service() -> None:
+    assert service_wiring_gaps(PACKAGE) == []

@@ -34,6 +34,7 @@ from task_svc.db.session import database, read_connections, redis  # noqa: E402
 from task_svc.main import app  # noqa: E402
 from task_svc.services.assignees import UserDirectory  # noqa: E402
 from taskhub_common.auth import Role, principal_dependency  # noqa: E402
+from taskhub_common.internal import AuthServiceEndpoint, internal_http_client  # noqa: E402
 from taskhub_common.loopback import (  # noqa: E402
     LoopbackServer,
     Responder,
@@ -172,9 +173,7 @@ def auth_svc(loopback: Loopback) -> Loopback:
 @pytest.fixture
 def users(auth_svc: Loopback) -> UserDirectory:
     return UserDirectory(
-        auth_url=auth_svc.url,
-        internal_token=INTERNAL_TOKEN,
-        client=httpx.AsyncClient(timeout=2.0),
+        AuthServiceEndpoint(auth_svc.url, INTERNAL_TOKEN, internal_http_client(2.0)),
         redis=redis,
         positive_ttl_seconds=600,
         negative_ttl_seconds=30,

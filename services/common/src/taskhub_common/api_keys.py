@@ -28,7 +28,7 @@ from functools import partial
 import httpx
 
 from taskhub_common.errors import ServiceUnavailable, TaskHubError, Unauthorized
-from taskhub_common.internal import INTERNAL_TOKEN_HEADER
+from taskhub_common.internal import AuthServiceEndpoint
 
 logger = logging.getLogger(__name__)
 
@@ -147,16 +147,13 @@ class ApiKeyLookup:
 
     def __init__(
         self,
+        auth: AuthServiceEndpoint,
         *,
-        auth_url: str,
-        internal_token: str,
-        client: httpx.AsyncClient,
         ttl_seconds: float = DEFAULT_KEY_CACHE_SECONDS,
         max_size: int = KEY_CACHE_SIZE,
     ) -> None:
-        self.url = f"{auth_url.rstrip('/')}/internal/api-keys/verify"
-        self.internal_token = internal_token
-        self.client = client
+        self.auth = auth
+        self.url = auth.url("/internal/api-keys/verify")
         self.ttl_seconds = ttl_seconds
         self.max_size = max_size
         self._answers: OrderedDict[bytes, _Answer] = OrderedDict()
@@ -213,8 +210,8 @@ class ApiKeyLookup:
 
     async def _ask_auth_svc(self, key: str) -> tuple[KeyGrant | None, float]:
         try:
-            response = await self.client.post(
-                self.url, json={"key": key}, headers={INTERNAL_TOKEN_HEADER: self.internal_token}
+            response = await self.auth.client.post(
+                self.url, json={"key": key}, headers=self.auth.headers
             )
         except httpx.HTTPError as exc:
             logger.warning("auth-svc unreachable for a key", extra={"error": type(exc).__name__})

@@ -15,10 +15,9 @@ import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 
-import httpx
-
 from taskhub_common.auth import INVALID_TOKEN_MESSAGE, Principal, Role
 from taskhub_common.errors import ServiceUnavailable, Unauthorized
+from taskhub_common.internal import AuthServiceEndpoint
 from taskhub_common.users import UserLookupFailed, look_up_user
 
 logger = logging.getLogger(__name__)
@@ -51,16 +50,12 @@ class CurrentRoles:
 
     def __init__(
         self,
+        auth: AuthServiceEndpoint,
         *,
-        auth_url: str,
-        internal_token: str,
-        client: httpx.AsyncClient,
         ttl_seconds: float = DEFAULT_ROLE_CACHE_SECONDS,
         max_size: int = ROLE_CACHE_SIZE,
     ) -> None:
-        self.auth_url = auth_url.rstrip("/")
-        self.internal_token = internal_token
-        self.client = client
+        self.auth = auth
         self.ttl_seconds = ttl_seconds
         self.max_size = max_size
         self._answers: OrderedDict[uuid.UUID, _Answer] = OrderedDict()
@@ -99,12 +94,7 @@ class CurrentRoles:
 
     async def _ask_auth_svc(self, user_id: uuid.UUID) -> Role | None:
         try:
-            user = await look_up_user(
-                self.client,
-                auth_url=self.auth_url,
-                internal_token=self.internal_token,
-                user_id=user_id,
-            )
+            user = await look_up_user(self.auth, user_id)
         except UserLookupFailed as exc:
             logger.warning("auth-svc gave no role", extra={"error": str(exc)})
             raise RolesUnavailable from exc

@@ -56,3 +56,17 @@ class ServiceSettings(BaseSettings):
         if "*" in self.cors_origins:
             raise ValueError("a wildcard CORS origin is not allowed in production")
         return self
+
+
+class AuthCallerSettings(ServiceSettings):
+    """Settings of a service that trusts auth-svc's tokens and asks its internal API."""
+
+    auth_url: str = "http://127.0.0.1:8101"
+    jwks_url: str = "http://127.0.0.1:8101/auth/.well-known/jwks.json"
+    # Longest time a key withdrawn from the JWKS still verifies (the set's maximum age).
+    jwks_max_age_seconds: float = Field(default=60.0, gt=0, le=3600)
+    # Longest time a demoted or deleted admin's token keeps admin power here.
+    admin_role_cache_seconds: float = Field(default=5.0, ge=0, le=300)
+    # Longest time a revoked or expired API key keeps working here (auth-svc's answers
+    # about a key, "no such key" too, are kept this long per process).
+    api_key_cache_seconds: float = Field(default=10.0, ge=0, le=300)

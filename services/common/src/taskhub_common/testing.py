@@ -30,6 +30,7 @@ from taskhub_common.auth import (
     access_token_claims,
     sign_token,
 )
+from taskhub_common.internal import AuthServiceEndpoint, internal_http_client
 from taskhub_common.loopback import LoopbackServer, StubRequest, StubResponse, json_response
 from taskhub_common.migrations import alembic_config, upgrade_to_head
 
@@ -212,12 +213,8 @@ class ApiKeyDirectory:
         del self.grants[key]
 
     def lookup(self, ttl_seconds: float = 10.0) -> ApiKeyLookup:
-        return ApiKeyLookup(
-            auth_url=self.url,
-            internal_token=self.internal_token,
-            client=httpx.AsyncClient(timeout=2.0, trust_env=False),
-            ttl_seconds=ttl_seconds,
-        )
+        endpoint = AuthServiceEndpoint(self.url, self.internal_token, internal_http_client(2.0))
+        return ApiKeyLookup(endpoint, ttl_seconds=ttl_seconds)
 
     def _verify(self, request: StubRequest) -> StubResponse:
         self.requests += 1
@@ -342,3 +339,94 @@ def check_errors_module(package_dir: Path) -> None:
     }
     if elsewhere:
         raise AssertionError(f"error classes outside {home}: {elsewhere}")
+
+
+# The modules of a service package that may read `get_settings()` at import, to build the
+# process-wide objects (the app, the service kit, the dependencies, the migration run).
+SETTINGS_WIRING_MODULES = ("main.py", "api/deps.py", "db/session.py", "db/migrations/env.py")
+
+
+def settings_rule_violations(package_dir: Path, *, also_wiring: tuple[str, ...] = ()) -> list[str]:
+    """Where the package breaks the settings rule (docs/conventions.md), as `file:line: why`.
+
+    `get_settings()` is the one way to settings: no `...Settings(...)` is constructed
+    outside `get_settings`; it is called at import only in `SETTINGS_WIRING_MODULES` (and
+    `also_wiring`, paths relative to the package); everywhere else it is called where the
+    setting is used, so a changed environment reaches behaviour code.
+    """
+    wiring = {*SETTINGS_WIRING_MODULES, *also_wiring}
+    found: list[str] = []
+    for path in sorted(package_dir.rglob("*.py")):
+        relative = path.relative_to(package_dir).as_posix()
+        reads = _SettingsReads()
+        reads.visit(ast.parse(path.read_text()))
+        found += [f"{relative}:{line}: {why}" for line, why in reads.constructed]
+        if relative not in wiring:
+            found += [f"{relative}:{line}: get_settings() at import" for line in reads.at_import]
+    return found
+
+
+class _SettingsReads(ast.NodeVisitor):
+    """`...Settings(...)` calls outside `get_settings`, and `get_settings()` calls that run
+    at import (module and class bodies, decorators, default values)."""
+
+    def __init__(self) -> None:
+        self.functions: list[str] = []
+        self.constructed: list[tuple[int, str]] = []
+        self.at_import: list[int] = []
+
+    def visit_Call(self, node: ast.Call) -> None:
+        name = node.func.id if isinstance(node.func, ast.Name) else None
+        if name == "get_settings" and not self.functions:
+            self.at_import.append(node.lineno)
+        if name and name.endswith("Settings") and "get_settings" not in self.functions:
+            self.constructed.append((node.lineno, f"{name}() outside get_settings"))
+        self.generic_visit(node)
+
+    def _visit_function(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> None:
+        # Decorators and default values run at import; only the body waits for a call.
+        if not isinstance(node, ast.Lambda):
+            for decorator in node.decorator_list:
+                self.visit(decorator)
+        for default in [*node.args.defaults, *node.args.kw_defaults]:
+            if default is not None:
+                self.visit(default)
+        self.functions.append(getattr(node, "name", "<lambda>"))
+        body = node.body if isinstance(node.body, list) else [node.body]
+        for statement in body:
+            self.visit(statement)
+        self.functions.pop()
+
+    def visit(self, node: ast.AST) -> None:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            self._visit_function(node)
+        else:
+            super().visit(node)
+
+
+# The names every service's wiring modules define, so that one service reads like another
+# (docs/conventions.md, "One service kit").
+SERVICE_WIRING_NAMES = {
+    "db/session.py": ("settings", "kit", "database", "redis", "DbSession"),
+    "api/deps.py": ("current_principal", "CurrentUser", "AdminUser"),
+    "main.py": ("lifespan", "app"),
+}
+
+
+def service_wiring_gaps(package_dir: Path) -> list[str]:
+    """What the package's wiring modules lack of `SERVICE_WIRING_NAMES`, as `file: name`,
+    and where `main.py` does not use the kit's readiness checks and lifespan."""
+    gaps: list[str] = []
+    for relative, names in SERVICE_WIRING_NAMES.items():
+        tree = ast.parse((package_dir / relative).read_text())
+        defined = {
+            target.id
+            for node in tree.body
+            if isinstance(node, ast.Assign | ast.AnnAssign)
+            for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+            if isinstance(target, ast.Name)
+        }
+        gaps += [f"{relative}: {name}" for name in names if name not in defined]
+    main = (package_dir / "main.py").read_text()
+    gaps += [f"main.py: {use}" for use in ("kit.lifespan(", "kit.readiness") if use not in main]
+    return gaps

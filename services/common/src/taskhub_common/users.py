@@ -10,7 +10,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from taskhub_common.auth import Role
-from taskhub_common.internal import INTERNAL_TOKEN_HEADER
+from taskhub_common.internal import AuthServiceEndpoint
 
 
 class InternalUser(BaseModel):
@@ -36,24 +36,21 @@ class UserLookupFailed(Exception):
 
 
 async def look_up_user(
-    client: httpx.AsyncClient,
-    *,
-    auth_url: str,
-    internal_token: str,
+    auth: AuthServiceEndpoint,
     user_id: uuid.UUID,
+    *,
     timeout_seconds: float | None = None,
 ) -> InternalUser | None:
     """The user auth-svc knows by `user_id`, None when it knows no such user.
 
     `timeout_seconds` overrides the client's own timeout for this call.
     """
-    url = f"{auth_url.rstrip('/')}/internal/users/{user_id}"
-    headers = {INTERNAL_TOKEN_HEADER: internal_token}
+    url = auth.url(f"/internal/users/{user_id}")
     try:
         if timeout_seconds is None:
-            response = await client.get(url, headers=headers)
+            response = await auth.client.get(url, headers=auth.headers)
         else:
-            response = await client.get(url, headers=headers, timeout=timeout_seconds)
+            response = await auth.client.get(url, headers=auth.headers, timeout=timeout_seconds)
     except httpx.HTTPError as exc:
         raise UserLookupFailed(type(exc).__name__) from exc
     if response.status_code == httpx.codes.NOT_FOUND:

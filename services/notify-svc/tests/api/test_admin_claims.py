@@ -11,10 +11,14 @@ from typing import Any
 import httpx
 import pytest
 
-from notify_svc.api.deps import VerifierProvider, token_verifier
+from notify_svc.api.deps import current_principal
 from notify_svc.core.config import get_settings
-from taskhub_common.auth import JwksKeySource, Role, TokenVerifier
+from notify_svc.db.session import kit
+from notify_svc.main import app
+from taskhub_common.auth import JwksKeySource, Role, TokenVerifier, principal_dependency
+from taskhub_common.internal import AuthServiceEndpoint
 from taskhub_common.roles import CurrentRoles
+from taskhub_common.service import AuthServiceClients
 from taskhub_common.testing import TokenMinter
 
 pytestmark = pytest.mark.integration
@@ -26,23 +30,21 @@ ConfirmWith = Callable[[str], None]
 
 
 @pytest.fixture
-async def confirm_with(minter: TokenMinter) -> AsyncIterator[ConfirmWith]:
+async def confirm_with(
+    client: httpx.AsyncClient, minter: TokenMinter
+) -> AsyncIterator[ConfirmWith]:
     """Installs a verifier of the minter's tokens confirming admin claims at an auth-svc URL."""
     async with httpx.AsyncClient(timeout=1.0) as http:
 
         def install(auth_url: str) -> None:
-            roles = CurrentRoles(
-                auth_url=auth_url,
-                internal_token=get_settings().internal_token.get_secret_value(),
-                client=http,
-                ttl_seconds=TTL,
-            )
-            token_verifier.override = TokenVerifier(
+            token = get_settings().internal_token.get_secret_value()
+            roles = CurrentRoles(AuthServiceEndpoint(auth_url, token, http), ttl_seconds=TTL)
+            verifier = TokenVerifier(
                 minter.verifier.keys, issuer=minter.issuer, audience=minter.audience, roles=roles
             )
+            app.dependency_overrides[current_principal] = principal_dependency(lambda: verifier)
 
         yield install
-    token_verifier.override = minter.verifier
 
 
 def _admin_in(auth_stub: Any) -> uuid.UUID:
@@ -95,11 +97,11 @@ async def test_an_unconfirmable_admin_claim_is_a_503(
 
 def test_the_default_verifier_confirms_admins_and_ages_its_keys(integration_env: None) -> None:
     settings = get_settings()
-    verifier = VerifierProvider()()
+    verifier = AuthServiceClients(kit, settings).token_verifier()
     assert isinstance(verifier.keys, JwksKeySource)
     assert verifier.keys.max_age_seconds == settings.jwks_max_age_seconds
     assert isinstance(verifier.roles, CurrentRoles)
-    assert verifier.roles.auth_url == settings.auth_url.rstrip("/")
-    assert verifier.roles.internal_token == settings.internal_token.get_secret_value()
+    assert verifier.roles.auth.base_url == settings.auth_url
+    assert verifier.roles.auth.token == settings.internal_token.get_secret_value()
     assert verifier.roles.ttl_seconds == settings.admin_role_cache_seconds
-    assert verifier.roles.client is verifier.keys.client
+    assert verifier.roles.auth.client is verifier.keys.client is kit.http_client()

@@ -11,13 +11,15 @@ import httpx
 import pytest
 
 from notify_svc.api import quota
-from notify_svc.api.deps import KeyLookupProvider, api_key_lookup
+from notify_svc.api.deps import current_principal
 from notify_svc.core.config import get_settings
+from notify_svc.db.session import kit
 from notify_svc.main import app
 from taskhub_common.api_keys import Scope
-from taskhub_common.auth import Role
+from taskhub_common.auth import Role, principal_dependency
 from taskhub_common.rate_limit import UserRateLimiter, redis_storage
-from taskhub_common.testing import ApiKeyDirectory
+from taskhub_common.service import AuthServiceClients
+from taskhub_common.testing import ApiKeyDirectory, TokenMinter
 
 pytestmark = pytest.mark.integration
 
@@ -40,11 +42,14 @@ def _user_operations() -> list[tuple[str, str]]:
 
 
 @pytest.fixture
-def directory(integration_env: None) -> Iterator[ApiKeyDirectory]:
+def directory(client: httpx.AsyncClient, minter: TokenMinter) -> Iterator[ApiKeyDirectory]:
+    """The app accepts keys from this stand-in auth-svc (tokens from `minter` as before)."""
     with ApiKeyDirectory(internal_token=get_settings().internal_token.get_secret_value()) as server:
-        api_key_lookup.override = server.lookup(ttl_seconds=0.3)
+        lookup = server.lookup(ttl_seconds=0.3)
+        app.dependency_overrides[current_principal] = principal_dependency(
+            lambda: minter.verifier, lambda: lookup
+        )
         yield server
-        api_key_lookup.override = None
 
 
 def test_every_endpoint_declares_its_scope_under_both_schemes(integration_env: None) -> None:
@@ -150,8 +155,8 @@ async def test_the_submission_quota_counts_a_keys_jobs_as_its_owners(
 
 def test_the_key_lookup_asks_the_configured_auth_svc(integration_env: None) -> None:
     settings = get_settings()
-    lookup = KeyLookupProvider()()
+    lookup = AuthServiceClients(kit, settings).api_key_lookup()
     assert lookup.url == f"{settings.auth_url.rstrip('/')}/internal/api-keys/verify"
-    assert lookup.internal_token == settings.internal_token.get_secret_value()
+    assert lookup.auth.token == settings.internal_token.get_secret_value()
+    assert lookup.auth.client is kit.http_client()
     assert lookup.ttl_seconds == settings.api_key_cache_seconds == 10.0
-    assert KeyLookupProvider()() is not lookup

@@ -24,14 +24,12 @@ async def test_readiness_checks_database_and_redis(client: httpx.AsyncClient) ->
 
 
 def test_default_verifier_reads_the_jwks_url(integration_env: None) -> None:
-    from notify_svc.api.deps import VerifierProvider
-    from notify_svc.core.config import get_settings
+    from notify_svc.api.deps import auth_service
     from taskhub_common.auth import JwksKeySource
 
-    verifier = VerifierProvider()()
+    verifier = auth_service.token_verifier()
     assert isinstance(verifier.keys, JwksKeySource)
-    assert verifier.keys.url == get_settings().jwks_url
-    assert VerifierProvider()() is not verifier
+    assert verifier.keys.url == auth_service.settings.jwks_url
 
 
 async def test_worker_runtime_keeps_one_loop_per_thread(behaviour_env: None) -> None:

@@ -7,22 +7,17 @@ import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
-
-from task_svc.api.deps import token_verifier
 from task_svc.api.routers import ROUTERS
 from task_svc.core.config import Settings, get_settings
-from task_svc.core.http import close_http_client, http_client
-from task_svc.db.session import database, read_pool, redis
+from task_svc.db.session import database, kit, read_pool
 from task_svc.services.outbox_relay import OutboxRelay
 from taskhub_common.app import create_app
-from taskhub_common.tracing import instrument_clients
 
 
 def build_relay(settings: Settings) -> OutboxRelay:
     return OutboxRelay(
         transaction=database.transaction,
-        client=http_client(),
+        client=kit.http_client(),
         notify_url=settings.notify_url,
         internal_token=settings.internal_token.get_secret_value(),
         batch_size=settings.outbox_batch_size,
@@ -37,25 +32,30 @@ def build_relay(settings: Settings) -> OutboxRelay:
 
 
 @asynccontextmanager
-async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-    settings = get_settings()
-    instrument_clients(database.engine)
-    relay_task = None
-    if settings.outbox_relay_enabled:
-        relay_task = asyncio.create_task(build_relay(settings).run(), name="outbox-relay")
+async def read_pool_closed_at_exit() -> AsyncIterator[None]:
     try:
         yield
     finally:
-        if relay_task is not None:
-            relay_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await relay_task
-        await close_http_client()
-        token_verifier.cache_clear()  # it holds the client just closed
-        await redis.aclose()
-        await database.dispose()
         await read_pool.close()
 
+
+@asynccontextmanager
+async def outbox_relay() -> AsyncIterator[None]:
+    """The relay runs as long as the app, unless switched off (`TASKS_OUTBOX_RELAY_ENABLED`)."""
+    settings = get_settings()
+    if not settings.outbox_relay_enabled:
+        yield
+        return
+    relay_task = asyncio.create_task(build_relay(settings).run(), name="outbox-relay")
+    try:
+        yield
+    finally:
+        relay_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await relay_task
+
+
+lifespan = kit.lifespan(read_pool_closed_at_exit, outbox_relay)
 
 app = create_app(
     get_settings(),
@@ -66,6 +66,6 @@ app = create_app(
         "limit. Completed tasks and deadline changes are relayed to notify-svc as events."
     ),
     routers=ROUTERS,
-    readiness={"database": database.ping, "redis": redis.ping},
+    readiness=kit.readiness,
     lifespan=lifespan,
 )

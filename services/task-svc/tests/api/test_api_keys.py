@@ -13,7 +13,7 @@ import pytest
 
 from task_svc.api import deps
 from task_svc.core.config import get_settings
-from task_svc.core.http import http_client
+from task_svc.db.session import kit
 from task_svc.main import app
 from taskhub_common.api_keys import Scope
 from taskhub_common.auth import Role, principal_dependency
@@ -204,10 +204,8 @@ async def test_the_key_lookup_asks_the_configured_auth_svc_and_keeps_answers_as_
     None
 ):
     settings = get_settings()
-    deps.api_key_lookup.cache_clear()
-    lookup = deps.api_key_lookup()
+    lookup = deps.auth_service.api_key_lookup()
     assert lookup.url == f"{settings.auth_url.rstrip('/')}/internal/api-keys/verify"
-    assert lookup.internal_token == settings.internal_token.get_secret_value()
-    assert lookup.client is http_client()
+    assert lookup.auth.token == settings.internal_token.get_secret_value()
+    assert lookup.auth.client is kit.http_client()
     assert lookup.ttl_seconds == settings.api_key_cache_seconds == 10.0
-    deps.api_key_lookup.cache_clear()

@@ -12,12 +12,12 @@ import pytest
 from task_svc import cli
 from task_svc.api import deps
 from task_svc.core.config import get_settings
-from task_svc.core.http import close_http_client, http_client
 from task_svc.db.read_pool import ReadPool
-from task_svc.db.session import read_connections
+from task_svc.db.session import kit, read_connections
 from task_svc.main import app
 from taskhub_common.auth import JwksKeySource, Role, TokenVerifier, principal_dependency
 from taskhub_common.errors import ServiceUnavailable
+from taskhub_common.internal import AuthServiceEndpoint
 from taskhub_common.roles import CurrentRoles
 from taskhub_common.testing import TokenMinter, check_env_example
 
@@ -29,26 +29,23 @@ def test_migrate_command_reaches_head() -> None:
 
 async def test_the_verifier_trusts_the_configured_jwks() -> None:
     settings = get_settings()
-    deps.token_verifier.cache_clear()
-    verifier = deps.token_verifier()
+    verifier = deps.auth_service.token_verifier()
     assert isinstance(verifier.keys, JwksKeySource)
     assert verifier.keys.url == settings.jwks_url
-    assert verifier.keys.client is http_client()
+    assert verifier.keys.client is kit.http_client()
     assert (verifier.issuer, verifier.audience) == (settings.jwt_issuer, settings.jwt_audience)
     assert verifier.keys.max_age_seconds == settings.jwks_max_age_seconds
-    deps.token_verifier.cache_clear()
 
 
 async def test_the_verifier_confirms_admin_claims_with_the_configured_auth_svc() -> None:
     settings = get_settings()
-    deps.token_verifier.cache_clear()
-    roles = deps.token_verifier().roles
+    roles = deps.auth_service.token_verifier().roles
     assert isinstance(roles, CurrentRoles)
-    assert roles.auth_url == settings.auth_url.rstrip("/")
-    assert roles.internal_token == settings.internal_token.get_secret_value()
-    assert roles.client is http_client()
+    assert roles.auth == deps.auth_service.endpoint()
+    assert roles.auth.base_url == settings.auth_url
+    assert roles.auth.token == settings.internal_token.get_secret_value()
+    assert roles.auth.client is kit.http_client()
     assert roles.ttl_seconds == settings.admin_role_cache_seconds
-    deps.token_verifier.cache_clear()
 
 
 async def test_an_admin_claim_auth_svc_cannot_confirm_is_a_503_a_users_request_is_not(
@@ -63,9 +60,9 @@ async def test_an_admin_claim_auth_svc_cannot_confirm_is_a_503_a_users_request_i
             issuer=minter.issuer,
             audience=minter.audience,
             roles=CurrentRoles(
-                auth_url=closed_port_url,
-                internal_token=get_settings().internal_token.get_secret_value(),
-                client=http,
+                AuthServiceEndpoint(
+                    closed_port_url, get_settings().internal_token.get_secret_value(), http
+                )
             ),
         )
         app.dependency_overrides[deps.current_principal] = principal_dependency(lambda: verifier)
@@ -81,19 +78,20 @@ async def test_an_admin_claim_auth_svc_cannot_confirm_is_a_503_a_users_request_i
 async def test_the_user_directory_uses_the_shared_client_and_settings() -> None:
     directory = await deps.user_directory()
     settings = get_settings()
-    assert directory.auth_url == settings.auth_url.rstrip("/")
-    assert directory.client is http_client()
+    assert directory.auth is deps.auth_service.endpoint()
+    assert directory.auth.client is kit.http_client()
     assert directory.positive_ttl_seconds == settings.assignee_cache_seconds
     assert directory.negative_ttl_seconds == settings.assignee_negative_cache_seconds
 
 
-async def test_the_shared_client_is_recreated_after_close() -> None:
-    first = http_client()
-    await close_http_client()
-    assert first.is_closed
-    second = http_client()
+async def test_the_shared_client_and_what_uses_it_are_recreated_after_close() -> None:
+    first, verifier = kit.http_client(), deps.auth_service.token_verifier()
+    await first.aclose()
+    second = kit.http_client()
     assert second is not first
     assert not second.is_closed
+    assert deps.auth_service.token_verifier() is not verifier
+    assert deps.auth_service.endpoint().client is second
 
 
 async def test_read_connections_run_outside_a_transaction(migrated: None) -> None:

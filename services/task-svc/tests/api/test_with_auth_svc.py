@@ -23,6 +23,7 @@ from task_svc.db.session import redis
 from task_svc.main import app
 from task_svc.services.assignees import UserDirectory
 from taskhub_common.auth import JwksKeySource, TokenVerifier, principal_dependency
+from taskhub_common.internal import AuthServiceEndpoint
 from taskhub_common.roles import CurrentRoles
 
 AUTH_ENV = ("AUTH_DATABASE_URL", "AUTH_REDIS_URL")
@@ -123,22 +124,16 @@ async def real_auth(
     """Alice and Bob registered in auth-svc; task-svc trusts its JWKS and asks its API."""
     settings = get_settings()
     http = httpx.AsyncClient(timeout=3.0)
+    endpoint = AuthServiceEndpoint(auth_url, settings.internal_token.get_secret_value(), http)
     verifier = TokenVerifier(
         JwksKeySource(f"{auth_url}/auth/.well-known/jwks.json", client=http),
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
-        roles=CurrentRoles(
-            auth_url=auth_url,
-            internal_token=settings.internal_token.get_secret_value(),
-            client=http,
-            ttl_seconds=ROLE_TTL_SECONDS,
-        ),
+        roles=CurrentRoles(endpoint, ttl_seconds=ROLE_TTL_SECONDS),
     )
     app.dependency_overrides[deps.current_principal] = principal_dependency(lambda: verifier)
     app.dependency_overrides[deps.user_directory] = lambda: UserDirectory(
-        auth_url=auth_url,
-        internal_token=settings.internal_token.get_secret_value(),
-        client=http,
+        endpoint,
         redis=redis,
         positive_ttl_seconds=600,
         negative_ttl_seconds=30,

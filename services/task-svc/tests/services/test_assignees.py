@@ -17,6 +17,7 @@ from task_svc.db.session import redis
 from task_svc.main import app
 from task_svc.services.assignees import UserDirectory
 from task_svc.services.errors import UserDirectoryUnavailable
+from taskhub_common.internal import AuthServiceEndpoint
 
 CreateTask = Callable[..., Awaitable[dict[str, Any]]]
 INTERNAL_TOKEN = get_settings().internal_token.get_secret_value()
@@ -24,9 +25,7 @@ INTERNAL_TOKEN = get_settings().internal_token.get_secret_value()
 
 def _directory(auth_url: str, *, timeout: float = 2.0, cache: Redis = redis) -> UserDirectory:
     return UserDirectory(
-        auth_url=auth_url,
-        internal_token=INTERNAL_TOKEN,
-        client=httpx.AsyncClient(timeout=timeout),
+        AuthServiceEndpoint(auth_url, INTERNAL_TOKEN, httpx.AsyncClient(timeout=timeout)),
         redis=cache,
         positive_ttl_seconds=600,
         negative_ttl_seconds=30,

@@ -31,11 +31,14 @@ __all__ = [
 
 settings = get_settings()
 
-CurrentUser = Annotated[Principal, Depends(principal_dependency(get_verifier))]
+# auth-svc verifies tokens with its own key set: no auth-svc client, no API keys here.
+current_principal = principal_dependency(get_verifier)
+CurrentUser = Annotated[Principal, Depends(current_principal)]
 
 
 async def _admin(principal: CurrentUser, session: DbSession) -> Principal:
-    # The role in the database, not the one in the token: a demotion applies at once.
+    # auth-svc's documented exception to `admin_dependency`: the role in its own database,
+    # not the one in the token, so a demotion applies at once.
     return await user_service.current_admin(session, principal=principal)
 
 
@@ -62,7 +65,7 @@ def _is_trusted_proxy(address: str | None) -> bool:
     ip = ipaddress.ip_address(address)
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:  # a dual-stack socket's view
         ip = ip.ipv4_mapped
-    return any(ip in network for network in settings.trusted_proxies)
+    return any(ip in network for network in get_settings().trusted_proxies)
 
 
 def _client(request: Request) -> Client:
@@ -70,7 +73,7 @@ def _client(request: Request) -> Client:
     # from outside; from any other peer (the service called directly) the header is
     # whatever the caller chose, so only the peer address counts.
     peer = _valid_ip(request.client.host if request.client else None)
-    header = settings.client_ip_header
+    header = get_settings().client_ip_header
     forwarded = request.headers.get(header) if header and _is_trusted_proxy(peer) else None
     user_agent = request.headers.get("user-agent")
     if user_agent is not None:

@@ -5,100 +5,29 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-import httpx
 from fastapi import Depends, Header, Security
 
 from notify_svc.core.config import get_settings
-from notify_svc.db.session import DbSession
+from notify_svc.db.session import DbSession, kit
 from notify_svc.models import Job
 from notify_svc.services import jobs as jobs_service
-from taskhub_common.api_keys import ApiKeyLookup, Scope
-from taskhub_common.auth import (
-    JwksKeySource,
-    Principal,
-    TokenVerifier,
-    principal_dependency,
-    require_admin,
-)
-from taskhub_common.roles import CurrentRoles
+from taskhub_common.api_keys import Scope
+from taskhub_common.auth import Principal, principal_dependency
+from taskhub_common.internal import internal_token_guard
+from taskhub_common.service import AuthServiceClients, admin_dependency
 
+auth_service = AuthServiceClients(kit, get_settings())
 
-class VerifierProvider:
-    """The process's token verifier, built on first use; tests set `override`."""
-
-    def __init__(self) -> None:
-        self.override: TokenVerifier | None = None
-        self._verifier: TokenVerifier | None = None
-
-    def __call__(self) -> TokenVerifier:
-        if self.override is not None:
-            return self.override
-        if self._verifier is None:
-            self._verifier = _verifier()
-        return self._verifier
-
-
-class KeyLookupProvider:
-    """The process's API key lookup, built on first use; tests set `override`."""
-
-    def __init__(self) -> None:
-        self.override: ApiKeyLookup | None = None
-        self._lookup: ApiKeyLookup | None = None
-
-    def __call__(self) -> ApiKeyLookup:
-        if self.override is not None:
-            return self.override
-        if self._lookup is None:
-            settings = get_settings()
-            self._lookup = ApiKeyLookup(
-                auth_url=settings.auth_url,
-                internal_token=settings.internal_token.get_secret_value(),
-                client=_auth_client(),
-                ttl_seconds=settings.api_key_cache_seconds,
-            )
-        return self._lookup
-
-
-def _auth_client() -> httpx.AsyncClient:
-    # trust_env=False: calls to auth-svc must never go through an environment proxy.
-    return httpx.AsyncClient(timeout=get_settings().auth_timeout_seconds, trust_env=False)
-
-
-def _verifier() -> TokenVerifier:
-    """Tokens checked against auth-svc's JWKS; admin claims confirmed with auth-svc."""
-    settings = get_settings()
-    client = _auth_client()
-    return TokenVerifier(
-        JwksKeySource(
-            settings.jwks_url, client=client, max_age_seconds=settings.jwks_max_age_seconds
-        ),
-        issuer=settings.jwt_issuer,
-        audience=settings.jwt_audience,
-        roles=CurrentRoles(
-            auth_url=settings.auth_url,
-            internal_token=settings.internal_token.get_secret_value(),
-            client=client,
-            ttl_seconds=settings.admin_role_cache_seconds,
-        ),
-    )
-
-
-token_verifier = VerifierProvider()
-api_key_lookup = KeyLookupProvider()
-
-current_principal = principal_dependency(token_verifier, api_key_lookup)
+# Tests replace this dependency (app.dependency_overrides) with one on their own verifier.
+current_principal = principal_dependency(auth_service.token_verifier, auth_service.api_key_lookup)
 CurrentUser = Annotated[Principal, Depends(current_principal)]
+AdminUser = Annotated[Principal, Depends(admin_dependency(current_principal))]
 # The scope an API key needs for an endpoint (an access token has them all); declared with
 # `Security` so the OpenAPI document lists it.
 NotifyReader = Annotated[Principal, Security(current_principal, scopes=[Scope.NOTIFY_READ])]
 NotifyWriter = Annotated[Principal, Security(current_principal, scopes=[Scope.NOTIFY_WRITE])]
 
-
-def _admin(principal: CurrentUser) -> Principal:
-    return require_admin(principal)
-
-
-AdminUser = Annotated[Principal, Depends(_admin)]
+internal_caller = Depends(internal_token_guard(get_settings().internal_token))
 
 # Printable ASCII without spaces: the key is stored and compared byte for byte.
 IdempotencyKey = Annotated[
@@ -128,4 +57,5 @@ __all__ = [
     "NotifyReader",
     "NotifyWriter",
     "VisibleJob",
+    "internal_caller",
 ]

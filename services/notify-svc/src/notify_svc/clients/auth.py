@@ -1,9 +1,12 @@
 """auth-svc's internal user lookup: the e-mail address of a user id.
 
-One HTTP client per process and event loop (connections are reused), and the answers
-kept for `NOTIFY_CONTACT_CACHE_SECONDS` (5 s): a burst of task events for the same
-people asks auth-svc once per person, not once per event. The price is that window: a
-changed address or a deleted user is seen by notifications up to that late.
+One HTTP client per process and event loop (connections are reused): unlike the API's
+token and key checks (the service kit's one client), contacts are also looked up by the
+workers, each on a loop of its own, and a client belongs to the loop that opened its
+connections. The answers are kept for `NOTIFY_CONTACT_CACHE_SECONDS` (5 s): a burst of
+task events for the same people asks auth-svc once per person, not once per event. The
+price is that window: a changed address or a deleted user is seen by notifications up to
+that late.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from dataclasses import dataclass
 import httpx
 
 from notify_svc.core.config import get_settings
+from taskhub_common.internal import AuthServiceEndpoint, internal_http_client
 from taskhub_common.users import UserLookupFailed, look_up_user
 
 logger = logging.getLogger(__name__)
@@ -47,10 +51,15 @@ class AuthClient:
         # worker process keep one loop for life, a test suite may not.
         loop = asyncio.get_running_loop()
         if self._client is None or self._loop is not loop:
-            # trust_env=False: an internal call must never go through an environment proxy.
-            self._client = httpx.AsyncClient(trust_env=False)
+            self._client = internal_http_client(get_settings().auth_timeout_seconds)
             self._loop = loop
         return self._client
+
+    def _endpoint(self) -> AuthServiceEndpoint:
+        # Read per call: where auth-svc is follows the settings of the moment.
+        settings = get_settings()
+        token = settings.internal_token.get_secret_value()
+        return AuthServiceEndpoint(settings.auth_url, token, self._http())
 
     def clear(self) -> None:
         self._contacts.clear()
@@ -85,11 +94,7 @@ class AuthClient:
         settings = get_settings()
         try:
             user = await look_up_user(
-                self._http(),
-                auth_url=settings.auth_url,
-                internal_token=settings.internal_token.get_secret_value(),
-                user_id=user_id,
-                timeout_seconds=settings.auth_timeout_seconds,
+                self._endpoint(), user_id, timeout_seconds=settings.auth_timeout_seconds
             )
         except UserLookupFailed as exc:
             logger.warning("auth-svc lookup failed", extra={"error": str(exc)})

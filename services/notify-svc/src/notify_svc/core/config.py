@@ -1,9 +1,4 @@
-"""notify-svc settings, read from `NOTIFY_*` environment variables (documented in .env.example).
-
-Infrastructure URLs are read once at import (the engine and clients are built from them);
-behaviour settings (allowlist, timeouts, backoff, lead times) are read through
-`get_settings()` where they are used.
-"""
+"""notify-svc settings, read from `NOTIFY_*` environment variables (documented in .env.example)."""
 
 from __future__ import annotations
 
@@ -15,31 +10,22 @@ from limits import parse
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
-from taskhub_common.settings import ServiceSettings
+from taskhub_common.settings import AuthCallerSettings
 
 # Delivery attempts in total (the first one plus two retries).
 MAX_DELIVERY_ATTEMPTS = 3
 
 
-class Settings(ServiceSettings):
+class Settings(AuthCallerSettings):
     model_config = SettingsConfigDict(env_prefix="NOTIFY_", extra="ignore", frozen=True)
 
     service_name: str = "notify-svc"
     redis_url: str = "redis://127.0.0.1:63790/2"
 
-    auth_url: str = "http://127.0.0.1:8101"
     auth_timeout_seconds: float = Field(default=3.0, gt=0, le=30)
     # Longest time a changed e-mail address (or a deleted user) still receives task
     # notifications: auth-svc's answers about a recipient are kept this long per process.
     contact_cache_seconds: float = Field(default=5.0, ge=0, le=300)
-    jwks_url: str = "http://127.0.0.1:8101/auth/.well-known/jwks.json"
-    # Longest time a key withdrawn from the JWKS still verifies (the set's maximum age).
-    jwks_max_age_seconds: float = Field(default=60.0, gt=0, le=3600)
-    # Longest time a demoted or deleted admin's token keeps admin power here.
-    admin_role_cache_seconds: float = Field(default=5.0, ge=0, le=300)
-    # Longest time a revoked or expired API key keeps working here (auth-svc's answers
-    # about a key, "no such key" too, are kept this long per process).
-    api_key_cache_seconds: float = Field(default=10.0, ge=0, le=300)
 
     celery_broker_url: str = "redis://127.0.0.1:63790/2"
     # Chosen with the sweep below so a job held by a dead worker goes out within 60 s of

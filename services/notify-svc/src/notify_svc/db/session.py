@@ -1,18 +1,18 @@
-"""The process-wide database and Redis clients of notify-svc, and their request dependencies."""
+"""The process-wide clients of notify-svc (its service kit), and their request dependencies."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import Depends
-from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notify_svc.core.config import get_settings
-from taskhub_common.db import Database
+from taskhub_common.service import ServiceKit
 
 settings = get_settings()
-database = Database(settings.database_url, pool_size=settings.database_pool_size)
-redis: Redis = Redis.from_url(settings.redis_url)
+kit = ServiceKit(settings, http_timeout_seconds=settings.auth_timeout_seconds)
+database = kit.database
+redis = kit.redis
 
 DbSession = Annotated[AsyncSession, Depends(database.session, scope="function")]

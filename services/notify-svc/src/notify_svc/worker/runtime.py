@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from notify_svc.core.config import get_settings
 from taskhub_common.db import Database
+from taskhub_common.service import ServiceKit
 from taskhub_common.tracing import instrument_clients
 
 T = TypeVar("T")
@@ -35,10 +36,11 @@ class _State:
     def __init__(self) -> None:
         self.pid = os.getpid()
         self.runner = asyncio.Runner()
-        settings = get_settings()
-        self.database = Database(settings.database_url, pool_size=WORKER_POOL_SIZE)
-        # The delivery slots' Redis; its connections open on this state's loop, on first use.
-        self.redis: Redis = Redis.from_url(settings.redis_url)
+        # The service kit of this process (and thread); the delivery slots' Redis opens its
+        # connections on this state's loop, on first use.
+        self.kit = ServiceKit(get_settings(), database_pool_size=WORKER_POOL_SIZE)
+        self.database = self.kit.database
+        self.redis = self.kit.redis
         instrument_clients(self.database.engine)
 
 
@@ -73,8 +75,7 @@ class WorkerRuntime:
         state: _State | None = getattr(self._local, "state", None)
         if state is None or state.pid != os.getpid():
             return
-        state.runner.run(state.database.dispose())
-        state.runner.run(state.redis.aclose())
+        state.runner.run(state.kit.aclose())
         state.runner.close()
         self._local.state = None
 

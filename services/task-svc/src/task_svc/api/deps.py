@@ -8,20 +8,13 @@ from typing import Annotated
 from fastapi import Depends, Response, Security
 
 from task_svc.core.config import get_settings
-from task_svc.core.http import http_client
-from task_svc.db.session import DbSession, Reads, redis
+from task_svc.db.session import DbSession, Reads, kit, redis
 from task_svc.read_models.page_cache import ListPageCache
 from task_svc.services.assignees import UserDirectory
-from taskhub_common.api_keys import ApiKeyLookup, Scope
-from taskhub_common.auth import (
-    JwksKeySource,
-    Principal,
-    TokenVerifier,
-    principal_dependency,
-    require_admin,
-)
+from taskhub_common.api_keys import Scope
+from taskhub_common.auth import Principal, principal_dependency
 from taskhub_common.rate_limit import Quota, UserRateLimiter, redis_storage
-from taskhub_common.roles import CurrentRoles
+from taskhub_common.service import AuthServiceClients, admin_dependency
 
 __all__ = [
     "AdminUser",
@@ -35,52 +28,16 @@ __all__ = [
     "Users",
 ]
 
+auth_service = AuthServiceClients(kit, get_settings())
 
-@lru_cache
-def token_verifier() -> TokenVerifier:
-    """Verifies access tokens against auth-svc's JWKS; admin claims are confirmed with it."""
-    settings = get_settings()
-    return TokenVerifier(
-        JwksKeySource(
-            settings.jwks_url, client=http_client(), max_age_seconds=settings.jwks_max_age_seconds
-        ),
-        issuer=settings.jwt_issuer,
-        audience=settings.jwt_audience,
-        roles=CurrentRoles(
-            auth_url=settings.auth_url,
-            internal_token=settings.internal_token.get_secret_value(),
-            client=http_client(),
-            ttl_seconds=settings.admin_role_cache_seconds,
-        ),
-    )
-
-
-@lru_cache
-def api_key_lookup() -> ApiKeyLookup:
-    """API keys resolved by auth-svc, each answer kept `api_key_cache_seconds` per process."""
-    settings = get_settings()
-    return ApiKeyLookup(
-        auth_url=settings.auth_url,
-        internal_token=settings.internal_token.get_secret_value(),
-        client=http_client(),
-        ttl_seconds=settings.api_key_cache_seconds,
-    )
-
-
-# Tests replace this dependency with one built on their own verifier.
-current_principal = principal_dependency(token_verifier, api_key_lookup)
+# Tests replace this dependency (app.dependency_overrides) with one on their own verifier.
+current_principal = principal_dependency(auth_service.token_verifier, auth_service.api_key_lookup)
 CurrentUser = Annotated[Principal, Depends(current_principal)]
+AdminUser = Annotated[Principal, Depends(admin_dependency(current_principal))]
 # The scope an API key needs for an endpoint (an access token has them all); declared with
 # `Security` so the OpenAPI document lists it.
 TasksReader = Annotated[Principal, Security(current_principal, scopes=[Scope.TASKS_READ])]
 TasksWriter = Annotated[Principal, Security(current_principal, scopes=[Scope.TASKS_WRITE])]
-
-
-async def _admin(principal: CurrentUser) -> Principal:
-    return require_admin(principal)
-
-
-AdminUser = Annotated[Principal, Depends(_admin)]
 
 
 # Dependencies below are `async def` although they do not await: FastAPI runs a plain
@@ -90,9 +47,7 @@ AdminUser = Annotated[Principal, Depends(_admin)]
 async def user_directory() -> UserDirectory:
     settings = get_settings()
     return UserDirectory(
-        auth_url=settings.auth_url,
-        internal_token=settings.internal_token.get_secret_value(),
-        client=http_client(),
+        auth_service.endpoint(),
         redis=redis,
         positive_ttl_seconds=settings.assignee_cache_seconds,
         negative_ttl_seconds=settings.assignee_negative_cache_seconds,

@@ -8,10 +8,10 @@ from limits import parse
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from taskhub_common.settings import ServiceSettings
+from taskhub_common.settings import AuthCallerSettings
 
 
-class Settings(ServiceSettings):
+class Settings(AuthCallerSettings):
     model_config = SettingsConfigDict(env_prefix="TASKS_", extra="ignore", frozen=True)
 
     service_name: str = "task-svc"
@@ -21,18 +21,9 @@ class Settings(ServiceSettings):
     # Rendered list pages kept per process, checked against the list version (0: off).
     list_cache_bytes: int = Field(default=32 * 1024 * 1024, ge=0)
 
-    # Other services this one calls.
-    jwks_url: str = "http://127.0.0.1:8101/auth/.well-known/jwks.json"
-    auth_url: str = "http://127.0.0.1:8101"
+    # Other services this one calls (auth-svc's address: `AuthCallerSettings`).
     notify_url: str = "http://127.0.0.1:8103"
     http_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
-    # Longest time a key withdrawn from the JWKS still verifies (the set's maximum age).
-    jwks_max_age_seconds: float = Field(default=60.0, gt=0, le=3600)
-    # Longest time a demoted or deleted admin's token keeps admin power here.
-    admin_role_cache_seconds: float = Field(default=5.0, ge=0, le=300)
-    # Longest time a revoked or expired API key keeps working here (auth-svc's answers
-    # about a key, "no such key" too, are kept this long per process).
-    api_key_cache_seconds: float = Field(default=10.0, ge=0, le=300)
 
     # Assignee existence answers from auth-svc are cached in Redis.
     assignee_cache_seconds: int = Field(default=600, ge=1)

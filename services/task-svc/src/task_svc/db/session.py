@@ -1,23 +1,28 @@
-"""The process-wide database and Redis clients of task-svc, and their request dependencies."""
+"""The process-wide clients of task-svc (its service kit), and their request dependencies."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import Depends
-from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from task_svc.core.config import get_settings
 from task_svc.db.read_pool import ReadConnections, ReadPool
-from taskhub_common.db import Database
+from taskhub_common.service import ServiceKit
 
 settings = get_settings()
-# "local": a write checks its pooled connection without the three round trips of a
-# server ping (BEGIN, ;, ROLLBACK), more than a status change spends on its own work.
-database = Database(settings.database_url, pool_size=settings.database_pool_size, ping="local")
-# Short timeouts: Redis holds a cache and the rate limit, both of which may fail open.
-redis: Redis = Redis.from_url(settings.redis_url, socket_timeout=1.0, socket_connect_timeout=1.0)
+kit = ServiceKit(
+    settings,
+    # "local": a write checks its pooled connection without the three round trips of a
+    # server ping (BEGIN, ;, ROLLBACK), more than a status change spends on its own work.
+    database_ping="local",
+    # Short timeouts: Redis holds a cache and the rate limit, both of which may fail open.
+    redis_timeout_seconds=1.0,
+    http_timeout_seconds=settings.http_timeout_seconds,
+)
+database = kit.database
+redis = kit.redis
 
 DbSession = Annotated[AsyncSession, Depends(database.session, scope="function")]
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 import uuid
 
-import httpx
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from task_svc.services.errors import UnknownAssignee, UserDirectoryUnavailable
+from taskhub_common.internal import AuthServiceEndpoint
 from taskhub_common.users import UserLookupFailed, look_up_user
 
 logger = logging.getLogger(__name__)
@@ -27,17 +27,13 @@ class UserDirectory:
 
     def __init__(
         self,
+        auth: AuthServiceEndpoint,
         *,
-        auth_url: str,
-        internal_token: str,
-        client: httpx.AsyncClient,
         redis: Redis,
         positive_ttl_seconds: int,
         negative_ttl_seconds: int,
     ) -> None:
-        self.auth_url = auth_url.rstrip("/")
-        self.internal_token = internal_token
-        self.client = client
+        self.auth = auth
         self.redis = redis
         self.positive_ttl_seconds = positive_ttl_seconds
         self.negative_ttl_seconds = negative_ttl_seconds
@@ -57,12 +53,7 @@ class UserDirectory:
 
     async def _ask_auth_svc(self, user_id: uuid.UUID) -> bool:
         try:
-            user = await look_up_user(
-                self.client,
-                auth_url=self.auth_url,
-                internal_token=self.internal_token,
-                user_id=user_id,
-            )
+            user = await look_up_user(self.auth, user_id)
         except UserLookupFailed as exc:
             logger.warning("auth-svc gave no answer on a user", extra={"error": str(exc)})
             raise UserDirectoryUnavailable from exc

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Response, status
+from fastapi import APIRouter, BackgroundTasks, Response, status
 
-from notify_svc.api.deps import DbSession, IdempotencyKey
-from notify_svc.core.config import get_settings
+from notify_svc.api.deps import DbSession, IdempotencyKey, internal_caller
 from notify_svc.schemas.events import EventAccepted, EventBatch, EventBatchResult
 from notify_svc.services import events as events_service
 from notify_svc.worker import dispatch
 from taskhub_common.errors import ValidationFailed, error_responses
-from taskhub_common.internal import internal_token_guard
 from taskhub_common.task_events import TaskEvent
 
 # Unpublished: the OpenAPI document describes the public API only (the gateway never
@@ -18,7 +16,7 @@ from taskhub_common.task_events import TaskEvent
 router = APIRouter(
     prefix="/internal",
     tags=["internal"],
-    dependencies=[Depends(internal_token_guard(get_settings().internal_token))],
+    dependencies=[internal_caller],
     include_in_schema=False,
 )
 
