@@ -14,6 +14,10 @@ from taskhub_common.app import create_app
 from taskhub_common.errors import Conflict, RateLimited
 from taskhub_common.settings import ServiceSettings
 
+# These tests read spans from the process's provider, as a collector would: record them
+# all (without a collector, TaskHub records only what a sampled caller asks for).
+os.environ.setdefault("OTEL_TRACES_SAMPLER", "parentbased_always_on")
+
 
 class Item(BaseModel):
     model_config = ConfigDict(extra="forbid")

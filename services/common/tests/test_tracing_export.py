@@ -10,6 +10,7 @@ import httpx
 import pytest
 from celery import Celery
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -21,6 +22,7 @@ from taskhub_common.tracing import (
     configure_tracing,
     continue_trace,
     current_trace_id,
+    extract_trace_context,
     flush_traces,
     inject_trace_context,
     instrument_celery,
@@ -175,6 +177,32 @@ def test_an_absent_collector_never_slows_a_span() -> None:
 def test_without_an_endpoint_nothing_is_exported() -> None:
     provider = build_tracer_provider("demo-svc", otlp_endpoint=None)
     assert provider._active_span_processor._span_processors == ()
+
+
+def _recorded(provider: TracerProvider, parent: Context | None = None) -> tuple[bool, int]:
+    span = provider.get_tracer("test").start_span("work", context=parent)
+    recording = span.is_recording()
+    span.end()
+    return recording, span.get_span_context().trace_id
+
+
+def test_without_an_endpoint_spans_keep_their_ids_but_are_recorded_only_when_asked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("OTEL_TRACES_SAMPLER", raising=False)
+    quiet = build_tracer_provider("demo-svc", otlp_endpoint=None)
+    recorded, trace_id = _recorded(quiet)
+    assert not recorded
+    assert trace_id != 0  # logs, X-Trace-ID and the next hop still get an id
+    asked = {"traceparent": f"00-{'ab' * 16}-{'cd' * 8}-01"}
+    assert _recorded(quiet, extract_trace_context(asked)) == (True, int("ab" * 16, 16))
+    exported = build_tracer_provider("demo-svc", otlp_endpoint="http://127.0.0.1:9")
+    try:
+        assert _recorded(exported)[0]
+    finally:
+        exported.shutdown()
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "always_on")
+    assert _recorded(build_tracer_provider("demo-svc", otlp_endpoint=None))[0]
 
 
 def test_flush_without_an_sdk_provider_is_a_no_op(monkeypatch: pytest.MonkeyPatch) -> None:
