@@ -47,3 +47,26 @@ async def test_the_rendered_page_is_a_task_page_and_each_item_the_task_as_read_a
         alone = await client.get(f"/tasks/{item['id']}", headers=owner.headers)
         assert alone.status_code == 200
         assert item == alone.json()
+
+
+async def test_every_page_carries_the_total_also_past_the_end_and_for_filters(
+    client: httpx.AsyncClient, make_user: Callable[..., Any], create_task: CreateTask
+) -> None:
+    owner, assignee = make_user(), make_user()
+    for number in range(5):
+        await create_task(owner, title=f"t{number}", tags=["even"] if number % 2 == 0 else [])
+    await create_task(assignee, title="theirs", assignee_id=str(owner.id), tags=["even"])
+    cases = [
+        ({"limit": 2}, 6, 2),
+        ({"limit": 2, "page": 3}, 6, 2),
+        ({"limit": 4, "page": 2}, 6, 2),
+        ({"limit": 2, "page": 4}, 6, 0),  # past the end: no items, the total still right
+        ({"page": 1000}, 6, 0),
+        ({"tag": "even", "limit": 1, "page": 2}, 4, 1),
+        ({"tag": "even", "page": 5}, 4, 0),
+    ]
+    for params, total, shown in cases:
+        response = await client.get("/tasks", params=params, headers=owner.headers)
+        assert response.status_code == 200
+        page = response.json()
+        assert (page["total"], len(page["items"])) == (total, shown), params
