@@ -56,7 +56,7 @@ async def test_every_page_carries_the_total_also_past_the_end_and_for_filters(
     for number in range(5):
         await create_task(owner, title=f"t{number}", tags=["even"] if number % 2 == 0 else [])
     await create_task(assignee, title="theirs", assignee_id=str(owner.id), tags=["even"])
-    cases = [
+    cases: list[tuple[dict[str, Any], int, int]] = [
         ({"limit": 2}, 6, 2),
         ({"limit": 2, "page": 3}, 6, 2),
         ({"limit": 4, "page": 2}, 6, 2),

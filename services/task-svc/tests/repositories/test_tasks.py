@@ -8,12 +8,21 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, literal, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from task_svc.db.session import database
-from task_svc.models import OutboxEvent, Tag, Task, TaskPriority, TaskStatus, task_tags
+from task_svc.models import (
+    LIST_VERSION_SLOTS,
+    OutboxEvent,
+    Tag,
+    Task,
+    TaskPriority,
+    TaskStatus,
+    task_tags,
+)
+from task_svc.read_models.task_list import slot_of
 from task_svc.repositories import tasks as task_repository
 from task_svc.repositories.tasks import ListChange
 from taskhub_common.auth import Principal, Role
@@ -199,17 +208,14 @@ async def _counters(session: AsyncSession, user_id: uuid.UUID) -> dict[str, int]
     return {name: int(total) for name, total in rows if total is not None}
 
 
-async def test_save_change_of_the_status_alone_bumps_the_status_counters_and_the_revision(
+async def test_save_change_of_the_status_alone_bumps_the_status_counters(
     session: AsyncSession,
 ) -> None:
     owner, assignee = _user(), _user()
     task = await _add(session, owner, assignee=assignee)
     connection = await task_repository.transaction_connection(session)
-    revision = await connection.fetchval("SELECT revision FROM tasks WHERE id = $1", task.id)
-    status_only = ListChange.of(
-        [owner.user_id, assignee.user_id],
-        task_id=task.id,
-        statuses=[TaskStatus.TODO, TaskStatus.DONE],
+    status_only = ListChange.of_statuses(
+        [((owner.user_id, assignee.user_id), task.id, (TaskStatus.TODO, TaskStatus.DONE))]
     )
     await task_repository.save_change(
         connection, task.id, {"status": TaskStatus.DONE}, lists=status_only, events=[]
@@ -224,8 +230,6 @@ async def test_save_change_of_the_status_alone_bumps_the_status_counters_and_the
         events=[],
     )
     assert await _counters(session, owner.user_id) == {"list": 1, "todo": 1, "done": 1}
-    new_revision = await connection.fetchval("SELECT revision FROM tasks WHERE id = $1", task.id)
-    assert new_revision == revision + 2
 
 
 async def test_bump_list_versions_adds_one_per_user_and_counter_and_ignores_nobody(
@@ -235,16 +239,27 @@ async def test_bump_list_versions_adds_one_per_user_and_counter_and_ignores_nobo
     task_id = uuid.uuid4()
     assert ListChange.of([None], task_id=task_id) is None
     await task_repository.bump_list_versions(session, None)
+    assert ListChange.of_statuses([([None], task_id, [TaskStatus.DONE])]) is None
     change = ListChange.of([assignee.user_id, owner.user_id, owner.user_id], task_id=task_id)
     assert change is not None
-    assert change.users == tuple(sorted({owner.user_id, assignee.user_id}))
+    slot = task_repository.list_version_slot(task_id)
+    assert change.keys == tuple(sorted({(owner.user_id, slot), (assignee.user_id, slot)}))
     await task_repository.bump_list_versions(session, change)
     await task_repository.bump_list_versions(session, change)
-    statuses = ListChange.of(
-        [owner.user_id], task_id=task_id, statuses=[TaskStatus.DONE, TaskStatus.TODO]
+    # A bulk change: each task's counters in its own slot, every key once, in one order.
+    other_task = uuid.uuid4()
+    statuses = ListChange.of_statuses(
+        [
+            ([owner.user_id], task_id, [TaskStatus.DONE, TaskStatus.TODO]),
+            ([owner.user_id, None], other_task, [TaskStatus.TODO, TaskStatus.DONE]),
+        ]
     )
+    assert statuses is not None
+    assert list(statuses.keys) == sorted(statuses.keys)
     await task_repository.bump_list_versions(session, statuses)
-    assert await _counters(session, owner.user_id) == {"list": 2, "todo": 1, "done": 1}
+    same_slot = slot == task_repository.list_version_slot(other_task)
+    each = 1 if same_slot else 2
+    assert await _counters(session, owner.user_id) == {"list": 2, "todo": each, "done": each}
     assert await _counters(session, assignee.user_id) == {"list": 2}
 
 
@@ -335,3 +350,12 @@ async def test_lock_tasks_holds_the_rows(
     assert not await _is_locked(task_id)
     await task_repository.lock_tasks(session, [task_id], principal=owner)
     assert await _is_locked(task_id)
+
+
+async def test_the_slot_of_a_task_is_the_same_in_python_and_in_the_list_statement(
+    session: AsyncSession,
+) -> None:
+    for _ in range(64):
+        task_id = uuid.uuid4()
+        in_sql = await session.scalar(select(slot_of(literal(task_id, Task.id.type))))
+        assert in_sql == task_repository.list_version_slot(task_id) < LIST_VERSION_SLOTS

@@ -19,8 +19,6 @@ from sqlalchemy import (
     Table,
     Text,
     func,
-    literal_column,
-    text,
 )
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -95,11 +93,6 @@ class Task(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
-    # One more with every UPDATE of the row, whatever it changes and whichever path writes
-    # it (ORM or Core): a kept list page showing the task knows it is out of date.
-    revision: Mapped[int] = mapped_column(
-        BigInteger, server_default=text("0"), onupdate=literal_column("revision + 1")
-    )
 
     # lazy="raise": every read path says how it loads tags, so no N+1 sneaks in.
     tags: Mapped[list[Tag]] = relationship(secondary=task_tags, lazy="raise", order_by=Tag.name)
@@ -129,10 +122,11 @@ class TaskListVersion(Base):
 class TaskStatusVersion(Base):
     """How often tasks of one status have entered or left a user's list.
 
-    A change of status alone bumps these counters (of the old and the new status) instead
-    of the user's `TaskListVersion`: a kept page that filters on neither status, and does
-    not show the task, is still exact (see `read_models.task_list`). Slots as there, so
-    concurrent status changes of one user's tasks mostly bump different rows.
+    A change of status alone bumps these counters (of the old and the new status, in the
+    task's slot) instead of the user's `TaskListVersion`: a kept page that filters on
+    neither status, and shows no task of that slot, is still exact (see
+    `read_models.task_list`). Slots as there, so concurrent status changes of one user's
+    tasks mostly bump different rows.
     """
 
     __tablename__ = "task_status_versions"

@@ -32,8 +32,8 @@ LIST_CACHE_LOOKUPS = Counter(
 _HITS, _MISSES, _BYPASSES = (LIST_CACHE_LOOKUPS.labels(r) for r in ("hit", "miss", "bypass"))
 
 CacheKey = tuple[uuid.UUID, Hashable]
-# What a kept page costs besides its text: the ids and row versions of what it shows.
-_BYTES_PER_SHOWN_TASK = 40
+# What a kept page costs besides its text, per slot of the tasks it shows.
+_BYTES_PER_SHOWN_SLOT = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +43,7 @@ class KeptPage:
 
     @property
     def size(self) -> int:
-        return len(self.document) + _BYTES_PER_SHOWN_TASK * len(self.freshness.shown)
+        return len(self.document) + _BYTES_PER_SHOWN_SLOT * len(self.freshness.shown_slots)
 
 
 def query_key(query: TaskListQuery) -> Hashable:

@@ -11,13 +11,14 @@ A page kept by `read_models.page_cache` is served again only while its `Freshnes
 unchanged. What can change a page, and what tells:
 - any write that adds, removes or reshapes tasks of the user's list (create, delete,
   title, tags, due date, assignee ...) bumps the user's list version (`TaskListVersion`);
-- a change of status alone bumps the user's counters of the old and the new status
-  (`TaskStatusVersion`): it moves the task in or out of pages that filter on either;
-- and it changes the task's row, which every page showing the task sees through the
-  row versions (`Task.revision`, one more with every update of the row).
+- a change of status alone bumps the user's counters of the old and the new status, in
+  the task's slot (`TaskStatusVersion`): the sum over the statuses a page filters on
+  tells the pages the task moves in or out of, and the sum over the slots of the tasks a
+  page shows tells the pages that show it (or another task of its slot: a page goes out
+  of date a little more often than it must, never less).
 A status change moves no task in or out of a page that filters on neither status, and
-reorders nothing (pages are ordered by creation), so such a page that does not show
-the task stays exact. Every counter only grows and is read with the page in one
+reorders nothing (pages are ordered by creation), so such a page that shows no task of
+that slot stays exact. Every counter only grows and is read with the page in one
 snapshot, so a page is never older than the last committed write that concerns it.
 """
 
@@ -35,6 +36,7 @@ from sqlalchemy import (
     ColumnElement,
     Integer,
     Select,
+    SmallInteger,
     String,
     and_,
     any_,
@@ -49,11 +51,18 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
-from sqlalchemy.sql.selectable import ScalarSelect
+from sqlalchemy.sql.selectable import Subquery
 
 from task_svc.db.compiled import CompiledStatement
 from task_svc.db.read_pool import ReadConnection
-from task_svc.models import Tag, Task, TaskListVersion, TaskStatusVersion, task_tags
+from task_svc.models import (
+    LIST_VERSION_SLOTS,
+    Tag,
+    Task,
+    TaskListVersion,
+    TaskStatusVersion,
+    task_tags,
+)
 from task_svc.schemas.tasks import TaskListQuery, TaskRead
 from taskhub_common.auth import Principal
 
@@ -67,11 +76,11 @@ class Freshness:
     """What a page was rendered from; a kept page is exact while this is unchanged."""
 
     list_version: int
-    # Of the statuses the query filters on (0 without a status filter).
+    # The user's status counters of the statuses the query filters on (0 without).
     status_version: int
-    # The tasks the page shows, in id order, and the version of each row.
-    shown: tuple[uuid.UUID, ...]
-    row_versions: tuple[int, ...]
+    # The slots of the tasks the page shows, and the user's status counters in them.
+    shown_slots: tuple[int, ...]
+    shown_version: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,17 +201,6 @@ def _list_version() -> ColumnElement[int]:
     return cast(func.coalesce(total, 0), BigInteger)
 
 
-def _status_version() -> ColumnElement[int]:
-    total = (
-        select(func.sum(TaskStatusVersion.version))
-        .where(
-            TaskStatusVersion.user_id == _user_id(), TaskStatusVersion.status == any_(_statuses())
-        )
-        .scalar_subquery()
-    )
-    return cast(func.coalesce(total, 0), BigInteger)
-
-
 def _page_statement(shape: ListShape) -> Select[Any]:
     """The page as `TaskPage` JSON text and, for a caller who is not an admin, the
     freshness of what this snapshot shows."""
@@ -251,36 +249,57 @@ def _page_statement(shape: ListShape) -> Select[Any]:
     # What the page the caller keeps (if any) would show now: when nothing of it changed,
     # the statement answers that alone and PostgreSQL never renders the page (the
     # document's subqueries run only on the branch that needs them).
+    statuses = _status_counters(kept_slots=bindparam("kept_slots", type_=_SLOTS))
     now = select(
         _list_version().label("list_version"),
-        _status_version().label("status_version"),
-        func.array(_revisions_of(bindparam("kept_shown", type_=_IDS))).label("kept_revisions"),
+        func.coalesce(statuses.c.of_statuses, 0).label("status_version"),
+        func.coalesce(statuses.c.of_slots, 0).label("kept_shown_version"),
     ).cte("now")
-    # Read once: inlined, each of the three CASEs below would run the lookups again.
+    # Read once: inlined, each of the CASEs below would run the lookups again.
     now = now.prefix_with("MATERIALIZED")
     unchanged = and_(
         now.c.list_version == bindparam("kept_list_version", type_=BigInteger),
         now.c.status_version == bindparam("kept_status_version", type_=BigInteger),
-        now.c.kept_revisions == bindparam("kept_revisions", type_=_REVISIONS),
+        now.c.kept_shown_version == bindparam("kept_shown_version", type_=BigInteger),
     )
-    shown = select(func.array_agg(aggregate_order_by(page.c.id, page.c.id)))
-    revisions = select(func.array_agg(aggregate_order_by(page.c.revision, page.c.id)))
+    slot = slot_of(page.c.id).label("slot")
+    shown_slots = func.array(select(slot).distinct().order_by(slot).scalar_subquery())
+    shown_version = (
+        select(func.coalesce(func.sum(TaskStatusVersion.version), 0))
+        .where(TaskStatusVersion.user_id == _user_id(), TaskStatusVersion.slot == any_(shown_slots))
+        .scalar_subquery()
+    )
     return select(
         now.c.list_version,
         now.c.status_version,
         case((unchanged, null()), else_=cast(document, String)),
-        case((unchanged, null()), else_=shown.scalar_subquery()),
-        case((unchanged, null()), else_=revisions.scalar_subquery()),
+        case((unchanged, null()), else_=shown_slots),
+        case((unchanged, null()), else_=shown_version),
     ).select_from(now)
 
 
-_IDS = ARRAY(Task.id.type)
-_REVISIONS = ARRAY(BigInteger)
+_SLOTS = ARRAY(SmallInteger)
+# The slot of a task in SQL: the last byte of its id modulo the slot count, which is
+# `repositories.tasks.list_version_slot` (uuid.int % LIST_VERSION_SLOTS) for a divisor of 256.
+assert 256 % LIST_VERSION_SLOTS == 0
 
 
-def _revisions_of(ids: ColumnElement[Any]) -> ScalarSelect[Any]:
-    """The revisions of the tasks `ids`, in id order (a deleted one is missing)."""
-    return select(Task.revision).where(Task.id == any_(ids)).order_by(Task.id).scalar_subquery()
+def slot_of(task_id: ColumnElement[uuid.UUID]) -> ColumnElement[int]:
+    """The slot of `task_id`, computed by PostgreSQL."""
+    return func.mod(func.get_byte(func.uuid_send(task_id), 15), LIST_VERSION_SLOTS)
+
+
+def _status_counters(*, kept_slots: ColumnElement[Any]) -> Subquery:
+    """One pass over the user's status counters: the sum over the statuses the query
+    filters on, and the sum over `kept_slots` (every status)."""
+    counters = TaskStatusVersion
+    of_statuses = func.sum(counters.version).filter(counters.status == any_(_statuses()))
+    of_slots = func.sum(counters.version).filter(counters.slot == any_(kept_slots))
+    return (
+        select(of_statuses.label("of_statuses"), of_slots.label("of_slots"))
+        .where(counters.user_id == _user_id())
+        .subquery("counters")
+    )
 
 
 @lru_cache(maxsize=64)
@@ -308,16 +327,14 @@ async def render_page(
     shape = ListShape.of(principal, query)
     compiled = _compiled_page(shape)
     parameters = _parameters(principal, query)
-    if kept is None:
-        parameters |= {"kept_list_version": -1, "kept_status_version": -1, "kept_shown": []}
-        parameters["kept_revisions"] = []
-    else:
-        parameters |= {
-            "kept_list_version": kept.list_version,
-            "kept_status_version": kept.status_version,
-            "kept_shown": list(kept.shown),
-            "kept_revisions": list(kept.row_versions),
-        }
+    if kept is None:  # nothing kept: counters never below 0, so never "unchanged"
+        kept = Freshness(list_version=-1, status_version=-1, shown_slots=(), shown_version=-1)
+    parameters |= {
+        "kept_list_version": kept.list_version,
+        "kept_status_version": kept.status_version,
+        "kept_slots": list(kept.shown_slots),
+        "kept_shown_version": kept.shown_version,
+    }
     # These reads bypass the SQLAlchemy instrumentation; the page gets a span of its own.
     with _tracer.start_as_current_span(
         "SELECT tasks page", kind=SpanKind.CLIENT, attributes=_PAGE_SPAN_ATTRIBUTES
@@ -333,7 +350,7 @@ async def render_page(
         Freshness(
             list_version=int(row[0]),
             status_version=int(row[1]),
-            shown=tuple(row[3] or ()),
-            row_versions=tuple(row[4] or ()),
+            shown_slots=tuple(row[3]),
+            shown_version=int(row[4]),
         ),
     )

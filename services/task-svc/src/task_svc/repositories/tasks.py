@@ -174,9 +174,9 @@ async def save_change(
     The version rows are the last rows a writer locks (see `bump_list_versions`), and this
     statement comes last in its transaction, so they are held only until the commit.
     """
-    counters = lists.counters() if lists is not None else []
+    counters = lists.rows() if lists is not None else []
     compiled = _compiled_save(
-        tuple(fields), len(counters), lists is not None and lists.statuses is not None, len(events)
+        tuple(fields), len(counters), lists is not None and lists.by_status, len(events)
     )
     parameters: dict[str, Any] = {
         "task_id": task_id,
@@ -282,44 +282,46 @@ def list_version_slot(task_id: uuid.UUID) -> int:
     return task_id.int % LIST_VERSION_SLOTS
 
 
+# One task's change of status alone: the users whose lists show it, the task, and the
+# statuses it left and entered.
+StatusChange = tuple[Iterable[uuid.UUID | None], uuid.UUID, Iterable[TaskStatus]]
+
+
 @dataclass(frozen=True, slots=True)
 class ListChange:
-    """Whose task lists a write changes, and how (see `read_models.task_list`)."""
+    """Which counters a write bumps (see `read_models.task_list`): the list versions of
+    its users, or, for a change of status alone, their counters of the statuses involved,
+    each in the slot of its task. Keys come sorted, one order for every writer, so two
+    writers never wait for each other's counters in a circle."""
 
-    users: tuple[uuid.UUID, ...]
-    slot: int
-    # None: anything about the lists may have changed. Otherwise the write changed the
-    # status of tasks and nothing else, and these are the statuses they left or entered.
-    statuses: tuple[TaskStatus, ...] | None = None
+    keys: tuple[tuple[Any, ...], ...]
+    by_status: bool
 
     @classmethod
-    def of(
-        cls,
-        users: Iterable[uuid.UUID | None],
-        *,
-        task_id: uuid.UUID,
-        statuses: Iterable[TaskStatus] | None = None,
-    ) -> ListChange | None:
-        """The change, or None when it concerns nobody's list."""
-        ids = tuple(sorted({user_id for user_id in users if user_id is not None}))
-        if not ids:
-            return None
-        return cls(
-            ids,
-            list_version_slot(task_id),
-            None if statuses is None else tuple(sorted(set(statuses))),
-        )
+    def of(cls, users: Iterable[uuid.UUID | None], *, task_id: uuid.UUID) -> ListChange | None:
+        """Anything about the task's lists may have changed; None when nobody's list."""
+        slot = list_version_slot(task_id)
+        keys = sorted({(user_id, slot) for user_id in users if user_id is not None})
+        return cls(tuple(keys), by_status=False) if keys else None
 
-    def counters(self) -> list[dict[str, Any]]:
-        """The counter rows to bump, in one order for every writer (user, then status), so
-        two writers never wait for each other's counters in a circle."""
-        if self.statuses is None:
-            return [{"user_id": user_id, "slot": self.slot} for user_id in self.users]
-        return [
-            {"user_id": user_id, "status": status, "slot": self.slot}
-            for user_id in self.users
-            for status in self.statuses
-        ]
+    @classmethod
+    def of_statuses(cls, changes: Iterable[StatusChange]) -> ListChange | None:
+        """Tasks changed status and nothing else; None when nobody's list."""
+        keys = {
+            (user_id, TaskStatus(status).value, list_version_slot(task_id))
+            for users, task_id, statuses in changes
+            for user_id in users
+            if user_id is not None
+            for status in statuses
+        }
+        return cls(tuple(sorted(keys)), by_status=True) if keys else None
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return ("user_id", "status", "slot") if self.by_status else ("user_id", "slot")
+
+    def rows(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, key, strict=True)) for key in self.keys]
 
 
 async def bump_list_versions(session: AsyncSession, change: ListChange | None) -> None:
@@ -331,9 +333,8 @@ async def bump_list_versions(session: AsyncSession, change: ListChange | None) -
     """
     if change is None:
         return
-    table = TaskListVersion if change.statuses is None else TaskStatusVersion
-    rows = [counter | {"version": 1} for counter in change.counters()]
-    await session.execute(_bump(table, rows))
+    table = TaskStatusVersion if change.by_status else TaskListVersion
+    await session.execute(_bump(table, [row | {"version": 1} for row in change.rows()]))
 
 
 def _bump(

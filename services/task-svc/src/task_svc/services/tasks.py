@@ -113,7 +113,7 @@ def _lists_changed(
     if changed:
         # The status alone: pages that neither filter on these statuses nor show the task
         # stay as they are.
-        return ListChange.of(users, task_id=before.id, statuses=[before.status, after.status])
+        return ListChange.of_statuses([(users, before.id, (before.status, after.status))])
     return None  # the same values again: nothing any list shows has changed
 
 
@@ -149,7 +149,9 @@ async def bulk_set_status(
         for task in await task_repository.lock_tasks(session, task_ids, principal=principal)
     }
     changing = [task for task in tasks.values() if task.status is not status]
-    before_statuses = {task.status for task in changing}
+    lists = ListChange.of_statuses(
+        [((task.owner_id, task.assignee_id), task.id, (task.status, status)) for task in changing]
+    )
     for task in changing:
         before = TaskSnapshot.of(task)
         task.status = status
@@ -157,17 +159,9 @@ async def bulk_set_status(
             session, events_for_change(before, replace(before, status=status))
         )
     await session.flush()
-    if changing:
-        # A change of status alone: only pages filtering on these statuses, or showing
-        # these tasks, go out of date.
-        await task_repository.bump_list_versions(
-            session,
-            ListChange.of(
-                [user for task in changing for user in (task.owner_id, task.assignee_id)],
-                task_id=changing[0].id,
-                statuses={status, *(before_statuses)},
-            ),
-        )
+    # A change of status alone: only pages filtering on these statuses, or showing tasks
+    # of these tasks' slots, go out of date.
+    await task_repository.bump_list_versions(session, lists)
     return BulkStatusResult(
         updated=[task_id for task_id in task_ids if task_id in tasks],
         not_found=[task_id for task_id in task_ids if task_id not in tasks],
