@@ -41,11 +41,9 @@ from sqlalchemy import (
     and_,
     any_,
     bindparam,
-    case,
     cast,
     func,
     literal_column,
-    null,
     or_,
     select,
     true,
@@ -246,36 +244,17 @@ def _page_statement(shape: ListShape) -> Select[Any]:
     )  # fmt: skip
     if shape.admin:
         return select(cast(document, String))
-    # What the page the caller keeps (if any) would show now: when nothing of it changed,
-    # the statement answers that alone and PostgreSQL never renders the page (the
-    # document's subqueries run only on the branch that needs them).
-    statuses = _status_counters(kept_slots=bindparam("kept_slots", type_=_SLOTS))
-    now = select(
-        _list_version().label("list_version"),
-        func.coalesce(statuses.c.of_statuses, 0).label("status_version"),
-        func.coalesce(statuses.c.of_slots, 0).label("kept_shown_version"),
-    ).cte("now")
-    # Read once: inlined, each of the CASEs below would run the lookups again.
-    now = now.prefix_with("MATERIALIZED")
-    unchanged = and_(
-        now.c.list_version == bindparam("kept_list_version", type_=BigInteger),
-        now.c.status_version == bindparam("kept_status_version", type_=BigInteger),
-        now.c.kept_shown_version == bindparam("kept_shown_version", type_=BigInteger),
-    )
+    # The freshness of this page, read in its snapshot.
     slot = slot_of(page.c.id).label("slot")
     shown_slots = func.array(select(slot).distinct().order_by(slot).scalar_subquery())
-    shown_version = (
-        select(func.coalesce(func.sum(TaskStatusVersion.version), 0))
-        .where(TaskStatusVersion.user_id == _user_id(), TaskStatusVersion.slot == any_(shown_slots))
-        .scalar_subquery()
-    )
+    counters = _status_counters(slots=shown_slots)
     return select(
-        now.c.list_version,
-        now.c.status_version,
-        case((unchanged, null()), else_=cast(document, String)),
-        case((unchanged, null()), else_=shown_slots),
-        case((unchanged, null()), else_=shown_version),
-    ).select_from(now)
+        cast(document, String),
+        _list_version(),
+        func.coalesce(counters.c.of_statuses, 0),
+        shown_slots,
+        func.coalesce(counters.c.of_slots, 0),
+    ).select_from(counters)
 
 
 _SLOTS = ARRAY(SmallInteger)
@@ -289,12 +268,12 @@ def slot_of(task_id: ColumnElement[uuid.UUID]) -> ColumnElement[int]:
     return func.mod(func.get_byte(func.uuid_send(task_id), 15), LIST_VERSION_SLOTS)
 
 
-def _status_counters(*, kept_slots: ColumnElement[Any]) -> Subquery:
+def _status_counters(*, slots: ColumnElement[Any]) -> Subquery:
     """One pass over the user's status counters: the sum over the statuses the query
-    filters on, and the sum over `kept_slots` (every status)."""
+    filters on, and the sum over `slots` (every status)."""
     counters = TaskStatusVersion
     of_statuses = func.sum(counters.version).filter(counters.status == any_(_statuses()))
-    of_slots = func.sum(counters.version).filter(counters.slot == any_(kept_slots))
+    of_slots = func.sum(counters.version).filter(counters.slot == any_(slots))
     return (
         select(of_statuses.label("of_statuses"), of_slots.label("of_slots"))
         .where(counters.user_id == _user_id())
@@ -307,50 +286,67 @@ def _compiled_page(shape: ListShape) -> CompiledStatement:
     return CompiledStatement.of(_page_statement(shape))
 
 
+@lru_cache(maxsize=1)
+def _compiled_freshness() -> CompiledStatement:
+    # A statement of its own, not a branch of the page's: PostgreSQL sets up every node of
+    # a statement's plan on each run, and the page's many nodes cost more than these reads.
+    counters = _status_counters(slots=bindparam("slots", type_=_SLOTS))
+    return CompiledStatement.of(
+        select(
+            _list_version(),
+            func.coalesce(counters.c.of_statuses, 0),
+            func.coalesce(counters.c.of_slots, 0),
+        ).select_from(counters)
+    )
+
+
 _tracer = trace.get_tracer("taskhub.task_svc.read_models")
 _PAGE_SPAN_ATTRIBUTES = {"db.system.name": "postgresql", "db.operation.name": "SELECT"}
 
 
 async def render_page(
-    connection: ReadConnection,
-    *,
-    principal: Principal,
-    query: TaskListQuery,
-    kept: Freshness | None = None,
-) -> RenderedPage | str | None:
-    """One page of the caller's visible tasks as `TaskPage` JSON text, with its freshness.
-
-    None when `kept` (the freshness of a page the caller keeps for this query) is still
-    the current one: that page is exact. For an admin, whose pages are not kept, the text
-    alone. One statement, one round trip, whichever the answer.
-    """
+    connection: ReadConnection, *, principal: Principal, query: TaskListQuery
+) -> RenderedPage | str:
+    """One page of the caller's visible tasks as `TaskPage` JSON text, with its freshness;
+    for an admin, whose pages are not kept, the text alone."""
     shape = ListShape.of(principal, query)
     compiled = _compiled_page(shape)
-    parameters = _parameters(principal, query)
-    if kept is None:  # nothing kept: counters never below 0, so never "unchanged"
-        kept = Freshness(list_version=-1, status_version=-1, shown_slots=(), shown_version=-1)
-    parameters |= {
-        "kept_list_version": kept.list_version,
-        "kept_status_version": kept.status_version,
-        "kept_slots": list(kept.shown_slots),
-        "kept_shown_version": kept.shown_version,
-    }
     # These reads bypass the SQLAlchemy instrumentation; the page gets a span of its own.
+    # (The freshness check of a kept page does not: two index ranges on the hottest path.)
     with _tracer.start_as_current_span(
         "SELECT tasks page", kind=SpanKind.CLIENT, attributes=_PAGE_SPAN_ATTRIBUTES
     ):
-        row = await connection.fetchrow(compiled.sql, *compiled.arguments(parameters))
+        row = await connection.fetchrow(
+            compiled.sql, *compiled.arguments(_parameters(principal, query))
+        )
     assert row is not None  # an aggregate always yields one row
     if shape.admin:
         return str(row[0])
-    if row[2] is None:
-        return None
     return RenderedPage(
-        str(row[2]),
+        str(row[0]),
         Freshness(
-            list_version=int(row[0]),
-            status_version=int(row[1]),
+            list_version=int(row[1]),
+            status_version=int(row[2]),
             shown_slots=tuple(row[3]),
             shown_version=int(row[4]),
         ),
+    )
+
+
+async def is_fresh(
+    connection: ReadConnection, *, user_id: uuid.UUID, query: TaskListQuery, kept: Freshness
+) -> bool:
+    """Whether a page of `query` rendered with freshness `kept` is still exact."""
+    compiled = _compiled_freshness()
+    parameters = {
+        "user_id": user_id,
+        "statuses": [status.value for status in query.status],
+        "slots": list(kept.shown_slots),
+    }
+    row = await connection.fetchrow(compiled.sql, *compiled.arguments(parameters))
+    assert row is not None
+    return (int(row[0]), int(row[1]), int(row[2])) == (
+        kept.list_version,
+        kept.status_version,
+        kept.shown_version,
     )
