@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from task_svc.db.session import database
 from task_svc.models import (
-    LIST_VERSION_SLOTS,
+    STATUS_VERSION_SLOTS,
     OutboxEvent,
     Tag,
     Task,
@@ -257,7 +257,9 @@ async def test_bump_list_versions_adds_one_per_user_and_counter_and_ignores_nobo
     assert statuses is not None
     assert list(statuses.keys) == sorted(statuses.keys)
     await task_repository.bump_list_versions(session, statuses)
-    same_slot = slot == task_repository.list_version_slot(other_task)
+    same_slot = task_repository.status_version_slot(task_id) == task_repository.status_version_slot(
+        other_task
+    )
     each = 1 if same_slot else 2
     assert await _counters(session, owner.user_id) == {"list": 2, "todo": each, "done": each}
     assert await _counters(session, assignee.user_id) == {"list": 2}
@@ -358,4 +360,4 @@ async def test_the_slot_of_a_task_is_the_same_in_python_and_in_the_list_statemen
     for _ in range(64):
         task_id = uuid.uuid4()
         in_sql = await session.scalar(select(slot_of(literal(task_id, Task.id.type))))
-        assert in_sql == task_repository.list_version_slot(task_id) < LIST_VERSION_SLOTS
+        assert in_sql == task_repository.status_version_slot(task_id) < STATUS_VERSION_SLOTS

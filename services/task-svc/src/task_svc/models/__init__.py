@@ -5,6 +5,7 @@ from task_svc.models.outbox import OutboxEvent
 from task_svc.models.task import (
     LIST_VERSION_SLOTS,
     OPEN_STATUSES,
+    STATUS_VERSION_SLOTS,
     Tag,
     Task,
     TaskListVersion,
@@ -17,6 +18,7 @@ from task_svc.models.task import (
 __all__ = [
     "LIST_VERSION_SLOTS",
     "OPEN_STATUSES",
+    "STATUS_VERSION_SLOTS",
     "Base",
     "OutboxEvent",
     "Tag",

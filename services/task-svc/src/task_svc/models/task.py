@@ -100,6 +100,9 @@ class Task(Base):
 
 # Counters per user: concurrent writes of one user's tasks bump different slots.
 LIST_VERSION_SLOTS = 32
+# Status counters have a slot per last byte of a task's id: a kept page is known to show
+# a changed task by the slots of the tasks it shows, and finer slots mistake it less often.
+STATUS_VERSION_SLOTS = 256
 
 
 class TaskListVersion(Base):
@@ -125,8 +128,9 @@ class TaskStatusVersion(Base):
     A change of status alone bumps these counters (of the old and the new status, in the
     task's slot) instead of the user's `TaskListVersion`: a kept page that filters on
     neither status, and shows no task of that slot, is still exact (see
-    `read_models.task_list`). Slots as there, so concurrent status changes of one user's
-    tasks mostly bump different rows.
+    `read_models.task_list`). `STATUS_VERSION_SLOTS` slots: concurrent status changes of
+    one user's tasks mostly bump different rows, and a page seldom shares a slot with a
+    changed task it does not show.
     """
 
     __tablename__ = "task_status_versions"

@@ -12,7 +12,8 @@ unchanged. What can change a page, and what tells:
 - any write that adds, removes or reshapes tasks of the user's list (create, delete,
   title, tags, due date, assignee ...) bumps the user's list version (`TaskListVersion`);
 - a change of status alone bumps the user's counters of the old and the new status, in
-  the task's slot (`TaskStatusVersion`): the sum over the statuses a page filters on
+  the task's slot (`TaskStatusVersion`, 256 slots: the last byte of the task's id): the
+  sum over the statuses a page filters on
   tells the pages the task moves in or out of, and the sum over the slots of the tasks a
   page shows tells the pages that show it (or another task of its slot: a page goes out
   of date a little more often than it must, never less).
@@ -54,7 +55,7 @@ from sqlalchemy.sql.selectable import Subquery
 from task_svc.db.compiled import CompiledStatement
 from task_svc.db.read_pool import ReadConnection
 from task_svc.models import (
-    LIST_VERSION_SLOTS,
+    STATUS_VERSION_SLOTS,
     Tag,
     Task,
     TaskListVersion,
@@ -258,14 +259,13 @@ def _page_statement(shape: ListShape) -> Select[Any]:
 
 
 _SLOTS = ARRAY(SmallInteger)
-# The slot of a task in SQL: the last byte of its id modulo the slot count, which is
-# `repositories.tasks.list_version_slot` (uuid.int % LIST_VERSION_SLOTS) for a divisor of 256.
-assert 256 % LIST_VERSION_SLOTS == 0
+# `repositories.tasks.status_version_slot` (uuid.int % 256) is the id's last byte.
+assert STATUS_VERSION_SLOTS == 256
 
 
 def slot_of(task_id: ColumnElement[uuid.UUID]) -> ColumnElement[int]:
-    """The slot of `task_id`, computed by PostgreSQL."""
-    return func.mod(func.get_byte(func.uuid_send(task_id), 15), LIST_VERSION_SLOTS)
+    """The status-counter slot of `task_id`, computed by PostgreSQL: its last byte."""
+    return func.get_byte(func.uuid_send(task_id), 15)
 
 
 def _status_counters(*, slots: ColumnElement[Any]) -> Subquery:

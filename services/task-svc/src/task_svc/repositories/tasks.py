@@ -31,6 +31,7 @@ from task_svc.db.compiled import CompiledStatement
 from task_svc.db.read_pool import ReadConnection
 from task_svc.models import (
     LIST_VERSION_SLOTS,
+    STATUS_VERSION_SLOTS,
     OutboxEvent,
     Tag,
     Task,
@@ -282,6 +283,11 @@ def list_version_slot(task_id: uuid.UUID) -> int:
     return task_id.int % LIST_VERSION_SLOTS
 
 
+def status_version_slot(task_id: uuid.UUID) -> int:
+    """The status-counter slot of a task: the last byte of its id."""
+    return task_id.int % STATUS_VERSION_SLOTS
+
+
 # One task's change of status alone: the users whose lists show it, the task, and the
 # statuses it left and entered.
 StatusChange = tuple[Iterable[uuid.UUID | None], uuid.UUID, Iterable[TaskStatus]]
@@ -308,7 +314,7 @@ class ListChange:
     def of_statuses(cls, changes: Iterable[StatusChange]) -> ListChange | None:
         """Tasks changed status and nothing else; None when nobody's list."""
         keys = {
-            (user_id, TaskStatus(status).value, list_version_slot(task_id))
+            (user_id, TaskStatus(status).value, status_version_slot(task_id))
             for users, task_id, statuses in changes
             for user_id in users
             if user_id is not None
