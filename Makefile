@@ -21,7 +21,7 @@ logs: ## compose: follow every container's logs
 migrate: ## compose: apply every service's migrations
 	$(COMPOSE) up auth-migrate tasks-migrate notify-migrate
 
-native-up: ## native: start the whole stack without Docker (http://localhost:8080)
+native-up: ## native: start the whole stack without Docker (address: taskhub-stack url gateway)
 	$(NOX) -s up
 
 native-down: ## native: stop every process of the native stack (data is kept)

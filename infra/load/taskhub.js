@@ -3,7 +3,7 @@
 // Run it through the driver, which registers the users and passes their tokens:
 //   uv run python -m taskhub_e2e.load --rate 10 --duration 30s
 // Environment (set by the driver):
-//   BASE_URL   gateway URL, e.g. http://127.0.0.1:8080
+//   BASE_URL   gateway URL (`taskhub-stack url gateway`; the load runner passes it)
 //   TOKENS     comma-separated access tokens, one per seeded user
 //   RATE       iterations (≈ requests) per second;  DURATION  e.g. 30s
 //   VUS        pre-allocated virtual users;  RUN_ID  marks the tasks and request ids
@@ -26,7 +26,10 @@ function track(response) {
   return response;
 }
 
-const BASE_URL = __ENV.BASE_URL || "http://127.0.0.1:8080";
+const BASE_URL = __ENV.BASE_URL;
+if (!BASE_URL) {
+  throw new Error("BASE_URL is required: the gateway, e.g. $(taskhub-stack url gateway)");
+}
 const TOKENS = (__ENV.TOKENS || "").split(",").filter((token) => token.length > 0);
 const RATE = parseInt(__ENV.RATE || "10", 10);
 const DURATION = __ENV.DURATION || "30s";

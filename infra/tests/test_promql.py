@@ -27,15 +27,16 @@ import pytest
 import yaml
 
 from taskhub_stack.load import exercise_signals
+from taskhub_stack.ports import StackPorts
 
 REPO = Path(__file__).resolve().parents[2]
 DASHBOARDS = sorted((REPO / "infra" / "grafana" / "dashboards").glob("*.json"))
 RULE_FILES = sorted((REPO / "infra" / "prometheus" / "rules").glob("*.yml"))
-BASE_URL = os.environ.get("TASKHUB_BASE_URL", "http://127.0.0.1:8080")
+BASE_URL = os.environ.get("TASKHUB_BASE_URL") or StackPorts.from_env().url("gateway")
 # Natively the stack's own Prometheus, wherever TASKHUB_PROMETHEUS_PORT moved it.
 PROMETHEUS_URL = os.environ.get(
     "TASKHUB_PROMETHEUS_URL",
-    f"http://127.0.0.1:{os.environ.get('TASKHUB_PROMETHEUS_PORT') or 9090}",
+    StackPorts.from_env().url("prometheus"),
 )
 # Long enough for two scrapes and a rule evaluation at compose's 15 s interval.
 SETTLE_TIMEOUT_SECONDS = 60.0

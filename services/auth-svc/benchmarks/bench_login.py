@@ -11,7 +11,7 @@ It prints the ratio p99(me under login load) / p99(me alone): password hashing r
 event loop with bounded concurrency, so token checks should stay within `--target-ratio`
 (3x) of their idle latency. Only loopback targets are accepted.
 
-    uv run python services/auth-svc/benchmarks/bench_login.py --base-url http://127.0.0.1:8080
+    uv run python services/auth-svc/benchmarks/bench_login.py [--base-url URL]  # the gateway
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import httpx
+
+from taskhub_stack.ports import StackPorts
 
 # A request of worker number `n`: (client, n) -> response.
 Request = Callable[[httpx.AsyncClient, int], Awaitable[httpx.Response]]
@@ -219,7 +221,7 @@ def report(result: dict[str, object]) -> str:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--base-url", default="http://127.0.0.1:8080")
+    parser.add_argument("--base-url", default=StackPorts.from_env().url("gateway"))
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per phase")
     parser.add_argument("--max-logins", type=int, default=500, help="cap of phase 1")
     parser.add_argument("--max-requests", type=int, default=5000, help="cap of /auth/me phases")

@@ -2,7 +2,7 @@
 
 Usage (against a running stack):
 
-    uv run python services/notify-svc/benchmarks/bench_done_to_ok.py --base-url http://localhost:8080
+    uv run python services/notify-svc/benchmarks/bench_done_to_ok.py [--base-url URL]
 
 Single-task mode (the default): it registers a throwaway user, creates N tasks (default
 50, below the 60/min creation limit), then for each task PATCHes it to `done` and polls
@@ -33,6 +33,8 @@ import uuid
 from typing import Any
 
 import httpx
+
+from taskhub_stack.ports import StackPorts
 
 
 async def _call(client: httpx.AsyncClient, method: str, url: str, **kwargs: Any) -> httpx.Response:
@@ -297,7 +299,9 @@ async def run(args: argparse.Namespace) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--base-url", default="http://127.0.0.1:8080", help="the gateway of a running stack"
+        "--base-url",
+        default=StackPorts.from_env().url("gateway"),
+        help="the gateway of a running stack",
     )
     parser.add_argument("--tasks", type=int, default=50)
     parser.add_argument("--concurrency", type=int, default=5, help="tasks measured at once")

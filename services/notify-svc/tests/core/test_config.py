@@ -27,8 +27,8 @@ def _strong_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_allowlist_accepts_commas_and_json(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("NOTIFY_WEBHOOK_ALLOWLIST", "127.0.0.1:8080, localhost:9000")
-    assert Settings().webhook_allowlist == ["127.0.0.1:8080", "localhost:9000"]
+    monkeypatch.setenv("NOTIFY_WEBHOOK_ALLOWLIST", "127.0.0.1:8999, localhost:9000")
+    assert Settings().webhook_allowlist == ["127.0.0.1:8999", "localhost:9000"]
     monkeypatch.setenv("NOTIFY_WEBHOOK_ALLOWLIST", '["127.0.0.1:1"]')
     assert Settings().webhook_allowlist == ["127.0.0.1:1"]
     monkeypatch.setenv("NOTIFY_WEBHOOK_ALLOWLIST", "")
