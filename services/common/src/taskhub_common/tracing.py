@@ -50,8 +50,8 @@ def build_tracer_provider(service_name: str, *, otlp_endpoint: str | None) -> Tr
     """A provider naming `service_name`; with an endpoint, spans go there in batches."""
     sampler: Sampler | None = None  # the SDK's: OTEL_TRACES_SAMPLER, else every span
     if not otlp_endpoint and not os.environ.get("OTEL_TRACES_SAMPLER"):
-        # Recording a span nobody exports cost a tenth of a busy task-svc's CPU (measured
-        # under the mixed benchmark); its ids are made either way.
+        # Recording a span nobody exports is work for nothing (a request's server span and
+        # a page span: 39 µs recorded, 16 µs not, measured in-process); ids are made anyway.
         sampler = ParentBased(ALWAYS_OFF)
     provider = TracerProvider(
         resource=Resource.create({"service.name": service_name}), sampler=sampler
