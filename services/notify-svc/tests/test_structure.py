@@ -1,33 +1,21 @@
-"""The package's shape: no module imports itself back through others; its errors live in
-`services/errors.py`; its tests follow the layout every service shares; settings are
-read as docs/conventions.md says; the wiring modules have the shape of every service's."""
+"""notify-svc has the shape every service shares (docs/conventions.md, "Where things
+live"), and its services never reach into its workers."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from taskhub_common.testing import (
-    check_errors_module,
-    check_test_layout,
-    import_cycles,
-    package_imports,
-    service_wiring_gaps,
-    settings_rule_violations,
-)
+from taskhub_common.testing import package_imports, service_shape_problems
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "notify_svc"
+# Besides the wiring every service has: the workers' entry modules build their Celery app
+# and ARQ settings at import.
+OWN_WIRING = ("worker/celery_app.py", "worker/arq_worker.py")
 
 
-def test_no_import_cycle() -> None:
-    assert import_cycles(PACKAGE) == []
-
-
-def test_every_error_class_is_in_the_errors_module() -> None:
-    check_errors_module(PACKAGE)
-
-
-def test_the_tests_follow_the_shared_layout() -> None:
-    check_test_layout(Path(__file__).resolve().parent, PACKAGE)
+def test_the_package_keeps_every_shared_rule() -> None:
+    tests = Path(__file__).resolve().parent
+    assert service_shape_problems(PACKAGE, tests, also_wiring=OWN_WIRING) == {}
 
 
 def test_services_and_repositories_never_import_the_workers() -> None:
@@ -40,13 +28,3 @@ def test_services_and_repositories_never_import_the_workers() -> None:
         if module.startswith(("notify_svc.services", "notify_svc.repositories"))
     }
     assert {module: found for module, found in reaching_in.items() if found} == {}
-
-
-def test_settings_are_read_by_the_one_rule() -> None:
-    # The workers' entry modules build their Celery app and ARQ settings at import.
-    worker_entries = ("worker/celery_app.py", "worker/arq_worker.py")
-    assert settings_rule_violations(PACKAGE, also_wiring=worker_entries) == []
-
-
-def test_the_wiring_has_the_shape_of_every_service() -> None:
-    assert service_wiring_gaps(PACKAGE) == []

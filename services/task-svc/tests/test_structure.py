@@ -1,37 +1,13 @@
-"""The package's shape: no module imports itself back through others; its errors live in
-`services/errors.py`; its tests follow the layout every service shares; settings are
-read as docs/conventions.md says; the wiring modules have the shape of every service's."""
+"""task-svc has the shape every service shares (docs/conventions.md, "Where things live")."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from taskhub_common.testing import (
-    check_errors_module,
-    check_test_layout,
-    import_cycles,
-    service_wiring_gaps,
-    settings_rule_violations,
-)
+from taskhub_common.testing import service_shape_problems
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "task_svc"
 
 
-def test_no_import_cycle() -> None:
-    assert import_cycles(PACKAGE) == []
-
-
-def test_every_error_class_is_in_the_errors_module() -> None:
-    check_errors_module(PACKAGE)
-
-
-def test_the_tests_follow_the_shared_layout() -> None:
-    check_test_layout(Path(__file__).resolve().parent, PACKAGE)
-
-
-def test_settings_are_read_by_the_one_rule() -> None:
-    assert settings_rule_violations(PACKAGE) == []
-
-
-def test_the_wiring_has_the_shape_of_every_service() -> None:
-    assert service_wiring_gaps(PACKAGE) == []
+def test_the_package_keeps_every_shared_rule() -> None:
+    assert service_shape_problems(PACKAGE, Path(__file__).resolve().parent) == {}

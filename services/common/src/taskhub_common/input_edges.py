@@ -230,6 +230,14 @@ def named_errors(envelope: dict[str, Any], field: InputField) -> list[str]:
     ]
 
 
+def assert_refused_naming_the_field(response: httpx.Response, case: EdgeCase) -> None:
+    """`case` was answered with a 422 that names its field, for the reason it expects."""
+    assert response.status_code == 422, response.text
+    messages = named_errors(response.json(), case.field)
+    assert messages, response.text
+    assert any(case.expected in message for message in messages), messages
+
+
 async def send(
     client: httpx.AsyncClient,
     field: InputField,

@@ -430,3 +430,31 @@ def service_wiring_gaps(package_dir: Path) -> list[str]:
     main = (package_dir / "main.py").read_text()
     gaps += [f"main.py: {use}" for use in ("kit.lifespan(", "kit.readiness") if use not in main]
     return gaps
+
+
+# --- Every rule of a service's shape at once -----------------------------------------------
+
+
+def service_shape_problems(
+    package_dir: Path, tests_dir: Path, *, also_wiring: tuple[str, ...] = ()
+) -> dict[str, list[str]]:
+    """What breaks each shared rule of a service's shape, by rule (a kept rule is absent):
+    no import cycle, errors in `services/errors.py`, the shared test layout, settings read
+    by the one rule (`also_wiring`: the service's own wiring modules, as for
+    `settings_rule_violations`), and the wiring modules' shape."""
+
+    def raised(check: Callable[[], None]) -> list[str]:
+        try:
+            check()
+        except AssertionError as broken:
+            return [str(broken)]
+        return []
+
+    problems = {
+        "import cycles": [" -> ".join(cycle) for cycle in import_cycles(package_dir)],
+        "errors outside services/errors.py": raised(lambda: check_errors_module(package_dir)),
+        "test layout": raised(lambda: check_test_layout(tests_dir, package_dir)),
+        "settings rule": settings_rule_violations(package_dir, also_wiring=also_wiring),
+        "wiring shape": service_wiring_gaps(package_dir),
+    }
+    return {rule: found for rule, found in problems.items() if found}
