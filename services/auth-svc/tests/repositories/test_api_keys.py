@@ -17,12 +17,14 @@ from auth_svc.repositories import api_keys as key_repository
 from auth_svc.repositories import users as user_repository
 from taskhub_common.auth import Role
 
-from .conftest import NewUser, unique_email
+from .conftest import NewUser, StoredUser, unique_email
 
 pytestmark = pytest.mark.integration
 
 
-async def _add(session: AsyncSession, owner: User, *, expires_at: datetime | None = None) -> ApiKey:
+async def _add(
+    session: AsyncSession, owner: StoredUser, *, expires_at: datetime | None = None
+) -> ApiKey:
     return await key_repository.add(
         session,
         user_id=owner.id,
@@ -35,7 +37,7 @@ async def _add(session: AsyncSession, owner: User, *, expires_at: datetime | Non
 
 
 async def test_add_returns_the_stored_key_neither_used_nor_revoked(
-    session: AsyncSession, user: User
+    session: AsyncSession, user: StoredUser
 ) -> None:
     key = await _add(session, user)
     assert (key.user_id, key.name, key.prefix, key.scopes) == (
@@ -49,7 +51,9 @@ async def test_add_returns_the_stored_key_neither_used_nor_revoked(
     assert key.revoked_at is None
 
 
-async def test_lock_owner_is_false_for_an_unknown_user(session: AsyncSession, user: User) -> None:
+async def test_lock_owner_is_false_for_an_unknown_user(
+    session: AsyncSession, user: StoredUser
+) -> None:
     assert await key_repository.lock_owner(session, user.id) is True
     assert await key_repository.lock_owner(session, uuid.uuid4()) is False
 
@@ -90,9 +94,9 @@ async def test_lock_owner_holds_the_users_row_until_the_transaction_ends(
 
 
 async def test_count_live_leaves_out_revoked_and_expired_keys(
-    session: AsyncSession, new_user: NewUser
+    session: AsyncSession, make_user: NewUser
 ) -> None:
-    owner, other = await new_user(), await new_user()
+    owner, other = await make_user(), await make_user()
     assert await key_repository.count_live(session, owner.id) == 0
     await _add(session, owner)
     await _add(session, owner, expires_at=datetime.now(UTC) + timedelta(days=1))
@@ -104,9 +108,9 @@ async def test_count_live_leaves_out_revoked_and_expired_keys(
 
 
 async def test_page_lists_every_key_of_the_user_newest_first_with_the_total(
-    session: AsyncSession, new_user: NewUser
+    session: AsyncSession, make_user: NewUser
 ) -> None:
-    owner, other = await new_user(), await new_user()
+    owner, other = await make_user(), await make_user()
     keys = [await _add(session, owner) for _ in range(3)]
     await key_repository.revoke(session, user_id=owner.id, key_id=keys[0].id, actor_id=owner.id)
     await _add(session, other)
@@ -126,9 +130,9 @@ async def test_page_lists_every_key_of_the_user_newest_first_with_the_total(
 
 
 async def test_get_of_user_finds_only_the_owners_key(
-    session: AsyncSession, new_user: NewUser
+    session: AsyncSession, make_user: NewUser
 ) -> None:
-    owner, stranger = await new_user(), await new_user()
+    owner, stranger = await make_user(), await make_user()
     key = await _add(session, owner)
     found = await key_repository.get_of_user(session, user_id=owner.id, key_id=key.id)
     assert found is not None
@@ -138,7 +142,7 @@ async def test_get_of_user_finds_only_the_owners_key(
 
 
 async def test_revoke_succeeds_once_and_records_who(
-    session: AsyncSession, user: User, admin: User
+    session: AsyncSession, user: StoredUser, admin: StoredUser
 ) -> None:
     key = await _add(session, user)
     assert await key_repository.revoke(session, user_id=user.id, key_id=key.id, actor_id=admin.id)
@@ -152,9 +156,9 @@ async def test_revoke_succeeds_once_and_records_who(
 
 
 async def test_revoke_of_another_users_key_changes_nothing(
-    session: AsyncSession, new_user: NewUser
+    session: AsyncSession, make_user: NewUser
 ) -> None:
-    owner, stranger = await new_user(), await new_user()
+    owner, stranger = await make_user(), await make_user()
     key = await _add(session, owner)
     assert not await key_repository.revoke(
         session, user_id=stranger.id, key_id=key.id, actor_id=stranger.id
@@ -163,7 +167,7 @@ async def test_revoke_of_another_users_key_changes_nothing(
 
 
 async def test_find_live_finds_a_live_key_by_its_hash_only(
-    session: AsyncSession, user: User
+    session: AsyncSession, user: StoredUser
 ) -> None:
     key = await _add(session, user)
     found = await key_repository.find_live(session, key.key_hash)
@@ -173,7 +177,7 @@ async def test_find_live_finds_a_live_key_by_its_hash_only(
 
 
 async def test_find_live_ignores_revoked_and_expired_keys(
-    session: AsyncSession, user: User
+    session: AsyncSession, user: StoredUser
 ) -> None:
     revoked = await _add(session, user)
     await key_repository.revoke(session, user_id=user.id, key_id=revoked.id, actor_id=user.id)
@@ -183,7 +187,7 @@ async def test_find_live_ignores_revoked_and_expired_keys(
 
 
 async def test_mark_used_writes_at_most_once_per_interval(
-    session: AsyncSession, user: User
+    session: AsyncSession, user: StoredUser
 ) -> None:
     key = await _add(session, user)
     assert await key_repository.mark_used(session, key.id, every_seconds=60)

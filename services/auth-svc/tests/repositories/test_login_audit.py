@@ -5,15 +5,14 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from auth_svc.models.user import User
 from auth_svc.repositories import login_audit as audit_repository
 
-from .conftest import NewUser
+from .conftest import NewUser, StoredUser
 
 pytestmark = pytest.mark.integration
 
 
-async def test_add_stores_the_attempt(session: AsyncSession, user: User) -> None:
+async def test_add_stores_the_attempt(session: AsyncSession, user: StoredUser) -> None:
     await audit_repository.add(
         session, user_id=user.id, ip="198.51.100.4", user_agent="curl/8", success=False
     )
@@ -38,9 +37,9 @@ async def test_an_attempt_without_account_ip_or_agent_is_stored_too(
 
 
 async def test_page_of_a_user_is_newest_first_and_only_theirs(
-    session: AsyncSession, new_user: NewUser
+    session: AsyncSession, make_user: NewUser
 ) -> None:
-    user, other = await new_user(), await new_user()
+    user, other = await make_user(), await make_user()
     for agent in ("first", "second", "third"):
         await audit_repository.add(
             session, user_id=user.id, ip=None, user_agent=agent, success=True
@@ -55,10 +54,10 @@ async def test_page_of_a_user_is_newest_first_and_only_theirs(
 
 
 async def test_page_of_everyone_counts_every_row_newest_first(
-    session: AsyncSession, new_user: NewUser
+    session: AsyncSession, make_user: NewUser
 ) -> None:
     _, before = await audit_repository.page(session, user_id=None, offset=0, limit=1)
-    user, other = await new_user(), await new_user()
+    user, other = await make_user(), await make_user()
     await audit_repository.add(session, user_id=user.id, ip=None, user_agent="a", success=True)
     await audit_repository.add(session, user_id=other.id, ip=None, user_agent="b", success=True)
     rows, total = await audit_repository.page(session, user_id=None, offset=0, limit=2)
@@ -66,5 +65,7 @@ async def test_page_of_everyone_counts_every_row_newest_first(
     assert [row.user_agent for row in rows] == ["b", "a"]
 
 
-async def test_page_of_a_user_without_attempts_is_empty(session: AsyncSession, user: User) -> None:
+async def test_page_of_a_user_without_attempts_is_empty(
+    session: AsyncSession, user: StoredUser
+) -> None:
     assert await audit_repository.page(session, user_id=user.id, offset=0, limit=10) == ([], 0)

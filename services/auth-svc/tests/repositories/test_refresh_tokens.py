@@ -11,17 +11,16 @@ from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth_svc.models.refresh_token import RefreshTokenRecord
-from auth_svc.models.user import User
 from auth_svc.repositories import refresh_tokens as token_repository
 
-from .conftest import NewUser
+from .conftest import NewUser, StoredUser
 
 pytestmark = pytest.mark.integration
 
 
 async def _issue(
     session: AsyncSession,
-    user: User,
+    user: StoredUser,
     *,
     family_id: uuid.UUID | None = None,
     lifetime: timedelta = timedelta(days=1),
@@ -37,7 +36,7 @@ async def _issue(
     return jti
 
 
-async def test_add_then_get_returns_the_record(session: AsyncSession, user: User) -> None:
+async def test_add_then_get_returns_the_record(session: AsyncSession, user: StoredUser) -> None:
     family = uuid.uuid4()
     jti = await _issue(session, user, family_id=family)
     record = await token_repository.get(session, jti)
@@ -55,7 +54,7 @@ async def test_get_of_an_unknown_jti_is_none(session: AsyncSession) -> None:
 
 
 async def test_spend_marks_a_live_token_used_exactly_once(
-    session: AsyncSession, user: User
+    session: AsyncSession, user: StoredUser
 ) -> None:
     jti = await _issue(session, user)
     spent = await token_repository.spend(session, jti)
@@ -66,7 +65,7 @@ async def test_spend_marks_a_live_token_used_exactly_once(
 
 
 async def test_spend_refuses_unknown_revoked_and_expired_tokens(
-    session: AsyncSession, user: User
+    session: AsyncSession, user: StoredUser
 ) -> None:
     revoked_family = uuid.uuid4()
     revoked = await _issue(session, user, family_id=revoked_family)
@@ -78,7 +77,7 @@ async def test_spend_refuses_unknown_revoked_and_expired_tokens(
 
 
 async def test_spent_within_finds_a_token_spent_inside_the_window(
-    session: AsyncSession, user: User
+    session: AsyncSession, user: StoredUser
 ) -> None:
     jti = await _issue(session, user)
     assert await token_repository.spent_within(session, jti, 10) is None  # not spent yet
@@ -89,7 +88,7 @@ async def test_spent_within_finds_a_token_spent_inside_the_window(
 
 
 async def test_spent_within_is_none_after_the_window_or_once_revoked(
-    session: AsyncSession, user: User
+    session: AsyncSession, user: StoredUser
 ) -> None:
     late, revoked = await _issue(session, user), await _issue(session, user)
     for jti in (late, revoked):
@@ -109,7 +108,7 @@ async def test_spent_within_is_none_after_the_window_or_once_revoked(
 
 
 async def test_revoke_family_revokes_that_family_only_and_counts_once(
-    session: AsyncSession, user: User
+    session: AsyncSession, user: StoredUser
 ) -> None:
     family, other_family = uuid.uuid4(), uuid.uuid4()
     members = [await _issue(session, user, family_id=family) for _ in range(2)]
@@ -126,9 +125,9 @@ async def test_revoke_family_revokes_that_family_only_and_counts_once(
 
 
 async def test_revoke_user_revokes_every_family_of_that_user_only(
-    session: AsyncSession, new_user: NewUser
+    session: AsyncSession, make_user: NewUser
 ) -> None:
-    user, other = await new_user(), await new_user()
+    user, other = await make_user(), await make_user()
     await _issue(session, user)
     await _issue(session, user)
     others = await _issue(session, other)

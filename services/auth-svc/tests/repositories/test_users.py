@@ -13,7 +13,7 @@ from auth_svc.models.user import User
 from auth_svc.repositories import users as user_repository
 from taskhub_common.auth import Role
 
-from .conftest import NewUser, unique_email
+from .conftest import NewUser, StoredUser, unique_email
 
 pytestmark = pytest.mark.integration
 
@@ -21,7 +21,7 @@ MORE_THAN_ANY_TABLE_HOLDS = 1_000_000
 
 
 async def test_get_finds_a_user_by_id_and_none_for_an_unknown_id(
-    session: AsyncSession, user: User
+    session: AsyncSession, user: StoredUser
 ) -> None:
     found = await user_repository.get(session, user.id)
     assert found is not None
@@ -30,7 +30,7 @@ async def test_get_finds_a_user_by_id_and_none_for_an_unknown_id(
 
 
 async def test_get_by_email_matches_the_stored_address_only(
-    session: AsyncSession, user: User
+    session: AsyncSession, user: StoredUser
 ) -> None:
     found = await user_repository.get_by_email(session, user.email)
     assert found is not None
@@ -49,7 +49,7 @@ async def test_insert_new_returns_the_user_with_its_role(session: AsyncSession) 
 
 
 async def test_insert_new_with_a_taken_email_returns_none_and_the_transaction_goes_on(
-    session: AsyncSession, user: User
+    session: AsyncSession, user: StoredUser
 ) -> None:
     again = await user_repository.insert_new(
         session, email=user.email, password_hash="other", name="Twin", role=Role.USER
@@ -68,7 +68,7 @@ async def test_upsert_admin_creates_an_admin(session: AsyncSession) -> None:
 
 
 async def test_upsert_admin_promotes_an_existing_user_and_keeps_its_password(
-    session: AsyncSession, user: User
+    session: AsyncSession, user: StoredUser
 ) -> None:
     before = await user_repository.get(session, user.id)
     assert before is not None
@@ -83,9 +83,9 @@ async def test_upsert_admin_promotes_an_existing_user_and_keeps_its_password(
 
 
 async def test_set_password_hash_changes_that_user_only(
-    session: AsyncSession, new_user: NewUser
+    session: AsyncSession, make_user: NewUser
 ) -> None:
-    changed, other = await new_user(), await new_user()
+    changed, other = await make_user(), await make_user()
     await user_repository.set_password_hash(session, changed.id, "fresh hash")
     stored = await user_repository.get(session, changed.id)
     untouched = await user_repository.get(session, other.id)
@@ -98,7 +98,7 @@ async def test_set_password_hash_changes_that_user_only(
 
 
 async def test_set_password_hash_of_an_unknown_user_changes_nothing(
-    session: AsyncSession, user: User
+    session: AsyncSession, user: StoredUser
 ) -> None:
     await user_repository.set_password_hash(session, uuid.uuid4(), "fresh hash")
     stored = await user_repository.get(session, user.id)
@@ -107,7 +107,7 @@ async def test_set_password_hash_of_an_unknown_user_changes_nothing(
     assert stored.password_hash != "fresh hash"
 
 
-async def test_set_role_stores_the_role(session: AsyncSession, user: User) -> None:
+async def test_set_role_stores_the_role(session: AsyncSession, user: StoredUser) -> None:
     stored = await user_repository.get(session, user.id)
     assert stored is not None
     changed = await user_repository.set_role(session, stored, Role.ADMIN)
@@ -119,9 +119,9 @@ async def test_set_role_stores_the_role(session: AsyncSession, user: User) -> No
 
 
 async def test_page_is_oldest_first_with_the_total(
-    session: AsyncSession, new_user: NewUser
+    session: AsyncSession, make_user: NewUser
 ) -> None:
-    made = [await new_user() for _ in range(3)]
+    made = [await make_user() for _ in range(3)]
     # After every other row (committed ones too), one day apart: the last page is ours.
     for days, account in enumerate(made, start=1):
         await session.execute(
@@ -135,9 +135,9 @@ async def test_page_is_oldest_first_with_the_total(
     assert [row.id for row in rows] == [account.id for account in made]
 
 
-async def test_page_honours_offset_and_limit(session: AsyncSession, new_user: NewUser) -> None:
+async def test_page_honours_offset_and_limit(session: AsyncSession, make_user: NewUser) -> None:
     for _ in range(3):
-        await new_user()
+        await make_user()
     everyone, total = await user_repository.page(session, offset=0, limit=MORE_THAN_ANY_TABLE_HOLDS)
     first_two, _ = await user_repository.page(session, offset=0, limit=2)
     after_one, _ = await user_repository.page(session, offset=1, limit=1)
