@@ -22,7 +22,7 @@ from taskhub_common.metrics import PrometheusMiddleware, metrics_endpoint
 from taskhub_common.middleware import RequestContextMiddleware
 from taskhub_common.openapi import operation_id
 from taskhub_common.settings import ServiceSettings
-from taskhub_common.tracing import configure_tracing, server_telemetry
+from taskhub_common.tracing import ServerSpanMiddleware, configure_tracing
 
 CORS_ALLOWED_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"]
 CORS_EXPOSED_HEADERS = ["X-Request-ID", "Location", "Retry-After", "RateLimit", "RateLimit-Policy"]
@@ -99,8 +99,9 @@ def create_app(
         # `tasks.list`, not `list_tasks_tasks_get`: what generated clients name methods after.
         generate_unique_id_function=operation_id,
         lifespan=_freezing_startup_objects(lifespan),
-        # The server span wraps every middleware, so logs and X-Trace-ID see its ids.
-        telemetry=server_telemetry(untraced_paths=quiet | {f"{prefix}/readyz"}),
+        # FastAPI's own OpenTelemetry is off: `ServerSpanMiddleware` makes the server span
+        # for less, and Prometheus and our JSON logs have the metrics and log records.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_error_handlers(app)
     _mount_docs(app, prefix, title)
@@ -109,7 +110,8 @@ def create_app(
     for router in routers:
         app.include_router(router)
 
-    # Added innermost first: CORS, then metrics, then the request context around everything.
+    # Added innermost first: CORS, metrics, the request context, then the server span
+    # around everything, so logs and X-Trace-ID see its ids.
     app.add_middleware(
         EnvelopeCORSMiddleware,
         allow_origins=list(settings.cors_origins),
@@ -120,4 +122,5 @@ def create_app(
     )
     app.add_middleware(PrometheusMiddleware, skip_paths=frozenset({f"{prefix}/metrics"}))
     app.add_middleware(RequestContextMiddleware, quiet_paths=quiet)
+    app.add_middleware(ServerSpanMiddleware, untraced_paths=quiet | {f"{prefix}/readyz"})
     return app
