@@ -81,7 +81,7 @@ async def test_rollback_session_undoes_even_committed_work(database_url: str) ->
         await database.dispose()
 
 
-def _write_migration_project(root: Path, table: str) -> Path:
+def _write_migration_project(root: Path, table: str, *, seconds: float = 0) -> Path:
     versions = root / "migrations" / "versions"
     versions.mkdir(parents=True)
     (root / "migrations" / "env.py").write_text(
@@ -105,6 +105,7 @@ def _write_migration_project(root: Path, table: str) -> Path:
 
             def upgrade() -> None:
                 op.create_table("{table}", sa.Column("id", sa.Integer, primary_key=True))
+                op.execute("SELECT pg_sleep({seconds})")
 
             def downgrade() -> None:
                 op.drop_table("{table}")
@@ -129,6 +130,39 @@ async def test_migrate_applies_every_revision(database_url: str, tmp_path: Path)
         async with database.engine.connect() as connection:
             exists = await connection.scalar(text(f"SELECT to_regclass('{table}') IS NOT NULL"))
         assert exists is True
+    finally:
+        async with database.transaction() as session:
+            await session.execute(text(f"DROP TABLE IF EXISTS {table}"))
+            await session.execute(text(f"DROP TABLE IF EXISTS alembic_version_{table}"))
+        await database.dispose()
+
+
+async def test_concurrent_migrations_take_turns(database_url: str, tmp_path: Path) -> None:
+    import asyncio
+    import sys
+    from asyncio.subprocess import PIPE
+
+    table = f"common_raced_{uuid.uuid4().hex[:8]}"
+    # Slow enough that the processes, started one after the other, overlap.
+    ini = _write_migration_project(tmp_path, table, seconds=2)
+    database = Database(database_url, pool_size=1)
+    try:
+        # Processes, as replicas would be (alembic's context is one per process). Without
+        # the lock, all but one fail: the table exists when they create it.
+        script = "import sys; from pathlib import Path; from taskhub_common.migrations "
+        script += "import upgrade_to_head; upgrade_to_head(Path(sys.argv[1]), sys.argv[2])"
+        processes = [
+            await asyncio.create_subprocess_exec(
+                sys.executable, "-c", script, str(ini), database_url, stderr=PIPE
+            )
+            for _ in range(4)
+        ]
+        outcomes = await asyncio.gather(*(process.communicate() for process in processes))
+        failures = [stderr.decode()[-300:] for _, stderr in outcomes if b"Error" in stderr]
+        assert [process.returncode for process in processes] == [0] * 4, failures
+        async with database.engine.connect() as connection:
+            versions = await connection.scalar(text(f"SELECT count(*) FROM alembic_version_{table}"))
+        assert versions == 1
     finally:
         async with database.transaction() as session:
             await session.execute(text(f"DROP TABLE IF EXISTS {table}"))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from alembic import command, context
 from alembic.config import Config
-from sqlalchemy import MetaData, pool
+from sqlalchemy import MetaData, pool, text
 from sqlalchemy.engine import Connection
 
 from taskhub_common.db import create_engine
@@ -37,6 +37,12 @@ def _migrate(connection: Connection, metadata: MetaData) -> None:
         version_table=_version_table(),
     )
     with context.begin_transaction():
+        # Processes migrating one database at once (replicas starting together, parallel
+        # test workers) take turns: the next one reads the version the last one committed
+        # and finds nothing left to do, instead of failing on a table that now exists.
+        connection.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": _version_table()}
+        )
         context.run_migrations()
 
 

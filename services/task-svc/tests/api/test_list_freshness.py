@@ -4,6 +4,8 @@ Each case reads every list shape of every user involved (so each page is kept), 
 write, then reads them all again: each answer must equal a page PostgreSQL renders afresh
 at that moment. A page the finer invalidation wrongly keeps (a status filter, a shown task,
 a moved page boundary, another user's list) fails here, with the write and the shape named.
+Then every task those pages show must read in them exactly as `GET /tasks/{id}` reads it:
+a write path that left a task's stored JSON (`tasks.item`) behind fails here.
 """
 
 from __future__ import annotations
@@ -173,3 +175,8 @@ async def test_no_kept_page_outlives_a_write(
     served, fresh = await world.read_all(), await world.rendered_now()
     stale = [key for key in fresh if served[key] != fresh[key]]
     assert not stale, f"after {name!r} these pages were stale: {stale}"
+    # Each task's item (rendered by the database on writes) is the task as GET reads it.
+    items = {item["id"]: item for page in fresh.values() for item in page["items"]}
+    for task_id, item in items.items():
+        alone = await client.get(f"/tasks/{task_id}", headers=owner.headers)
+        assert item == alone.json(), f"after {name!r} the item of {task_id} is not its GET"

@@ -5,12 +5,15 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Column,
     DateTime,
     Enum,
+    FetchedValue,
     ForeignKey,
     Identity,
     Index,
@@ -92,6 +95,12 @@ class Task(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+    # The task as the API shows it (TaskRead's JSON), rendered by the database on every
+    # write of the task or of its tag links: a list page aggregates these instead of
+    # rendering every row (see read_models.task_list). Written only by the database.
+    item: Mapped[dict[str, Any]] = mapped_column(
+        JSON, deferred=True, server_default=FetchedValue(), server_onupdate=FetchedValue()
     )
 
     # lazy="raise": every read path says how it loads tags, so no N+1 sneaks in.
