@@ -161,7 +161,8 @@ async def test_concurrent_migrations_take_turns(database_url: str, tmp_path: Pat
         failures = [stderr.decode()[-300:] for _, stderr in outcomes if b"Error" in stderr]
         assert [process.returncode for process in processes] == [0] * 4, failures
         async with database.engine.connect() as connection:
-            versions = await connection.scalar(text(f"SELECT count(*) FROM alembic_version_{table}"))
+            query = text(f"SELECT count(*) FROM alembic_version_{table}")
+            versions = await connection.scalar(query)
         assert versions == 1
     finally:
         async with database.transaction() as session:
