@@ -4,10 +4,10 @@ it, and the freshness token that says whether a kept page still shows current da
 Listing is the hottest read and the most expensive one, so it runs below the ORM: one
 statement per filter shape, compiled once, renders the whole `TaskPage` document (page,
 total) in PostgreSQL, with no per-row Python work. Each task's JSON is its `item` column,
-which the database renders on every write of the task or its tags (`task_item`, migration
-b7d31c5e9a24): a page only aggregates its rows' items. Rendering them on every read
-(timestamps, a tag lookup per row) was most of a page's cost: a 50-task page took 0.78 ms
-of PostgreSQL's CPU that way and takes 0.33 ms now. Tests hold every page's items to
+which a trigger renders on every write of the task or its tags (`tasks_render_item`,
+migration b7d31c5e9a24): a page only aggregates its rows' items. Rendering them on every
+read (timestamps, a tag lookup per row) was most of a page's cost: a 50-task page took
+0.78 ms of PostgreSQL's CPU that way and takes 0.33 ms now. Tests hold every page's items to
 `TaskRead`, the JSON of `GET /tasks/{id}`, after every kind of write.
 
 A page kept by `read_models.page_cache` is served again only while its `Freshness` is
