@@ -3,20 +3,44 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
 from fastapi import APIRouter, FastAPI
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from pydantic import BaseModel, ConfigDict, Field
 
 from taskhub_common.app import create_app
 from taskhub_common.errors import Conflict, RateLimited
 from taskhub_common.settings import ServiceSettings
+from taskhub_common.tracing import configure_tracing
 
 # These tests read spans from the process's provider, as a collector would: record them
 # all (without a collector, TaskHub records only what a sampled caller asks for).
 os.environ.setdefault("OTEL_TRACES_SAMPLER", "parentbased_always_on")
+
+
+@pytest.fixture(scope="session")
+def finished_spans() -> Iterator[InMemorySpanExporter]:
+    """Spans of the process-wide provider, collected in memory for the session."""
+    configure_tracing("demo-svc")
+    provider = trace.get_tracer_provider()
+    assert isinstance(provider, TracerProvider)
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    yield exporter
+    exporter.shutdown()
+
+
+@pytest.fixture
+def spans(finished_spans: InMemorySpanExporter) -> InMemorySpanExporter:
+    """The spans finished while the test runs."""
+    finished_spans.clear()
+    return finished_spans
 
 
 class Item(BaseModel):

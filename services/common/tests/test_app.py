@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from opentelemetry import trace
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
@@ -201,28 +199,16 @@ async def test_objects_alive_at_start_up_leave_the_collectors_sight(
     assert started == (["service"] if with_own_lifespan else [])
 
 
-@pytest.fixture
-def server_spans() -> Iterator[InMemorySpanExporter]:
-    """The spans finished while the test runs (the test session records every span)."""
-    exporter = InMemorySpanExporter()
-    provider = trace.get_tracer_provider()
-    assert isinstance(provider, TracerProvider)
-    processor = SimpleSpanProcessor(exporter)
-    provider.add_span_processor(processor)
-    yield exporter
-    processor.shutdown()
-
-
 def _server_spans(exporter: InMemorySpanExporter) -> list[ReadableSpan]:
     return [span for span in exporter.get_finished_spans() if span.kind is SpanKind.SERVER]
 
 
 async def test_requests_are_traced_but_probes_are_not(
-    client: httpx.AsyncClient, server_spans: InMemorySpanExporter
+    client: httpx.AsyncClient, spans: InMemorySpanExporter
 ) -> None:
     await client.get("/demo/items/7?verbose=1")
     await client.get("/demo/healthz")
-    [span] = _server_spans(server_spans)
+    [span] = _server_spans(spans)
     assert span.name == "GET /demo/items/{item_id}"
     assert span.attributes is not None
     assert span.attributes["http.route"] == "/demo/items/{item_id}"
@@ -233,11 +219,11 @@ async def test_requests_are_traced_but_probes_are_not(
 
 
 async def test_a_failed_request_is_an_error_span_and_an_unmatched_one_is_named_by_method(
-    client: httpx.AsyncClient, server_spans: InMemorySpanExporter
+    client: httpx.AsyncClient, spans: InMemorySpanExporter
 ) -> None:
     assert (await client.get("/demo/boom")).status_code == 500
     assert (await client.get("/demo/no-such-route")).status_code == 404
-    failed, unmatched = _server_spans(server_spans)
+    failed, unmatched = _server_spans(spans)
     assert failed.status.status_code is StatusCode.ERROR
     assert failed.attributes is not None
     assert failed.attributes["error.type"] == "500"
@@ -248,11 +234,11 @@ async def test_a_failed_request_is_an_error_span_and_an_unmatched_one_is_named_b
 
 
 async def test_the_server_span_is_a_child_of_the_callers_span(
-    client: httpx.AsyncClient, server_spans: InMemorySpanExporter
+    client: httpx.AsyncClient, spans: InMemorySpanExporter
 ) -> None:
     trace_id, parent_id = "ab" * 16, "cd" * 8
     await client.get("/demo/items/1", headers={"traceparent": f"00-{trace_id}-{parent_id}-01"})
-    [span] = _server_spans(server_spans)
+    [span] = _server_spans(spans)
     assert format(span.context.trace_id, "032x") == trace_id
     assert span.parent is not None
     assert format(span.parent.span_id, "016x") == parent_id

@@ -12,14 +12,12 @@ from celery import Celery
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from taskhub_common.db import Database
 from taskhub_common.loopback import LoopbackServer, StubResponse
 from taskhub_common.tracing import (
     build_tracer_provider,
-    configure_tracing,
     continue_trace,
     current_trace_id,
     extract_trace_context,
@@ -31,24 +29,6 @@ from taskhub_common.tracing import (
 
 # Ending a span must cost the request microseconds, collector or not.
 SPAN_BUDGET_SECONDS = 0.002
-
-
-@pytest.fixture(scope="module")
-def finished_spans() -> Iterator[InMemorySpanExporter]:
-    """Spans of the process-wide provider, collected in memory for this module."""
-    configure_tracing("demo-svc")
-    provider = trace.get_tracer_provider()
-    assert isinstance(provider, TracerProvider)
-    exporter = InMemorySpanExporter()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    yield exporter
-    exporter.shutdown()
-
-
-@pytest.fixture
-def spans(finished_spans: InMemorySpanExporter) -> InMemorySpanExporter:
-    finished_spans.clear()
-    return finished_spans
 
 
 def _trace_of(span: ReadableSpan) -> str:

@@ -95,14 +95,15 @@ _TRACE_CONTEXT_HEADERS = frozenset({b"traceparent", b"tracestate"})
 _server_tracer = trace.get_tracer("taskhub.server")
 
 
-def _caller_context(scope: Scope) -> Context | None:
-    """The trace the caller's `traceparent` names, or None (a new trace) without one."""
-    carrier = {
-        name.decode("latin-1"): value.decode("latin-1")
-        for name, value in scope["headers"]
-        if name in _TRACE_CONTEXT_HEADERS
-    }
-    return propagate.extract(carrier) if carrier else None
+def _caller_context(scope: Scope) -> Context:
+    """The trace the caller's `traceparent` names (a new trace without one)."""
+    return extract_trace_context(
+        {
+            name.decode("latin-1"): value.decode("latin-1")
+            for name, value in scope["headers"]
+            if name in _TRACE_CONTEXT_HEADERS
+        }
+    )
 
 
 class ServerSpanMiddleware:
