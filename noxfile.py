@@ -414,9 +414,15 @@ BENCHMARKS = {
         "5",
         "--restart-notify",
     ],
-    "mix: many users list, read and change": ["services/task-svc/benchmarks/bench_mix.py"],
+    "mix: many users list, read and change": [
+        "services/task-svc/benchmarks/bench_mix.py",
+        "--rounds",
+        "3",
+    ],
     "status: one user changes statuses": [
         "services/task-svc/benchmarks/bench_mix.py",
+        "--rounds",
+        "3",
         "--write-share",
         "1",
         "--users",
