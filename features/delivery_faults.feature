@@ -12,7 +12,7 @@ Feature: Notifications are delivered through faults
     And five other users each have a webhook receiver that never answers
     When each of them sends a webhook notification to their receiver
     And Alice times how fast her e-mails are delivered while the receivers hang
-    Then her e-mails are delivered at most twice as slowly as when nothing else ran
+    Then her e-mails are delivered at most twice as slowly as when nothing else ran, or at most 50 ms slower
 
   @chaos @webhooks @slow
   Scenario: Every notification goes out exactly once when the webhook worker is killed mid-delivery

@@ -45,6 +45,8 @@ HANGING_OWNERS = ("Hana", "Igor", "Jude", "Kofi", "Lena")
 # A hanging receiver holds every delivery until the sender gives up (its time limit).
 HANG = Behaviour(hold_seconds=600.0, hold_first=1000)
 RECOVERY_SECONDS = 60.0
+# How much slower an e-mail may be beside the hanging receivers although less than twice.
+TIMING_SLACK_SECONDS = 0.05
 
 
 def p95(samples: list[float]) -> float:
@@ -118,11 +120,18 @@ def times_loaded_emails(
 
 
 @then(
-    parsers.re(rf"^{HER} e-mails are delivered at most twice as slowly as when nothing else ran$")
+    parsers.re(
+        rf"^{HER} e-mails are delivered at most twice as slowly as when nothing else ran, "
+        r"or at most 50 ms slower$"
+    )
 )
 def emails_kept_their_pace(notify_book: NotifyBook) -> None:
     idle, loaded = notify_book.request["idle p95"], notify_book.request["loaded p95"]
-    assert loaded <= 2 * idle, f"p95 {loaded * 1000:.0f} ms loaded vs {idle * 1000:.0f} ms idle"
+    # An idle e-mail takes about 15 ms: in a parallel run, other scenarios' work on the same
+    # cores moves such a p95 by a few ms. E-mails queued behind a hanging delivery would
+    # take seconds (the receivers hold each one for ten minutes).
+    bound = max(2 * idle, idle + TIMING_SLACK_SECONDS)
+    assert loaded <= bound, f"p95 {loaded * 1000:.0f} ms loaded vs {idle * 1000:.0f} ms idle"
 
 
 # --- the webhook worker killed mid-delivery ------------------------------------------------
