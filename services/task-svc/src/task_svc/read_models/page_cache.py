@@ -1,9 +1,8 @@
 """Rendered task list pages, kept in the process and served while still exact.
 
 A page is kept under (user, query) with the `Freshness` it was rendered with (see
-`read_models.task_list`); a request for it runs the page's statement with that freshness,
-which PostgreSQL checks first: the kept page is served when nothing it shows has changed
-since, else the same statement renders the page anew.
+`read_models.task_list`); a request for it reads the current freshness (one statement:
+a few index probes) and gets the kept page only when nothing it shows has changed since.
 Nothing here can serve stale data: a page and its freshness are read in one snapshot,
 and every counter in it only grows.
 

@@ -178,28 +178,22 @@ async def list_tasks(
     """The JSON document of one page of the caller's visible tasks.
 
     A kept page whose freshness is still the current one is served as is (see
-    `read_models.page_cache`); otherwise PostgreSQL renders it, with its freshness, in
-    the same statement that found the kept one out of date.
+    `read_models.page_cache`); otherwise PostgreSQL renders it, with its freshness.
     """
     async with reads.connection() as connection:
         if principal.is_admin or not cache.enabled:
             cache.bypassed()
-            whole = await task_list.render_page(connection, principal=principal, query=query)
-            return (whole if isinstance(whole, str) else whole.document).encode()
+            rendered = await task_list.render_page(connection, principal=principal, query=query)
+            return (rendered if isinstance(rendered, str) else rendered.document).encode()
         key = (principal.user_id, query_key(query))
         kept = cache.find(key)
-        rendered: task_list.RenderedPage | str | None
-        if kept is None:
-            rendered = await task_list.render_page(connection, principal=principal, query=query)
-        else:
-            rendered = await task_list.render_page_unless_fresh(
-                connection, principal=principal, query=query, kept=kept.freshness
-            )
-            if rendered is None:
-                cache.served(kept=True)
-                return kept.document
-    # Rendered with its freshness for every caller but admins.
-    assert isinstance(rendered, task_list.RenderedPage)
+        if kept is not None and await task_list.is_fresh(
+            connection, user_id=principal.user_id, query=query, kept=kept.freshness
+        ):
+            cache.served(kept=True)
+            return kept.document
+        rendered = await task_list.render_page(connection, principal=principal, query=query)
+    assert not isinstance(rendered, str)  # rendered with its freshness for every caller but admins
     cache.served(kept=False)
     page = KeptPage(rendered.document.encode(), rendered.freshness)
     cache.put(key, page)
