@@ -20,7 +20,7 @@ from taskhub_common.settings import ServiceSettings
 from taskhub_common.tracing import configure_tracing
 
 # These tests read spans from the process's provider, as a collector would: record them
-# all (without a collector, TaskHub records only what a sampled caller asks for).
+# all (without a collector, TaskHub records none).
 os.environ.setdefault("OTEL_TRACES_SAMPLER", "parentbased_always_on")
 
 

@@ -155,7 +155,9 @@ async def _as_now(args: argparse.Namespace, users: list[User]) -> list[User]:
         async def one(user: User) -> User:
             headers = {"Authorization": f"Bearer {user.token}"}
             tasks = (await _task_ids(client, headers))[: args.tasks_per_user]
-            return User(user.token, [task_id for task_id, _ in tasks], [d for _, d in tasks])
+            return User(
+                user.token, [task_id for task_id, _ in tasks], [doing for _, doing in tasks]
+            )
 
         return list(await asyncio.gather(*(one(user) for user in users)))
 
@@ -410,7 +412,6 @@ def main(argv: list[str] | None = None) -> int:
             "connections": args.connections,
             "seconds": args.seconds,
             "warmup_seconds": args.warmup,
-            **rounds[0].figures(),
             "rounds": [result.figures() for result in rounds],
             "median_ratio": round(median_ratio, 4),
             "median_mix_p99_ms": median_p99,
