@@ -5,7 +5,9 @@ write, then reads them all again: each answer must equal a page PostgreSQL rende
 at that moment. A page the finer invalidation wrongly keeps (a status filter, a shown task,
 a moved page boundary, another user's list) fails here, with the write and the shape named.
 Then every task those pages show must read in them exactly as `GET /tasks/{id}` reads it:
-a write path that left a task's stored JSON (`tasks.item`) behind fails here.
+a write path that left a task's stored JSON (`tasks.item`) behind fails here. Both ways of
+checking a kept page run every case: the separate freshness check, and the check inside
+the page's render that a page recently found out of date gets.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from task_svc.api.deps import list_page_cache
 from task_svc.read_models import task_list
+from task_svc.read_models.page_cache import CHECKS_IN_RENDER_AFTER_CHANGE, KeptPage, query_key
 from task_svc.schemas.tasks import TaskListQuery
 from taskhub_common.auth import Principal, Role
 
@@ -64,6 +68,16 @@ class World:
                 response = await self.client.get("/tasks", params=params, headers=user.headers)
                 assert response.status_code == 200, response.text
                 pages[(str(user.id), json.dumps(params))] = response.json()
+        return pages
+
+    async def kept_pages(self) -> list[KeptPage]:
+        cache = await list_page_cache()
+        pages = []
+        for user in (self.owner, self.assignee, self.newcomer):
+            for params in self.shapes():
+                page = cache.find((user.id, query_key(TaskListQuery.model_validate(params))))
+                assert page is not None
+                pages.append(page)
         return pages
 
     async def rendered_now(self) -> dict[tuple[str, str], dict[str, Any]]:
@@ -149,9 +163,11 @@ WRITES: dict[str, Write] = {
 }
 
 
+@pytest.mark.parametrize("check", ["separate check", "check inside the render"])
 @pytest.mark.parametrize("name", list(WRITES))
 async def test_no_kept_page_outlives_a_write(
     name: str,
+    check: str,
     client: httpx.AsyncClient,
     session: AsyncSession,
     make_user: Callable[..., Any],
@@ -169,12 +185,20 @@ async def test_no_kept_page_outlives_a_write(
     world = World(client, session, owner, assignee, newcomer, tasks)
     await world.read_all()  # every page is kept now
     assert await world.read_all() == await world.rendered_now()
+    inside_render = check == "check inside the render"
+    if inside_render:
+        for page in await world.kept_pages():
+            page.checks_in_render = 1
 
     await WRITES[name](world)
 
     served, fresh = await world.read_all(), await world.rendered_now()
     stale = [key for key in fresh if served[key] != fresh[key]]
     assert not stale, f"after {name!r} these pages were stale: {stale}"
+    if inside_render:
+        # Each page took that check: served again (its count spent), or rendered anew.
+        counts = {page.checks_in_render for page in await world.kept_pages()}
+        assert counts <= {0, CHECKS_IN_RENDER_AFTER_CHANGE}, counts
     # Each task's item (rendered by the database on writes) is the task as GET reads it.
     items = {item["id"]: item for page in fresh.values() for item in page["items"]}
     for task_id, item in items.items():

@@ -2,7 +2,9 @@
 
 A page is kept under (user, query) with the `Freshness` it was rendered with (see
 `read_models.task_list`); a request for it reads the current freshness (one statement:
-a few index probes) and gets the kept page only when nothing it shows has changed since.
+a few index probes, or, for a page recently found out of date, the page's own statement,
+which renders it only if it changed) and gets the kept page only when nothing it shows
+has changed since.
 Nothing here can serve stale data: a page and its freshness are read in one snapshot,
 and every counter in it only grows.
 
@@ -34,12 +36,19 @@ _HITS, _MISSES, _BYPASSES = (LIST_CACHE_LOOKUPS.labels(r) for r in ("hit", "miss
 CacheKey = tuple[uuid.UUID, Hashable]
 # What a kept page costs besides its text, per slot of the tasks it shows.
 _BYTES_PER_SHOWN_SLOT = 8
+# A page that replaced one out of date will likely go out of date again soon (its reader,
+# or someone sharing its tasks, is writing): it is checked inside the page's own statement
+# until this many lookups have found it still exact (see `services.tasks`).
+CHECKS_IN_RENDER_AFTER_CHANGE = 2
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class KeptPage:
     document: bytes
     freshness: Freshness
+    # While above 0, the page is checked inside a render of it: one round trip whether it
+    # is out of date or not, where the separate check takes two for a page out of date.
+    checks_in_render: int = 0
 
     @property
     def size(self) -> int:

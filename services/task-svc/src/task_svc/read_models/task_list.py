@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from asyncpg import Record
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 from sqlalchemy import (
@@ -48,6 +49,7 @@ from sqlalchemy import (
     cast,
     func,
     literal_column,
+    not_,
     or_,
     select,
     true,
@@ -182,9 +184,10 @@ def _list_version() -> ColumnElement[int]:
     return cast(func.coalesce(total, 0), BigInteger)
 
 
-def _page_statement(shape: ListShape) -> Select[Any]:
+def _page_statement(shape: ListShape, *, unless_fresh: bool = False) -> Select[Any]:
     """The page as `TaskPage` JSON text and, for a caller who is not an admin, the
-    freshness of what this snapshot shows."""
+    freshness of what this snapshot shows. `unless_fresh`: no row at all while the
+    freshness a kept page was rendered with (the `kept_*` parameters) is still current."""
     where = and_(true(), *_conditions(shape))
     rows = select(Task.id, Task.created_at, Task.item).where(where)
     count = select(func.count()).select_from(Task).where(where).scalar_subquery()
@@ -224,13 +227,30 @@ def _page_statement(shape: ListShape) -> Select[Any]:
     slot = slot_of(page.c.id).label("slot")
     shown_slots = func.array(select(slot).distinct().order_by(slot).scalar_subquery())
     counters = _status_counters(slots=shown_slots)
-    return select(
+    statement = select(
         cast(document, String),
         _list_version(),
         func.coalesce(counters.c.of_statuses, 0),
         shown_slots,
         func.coalesce(counters.c.of_slots, 0),
     ).select_from(counters)
+    if unless_fresh:
+        # Uncorrelated, so PostgreSQL checks it first (a "one-time filter") and, when the
+        # kept page is still exact, runs nothing of the page.
+        statement = statement.where(not_(_kept_is_current()))
+    return statement
+
+
+def _kept_is_current() -> ColumnElement[bool]:
+    """Whether the freshness in the `kept_*` parameters is the current one."""
+    counters = _status_counters(slots=bindparam("kept_slots", type_=_SLOTS))
+    current = and_(
+        _list_version() == bindparam("kept_list_version", type_=BigInteger),
+        func.coalesce(counters.c.of_statuses, 0)
+        == bindparam("kept_status_version", type_=BigInteger),
+        func.coalesce(counters.c.of_slots, 0) == bindparam("kept_shown_version", type_=BigInteger),
+    )
+    return select(current).select_from(counters).scalar_subquery()
 
 
 _SLOTS = ARRAY(SmallInteger)
@@ -256,9 +276,9 @@ def _status_counters(*, slots: ColumnElement[Any]) -> Subquery:
     )
 
 
-@lru_cache(maxsize=64)
-def _compiled_page(shape: ListShape) -> CompiledStatement:
-    return CompiledStatement.of(_page_statement(shape))
+@lru_cache(maxsize=128)
+def _compiled_page(shape: ListShape, *, unless_fresh: bool = False) -> CompiledStatement:
+    return CompiledStatement.of(_page_statement(shape, unless_fresh=unless_fresh))
 
 
 @lru_cache(maxsize=1)
@@ -279,24 +299,18 @@ _tracer = trace.get_tracer("taskhub.task_svc.read_models")
 _PAGE_SPAN_ATTRIBUTES = {"db.system.name": "postgresql", "db.operation.name": "SELECT"}
 
 
-async def render_page(
-    connection: ReadConnection, *, principal: Principal, query: TaskListQuery
-) -> RenderedPage | str:
-    """One page of the caller's visible tasks as `TaskPage` JSON text, with its freshness;
-    for an admin, whose pages are not kept, the text alone."""
-    shape = ListShape.of(principal, query)
-    compiled = _compiled_page(shape)
+async def _page_row(
+    connection: ReadConnection, compiled: CompiledStatement, parameters: dict[str, Any]
+) -> Record | None:
     # These reads bypass the SQLAlchemy instrumentation; the page gets a span of its own.
     # (The freshness check of a kept page does not: two index ranges on the hottest path.)
     with _tracer.start_as_current_span(
         "SELECT tasks page", kind=SpanKind.CLIENT, attributes=_PAGE_SPAN_ATTRIBUTES
     ):
-        row = await connection.fetchrow(
-            compiled.sql, *compiled.arguments(_parameters(principal, query))
-        )
-    assert row is not None  # an aggregate always yields one row
-    if shape.admin:
-        return str(row[0])
+        return await connection.fetchrow(compiled.sql, *compiled.arguments(parameters))
+
+
+def _rendered(row: Record) -> RenderedPage:
     return RenderedPage(
         str(row[0]),
         Freshness(
@@ -306,6 +320,39 @@ async def render_page(
             shown_version=int(row[4]),
         ),
     )
+
+
+async def render_page(
+    connection: ReadConnection, *, principal: Principal, query: TaskListQuery
+) -> RenderedPage | str:
+    """One page of the caller's visible tasks as `TaskPage` JSON text, with its freshness;
+    for an admin, whose pages are not kept, the text alone."""
+    shape = ListShape.of(principal, query)
+    row = await _page_row(connection, _compiled_page(shape), _parameters(principal, query))
+    assert row is not None  # an aggregate always yields one row
+    return str(row[0]) if shape.admin else _rendered(row)
+
+
+async def render_page_unless_fresh(
+    connection: ReadConnection, *, principal: Principal, query: TaskListQuery, kept: Freshness
+) -> RenderedPage | None:
+    """The page as `render_page` renders it, or None while `kept`, the freshness of a kept
+    page of this query, is still the current one: that page is still exact.
+
+    One round trip either way, where `is_fresh` and then `render_page` take two for a kept
+    page out of date; but a kept page still exact costs PostgreSQL more this way (the
+    page's plan is set up, if not run). `services.tasks.list_tasks` chooses between them.
+    """
+    shape = ListShape.of(principal, query)
+    assert not shape.admin  # admins' pages are never kept
+    parameters = _parameters(principal, query) | {
+        "kept_list_version": kept.list_version,
+        "kept_status_version": kept.status_version,
+        "kept_slots": list(kept.shown_slots),
+        "kept_shown_version": kept.shown_version,
+    }
+    row = await _page_row(connection, _compiled_page(shape, unless_fresh=True), parameters)
+    return None if row is None else _rendered(row)
 
 
 async def is_fresh(
