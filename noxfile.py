@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import nox
+from nox.command import CommandFailed
 
 from taskhub_stack.ports import StackPorts
 
@@ -438,21 +439,29 @@ def bench(session: nox.Session) -> None:
     """Benchmarks through the gateway of the native stack; prints figures, asserts nothing.
 
     Restarts the native stack with raised limits (BENCH_STACK_ENV) and stops it afterwards.
-    `-- NAME...` runs only the benchmarks whose name contains one of the words.
+    `-- NAME...` runs only the benchmarks whose name contains one of the words. A benchmark
+    that fails (a missed target exits 1) does not stop the others: the session names them
+    all at the end, and fails.
     """
     if _stack_is_running():
         _stack(session, "down")
     session.run("taskhub-stack", "up", env=BENCH_STACK_ENV)
     # The stack's own gateway port: a checkout may run its stack on other ports.
     base_url = StackPorts.from_env().url("gateway")
+    failed: list[str] = []
     try:
         for name, (script, *args) in BENCHMARKS.items():
             if session.posargs and not any(word in name for word in session.posargs):
                 continue
             session.log(f"== {name}")
-            session.run(sys.executable, script, "--base-url", base_url, *args)
+            try:
+                session.run(sys.executable, script, "--base-url", base_url, *args)
+            except CommandFailed:
+                failed.append(name)
     finally:
         _stack(session, "down")
+    if failed:
+        session.error(f"failed or missed their targets: {'; '.join(failed)}")
 
 
 @nox.session
