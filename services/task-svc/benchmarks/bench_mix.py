@@ -74,6 +74,11 @@ class User:
     task_ids: list[str]
     in_progress: list[bool]
 
+    @classmethod
+    def of(cls, token: str, tasks: list[tuple[str, bool]]) -> User:
+        """From (id, in progress) pairs, as `_task_ids` reads them."""
+        return cls(token, [task_id for task_id, _ in tasks], [doing for _, doing in tasks])
+
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -128,8 +133,7 @@ async def _user(client: httpx.AsyncClient, email: str, tasks: int, number: int) 
         created = response.json()
         existing.append((str(created["id"]), created["status"] == "in_progress"))
     token = headers["Authorization"].removeprefix("Bearer ")
-    kept = existing[:tasks]
-    return User(token, [task_id for task_id, _ in kept], [doing for _, doing in kept])
+    return User.of(token, existing[:tasks])
 
 
 async def _task_ids(client: httpx.AsyncClient, headers: dict[str, str]) -> list[tuple[str, bool]]:
@@ -154,10 +158,7 @@ async def _as_now(args: argparse.Namespace, users: list[User]) -> list[User]:
 
         async def one(user: User) -> User:
             headers = {"Authorization": f"Bearer {user.token}"}
-            tasks = (await _task_ids(client, headers))[: args.tasks_per_user]
-            return User(
-                user.token, [task_id for task_id, _ in tasks], [doing for _, doing in tasks]
-            )
+            return User.of(user.token, (await _task_ids(client, headers))[: args.tasks_per_user])
 
         return list(await asyncio.gather(*(one(user) for user in users)))
 

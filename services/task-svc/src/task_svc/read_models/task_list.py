@@ -242,7 +242,8 @@ def _page_statement(shape: ListShape, *, unless_fresh: bool = False) -> Select[A
 
 
 def _kept_is_current() -> ColumnElement[bool]:
-    """Whether the freshness in the `kept_*` parameters is the current one."""
+    """Whether the freshness in the `kept_*` parameters (`_kept_parameters`) is the
+    current one: the one definition both ways of checking a kept page use."""
     counters = _status_counters(slots=bindparam("kept_slots", type_=_SLOTS))
     current = and_(
         _list_version() == bindparam("kept_list_version", type_=BigInteger),
@@ -285,14 +286,16 @@ def _compiled_page(shape: ListShape, *, unless_fresh: bool = False) -> CompiledS
 def _compiled_freshness() -> CompiledStatement:
     # A statement of its own, not a branch of the page's: PostgreSQL sets up every node of
     # a statement's plan on each run, and the page's many nodes cost more than these reads.
-    counters = _status_counters(slots=bindparam("slots", type_=_SLOTS))
-    return CompiledStatement.of(
-        select(
-            _list_version(),
-            func.coalesce(counters.c.of_statuses, 0),
-            func.coalesce(counters.c.of_slots, 0),
-        ).select_from(counters)
-    )
+    return CompiledStatement.of(select(_kept_is_current()))
+
+
+def _kept_parameters(kept: Freshness) -> dict[str, Any]:
+    return {
+        "kept_list_version": kept.list_version,
+        "kept_status_version": kept.status_version,
+        "kept_slots": list(kept.shown_slots),
+        "kept_shown_version": kept.shown_version,
+    }
 
 
 _tracer = trace.get_tracer("taskhub.task_svc.read_models")
@@ -345,12 +348,7 @@ async def render_page_unless_fresh(
     """
     shape = ListShape.of(principal, query)
     assert not shape.admin  # admins' pages are never kept
-    parameters = _parameters(principal, query) | {
-        "kept_list_version": kept.list_version,
-        "kept_status_version": kept.status_version,
-        "kept_slots": list(kept.shown_slots),
-        "kept_shown_version": kept.shown_version,
-    }
+    parameters = _parameters(principal, query) | _kept_parameters(kept)
     row = await _page_row(connection, _compiled_page(shape, unless_fresh=True), parameters)
     return None if row is None else _rendered(row)
 
@@ -363,12 +361,6 @@ async def is_fresh(
     parameters = {
         "user_id": user_id,
         "statuses": [status.value for status in query.status],
-        "slots": list(kept.shown_slots),
-    }
-    row = await connection.fetchrow(compiled.sql, *compiled.arguments(parameters))
-    assert row is not None
-    return (int(row[0]), int(row[1]), int(row[2])) == (
-        kept.list_version,
-        kept.status_version,
-        kept.shown_version,
-    )
+    } | _kept_parameters(kept)
+    current = await connection.fetchval(compiled.sql, *compiled.arguments(parameters))
+    return current is True

@@ -200,9 +200,9 @@ async def list_tasks(
         cache.served(kept=True)
         return kept.document
     cache.served(kept=False)
-    page = KeptPage(rendered.document.encode(), rendered.freshness)
-    if kept is not None:  # it was out of date
-        page.checks_in_render = CHECKS_IN_RENDER_AFTER_CHANGE
+    # A page kept before was out of date: the new one is checked inside its render a while.
+    checks_in_render = 0 if kept is None else CHECKS_IN_RENDER_AFTER_CHANGE
+    page = KeptPage(rendered.document.encode(), rendered.freshness, checks_in_render)
     cache.put(key, page)
     return page.document
 
